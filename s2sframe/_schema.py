@@ -1,0 +1,188 @@
+"""SQLAlchemy Core tables of the stream2segment 3.x database layout.
+
+The same :data:`metadata` serves to create new databases (:func:`create_all`)
+and to read existing ones. Existing databases are matched **by column name**;
+:func:`present_columns` reflects which columns a database really has, so that
+older files lacking optional columns (e.g. ``events.event_type``) still work.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+_FK = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+
+downloads = sa.Table(
+    "downloads",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_time", sa.DateTime, server_default=sa.func.current_timestamp()),
+    sa.Column("log", sa.String),
+    sa.Column("warnings", sa.Integer, server_default=sa.text("0")),
+    sa.Column("errors", sa.Integer, server_default=sa.text("0")),
+    sa.Column("config", sa.String),
+    sa.Column("program_version", sa.String),
+)
+
+web_services = sa.Table(
+    "web_services",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String),
+    sa.Column("type", sa.String),
+    sa.Column("url", sa.String, nullable=False),
+    sa.UniqueConstraint("url", name="url_uc"),
+)
+
+data_centers = sa.Table(
+    "data_centers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("station_url", sa.String, nullable=False),
+    sa.Column("dataselect_url", sa.String, nullable=False),
+    sa.Column("organization_name", sa.String),
+    sa.UniqueConstraint("station_url", "dataselect_url", name="sta_data_uc"),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "webservice_id", sa.Integer, sa.ForeignKey("web_services.id", **_FK), nullable=False
+    ),
+    sa.Column("event_id", sa.String, nullable=False),
+    sa.Column("time", sa.DateTime, nullable=False),
+    sa.Column("latitude", sa.Float, nullable=False),
+    sa.Column("longitude", sa.Float, nullable=False),
+    sa.Column("depth_km", sa.Float, nullable=False),
+    sa.Column("author", sa.String),
+    sa.Column("catalog", sa.String),
+    sa.Column("contributor", sa.String),
+    sa.Column("contributor_id", sa.String),
+    sa.Column("mag_type", sa.String),
+    sa.Column("magnitude", sa.Float, nullable=False),
+    sa.Column("mag_author", sa.String),
+    sa.Column("event_location_name", sa.String),
+    sa.Column("event_type", sa.String),
+    sa.UniqueConstraint("webservice_id", "event_id", name="ws_eventid_uc"),
+)
+
+stations = sa.Table(
+    "stations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "datacenter_id", sa.Integer, sa.ForeignKey("data_centers.id", **_FK), nullable=False
+    ),
+    sa.Column("network", sa.String, nullable=False),
+    sa.Column("station", sa.String, nullable=False),
+    sa.Column("latitude", sa.Float, nullable=False),
+    sa.Column("longitude", sa.Float, nullable=False),
+    sa.Column("elevation", sa.Float),
+    sa.Column("site_name", sa.String),
+    sa.Column("start_time", sa.DateTime, nullable=False),
+    sa.Column("end_time", sa.DateTime),
+    sa.Column("inventory_xml", sa.LargeBinary),
+    sa.UniqueConstraint("network", "station", "start_time", name="net_sta_stime_uc"),
+)
+
+channels = sa.Table(
+    "channels",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("station_id", sa.Integer, sa.ForeignKey("stations.id", **_FK), nullable=False),
+    sa.Column("location", sa.String, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("depth", sa.Float),
+    sa.Column("azimuth", sa.Float),
+    sa.Column("dip", sa.Float),
+    sa.Column("sensor_description", sa.String),
+    sa.Column("scale", sa.Float),
+    sa.Column("scale_freq", sa.Float),
+    sa.Column("scale_units", sa.String),
+    sa.Column("sample_rate", sa.Float, nullable=False),
+    sa.UniqueConstraint("station_id", "location", "channel", name="net_sta_loc_cha_uc"),
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id", **_FK), nullable=False),
+    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id", **_FK), nullable=False),
+    sa.Column(
+        "datacenter_id", sa.Integer, sa.ForeignKey("data_centers.id", **_FK), nullable=False
+    ),
+    sa.Column("data_seed_id", sa.String),
+    sa.Column("event_distance_deg", sa.Float, nullable=False),
+    sa.Column("data", sa.LargeBinary),
+    sa.Column("download_code", sa.Integer),
+    sa.Column("start_time", sa.DateTime),
+    sa.Column("arrival_time", sa.DateTime, nullable=False),
+    sa.Column("end_time", sa.DateTime),
+    sa.Column("sample_rate", sa.Float),
+    sa.Column("maxgap_numsamples", sa.Float),
+    sa.Column("download_id", sa.Integer, sa.ForeignKey("downloads.id", **_FK), nullable=False),
+    sa.Column("request_start", sa.DateTime, nullable=False),
+    sa.Column("request_end", sa.DateTime, nullable=False),
+    sa.Column("queryauth", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("channel_id", "event_id", name="chaid_evtid_uc"),
+)
+
+classes = sa.Table(
+    "classes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("label", sa.String),
+    sa.Column("description", sa.String),
+    sa.UniqueConstraint("label", name="class_label_uc"),
+)
+
+class_labellings = sa.Table(
+    "class_labellings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments.id", **_FK), nullable=False),
+    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id", **_FK), nullable=False),
+    sa.Column("is_hand_labelled", sa.Boolean, server_default=sa.true()),
+    sa.Column("annotator", sa.String),
+    sa.UniqueConstraint("segment_id", "class_id", name="seg_class_uc"),
+)
+
+#: Columns a database may lack (written by older stream2segment versions).
+OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"events": frozenset({"event_type"})}
+
+
+def present_columns(bind: sa.engine.Engine | sa.engine.Connection) -> dict[str, frozenset[str]]:
+    """Return, for each stream2segment table, the column names really in the database.
+
+    Tables absent from the database map to an empty set.
+    """
+    insp = sa.inspect(bind)
+    existing = set(insp.get_table_names())
+    out: dict[str, frozenset[str]] = {}
+    for name in metadata.tables:
+        if name in existing:
+            out[name] = frozenset(c["name"] for c in insp.get_columns(name))
+        else:
+            out[name] = frozenset()
+    return out
+
+
+def missing_required(present: dict[str, frozenset[str]]) -> list[str]:
+    """Return ``table.column`` names required by s2sframe but absent from ``present``."""
+    missing = []
+    for name, table in metadata.tables.items():
+        optional = OPTIONAL_COLUMNS.get(name, frozenset())
+        for col in table.columns:
+            if col.name not in present.get(name, ()) and col.name not in optional:
+                missing.append(f"{name}.{col.name}")
+    return missing
+
+
+def create_all(bind: sa.engine.Engine) -> None:
+    """Create the stream2segment tables that do not exist yet in ``bind``."""
+    metadata.create_all(bind)

@@ -1,0 +1,57 @@
+"""Exceptions raised by s2sframe.
+
+Hierarchy::
+
+    Exception
+     ├── S2SFrameError              base of every s2sframe error
+     │    ├── DatabaseError         database missing, unreachable or not a stream2segment one
+     │    └── ProcessingError       a user function failed and the run was aborted
+     ├── ValueError
+     │    └── SelectionError        bad attribute name or selection expression
+     │                              (also an S2SFrameError)
+     └── SkipSegment                raised by user code (or by ``segment.stream()`` /
+                                    ``segment.inventory()``) to skip one segment: recorded,
+                                    the run goes on
+"""
+
+from __future__ import annotations
+
+
+class S2SFrameError(Exception):
+    """Base class of all s2sframe errors."""
+
+
+class DatabaseError(S2SFrameError):
+    """The database is missing, unreachable, or lacks the stream2segment tables.
+
+    Messages never contain a password: URLs are always shown masked.
+    """
+
+
+class SelectionError(S2SFrameError, ValueError):
+    """An unknown attribute or an invalid selection expression.
+
+    The message names the attribute and the expression.
+    """
+
+
+class ProcessingError(S2SFrameError):
+    """A user function raised an error that is not to be skipped; names the segment id."""
+
+    def __init__(self, message: str, segment_id: int | None = None) -> None:
+        super().__init__(message)
+        self.segment_id = segment_id
+
+
+class SkipSegment(Exception):
+    """Raise it in a processing function to skip the current segment.
+
+    The segment is recorded as skipped with the exception message and the run goes on.
+
+    Examples
+    --------
+    >>> from s2sframe import SkipSegment
+    >>> def main(segment, config):
+    ...     if segment.maxgap_numsamples > 0.5:
+    ...         raise SkipSegment("segment has gaps")
+    """
