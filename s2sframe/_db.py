@@ -142,3 +142,35 @@ def cx_url(url: URL) -> str:
         return "sqlite://" + (url.database or "")
     plain = url.set(drivername="postgresql", query={})
     return plain.render_as_string(hide_password=False) + "?cxprotocol=binary"
+
+
+# Databases scanned in this process, so that ``df.s2s`` can find the database a
+# frame came from without storing the URL (and its password) in the frame. Kept in
+# memory only, never written anywhere.
+_SCANNED: dict[str, URL] = {}
+
+
+def remember_url(url: URL) -> None:
+    """Record ``url`` as scanned in this process (in memory only)."""
+    _SCANNED[url.render_as_string(hide_password=True)] = url
+
+
+def default_url(dburl: str | URL | None = None) -> URL:
+    """Return ``dburl`` parsed, or the only database scanned in this process.
+
+    Raises :class:`DatabaseError` if ``dburl`` is None and zero or several
+    databases were scanned.
+    """
+    if dburl is not None:
+        return parse_url(dburl)
+    if len(_SCANNED) == 1:
+        return next(iter(_SCANNED.values()))
+    if not _SCANNED:
+        raise DatabaseError(
+            "No database known for this frame: pass dburl=... (no s2sframe.scan() in this process)"
+        )
+    raise DatabaseError(
+        "Several databases were scanned in this process ("
+        + ", ".join(sorted(_SCANNED))
+        + "): pass dburl=... to say which one this frame comes from"
+    )

@@ -1,0 +1,100 @@
+"""Shared fixtures: the example database of ../shared/fixtures and real PostgreSQL databases.
+
+PostgreSQL runs on 127.0.0.1:5432 (user postgres, trust auth) unless
+``S2S_TEST_PGURL`` says otherwise. Tests create and drop their own databases.
+When ``CI`` is set and the server is unreachable, PostgreSQL tests fail instead
+of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+EXAMPLE_DB = FIXTURES / "example.db.sqlite"
+PG_ADMIN_URL = os.environ.get("S2S_TEST_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def example_db() -> Path:
+    """Path of the real stream2segment example database (read-only)."""
+    if not EXAMPLE_DB.is_file():
+        pytest.skip(f"shared fixtures not found at {FIXTURES} (only in the project workspace / CI)")
+    return EXAMPLE_DB
+
+
+@pytest.fixture(scope="session")
+def example_url(example_db: Path) -> str:
+    return "sqlite:///" + str(example_db)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> sa.engine.Engine:
+    """Engine on the PostgreSQL maintenance database (AUTOCOMMIT)."""
+    engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        msg = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {str(exc).splitlines()[0]}"
+        if IN_CI:
+            pytest.fail(msg + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(msg)
+    return engine
+
+
+def _drop(admin: sa.engine.Engine, name: str) -> None:
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where datname = :n and pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        conn.execute(sa.text(f'drop database if exists "{name}"'))
+
+
+@pytest.fixture
+def pg_url_factory(pg_admin: sa.engine.Engine) -> Iterator[Callable[[], str]]:
+    """Factory of fresh, empty PostgreSQL databases; all dropped at teardown."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = "s2stest_" + uuid.uuid4().hex[:12]
+        with pg_admin.connect() as conn:
+            conn.execute(sa.text(f'create database "{name}"'))
+        created.append(name)
+        return pg_admin.url.set(database=name).render_as_string(hide_password=False)
+
+    yield make
+    sa.orm.close_all_sessions()
+    for name in created:
+        _drop(pg_admin, name)
+
+
+@pytest.fixture
+def sqlite_url_factory(tmp_path: Path) -> Callable[[], str]:
+    """Factory of fresh SQLite database URLs in a temporary folder."""
+    counter = iter(range(10**6))
+
+    def make() -> str:
+        return "sqlite:///" + str(tmp_path / f"db{next(counter)}.sqlite")
+
+    return make
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url_factory(request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Factory of fresh empty databases, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url_factory")
+    return request.getfixturevalue("pg_url_factory")
