@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -85,8 +86,6 @@ def readonly_sqlite_url(url: URL) -> URL:
     path = url.database or ""
     if path.startswith("file:"):
         return url
-    from urllib.parse import quote
-
     return url.set(database=f"file:{quote(path)}?mode=ro", query={"uri": "true"})
 
 
@@ -139,7 +138,12 @@ def _first_line(exc: BaseException, url: URL) -> str:
 def cx_url(url: URL) -> str:
     """Return the connection string connectorx expects for ``url``."""
     if is_sqlite(url):
-        return "sqlite://" + (url.database or "")
+        # connectorx opens SQLite read-write (and creates missing files) unless it is
+        # given a URI: "file:<path>?mode=ro", percent-encoded once more for its URL parser.
+        path = url.database or ""
+        if not path.startswith("file:"):
+            path = "file:" + quote(path) + "?mode=ro"
+        return "sqlite://" + quote(path, safe="")
     plain = url.set(drivername="postgresql", query={})
     return plain.render_as_string(hide_password=False) + "?cxprotocol=binary"
 

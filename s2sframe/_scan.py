@@ -1,0 +1,354 @@
+"""``scan()``: a stream2segment database as a Polars LazyFrame.
+
+The frame is a Polars IO source. At collect time Polars hands us the columns it
+needs, its predicate and a row limit; we compile one SQL query (SQLAlchemy
+Core, dialect-aware) that joins only the tables those columns and the
+translatable part of the predicate need, run it with connectorx (split into
+id-range partitions read in parallel on large tables), compute derived
+attributes in Polars and re-apply the whole predicate so results are exact.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import connectorx as cx
+import polars as pl
+import sqlalchemy as sa
+from polars.io.plugins import register_io_source
+from sqlalchemy.engine import URL
+
+from . import _attributes as A
+from . import _db
+from . import _schema as S
+from ._pushdown import translate
+from .exceptions import DatabaseError, SelectionError
+
+#: Tables below this many segment ids are read in one query.
+PARTITION_MIN_ROWS = 200_000
+
+
+@dataclass
+class _Plan:
+    """What one collect of a scan frame will do."""
+
+    sql: list[str]
+    loaded: list[str]
+    derived: list[str]
+    nulls: list[str]
+    classes: list[str]
+    pushed_all: bool
+    output: list[str] = field(default_factory=list)
+
+
+class _Explain(threading.local):
+    plans: list[_Plan] | None = None
+
+
+_EXPLAIN_LOCK = threading.Lock()
+_EXPLAIN: dict[str, list[_Plan] | None] = {"plans": None}
+
+
+class _Database:
+    """What a scan needs to know about one database (picklable-free, per process)."""
+
+    def __init__(self, url: URL) -> None:
+        self.url = url
+        engine = _db.get_engine(url, readonly=True)
+        self.dialect = engine.dialect
+        self.present = S.present_columns(engine)
+        if not self.present.get("segments"):
+            raise DatabaseError(
+                f"{_db.mask_url(url)} is not a stream2segment database (no 'segments' table)"
+            )
+        self.engine = engine
+
+    @property
+    def sqlite(self) -> bool:
+        return _db.is_sqlite(self.url)
+
+    def id_range(self) -> tuple[int, int] | None:
+        with self.engine.connect() as conn:
+            low, high = conn.execute(
+                sa.select(sa.func.min(S.segments.c.id), sa.func.max(S.segments.c.id))
+            ).one()
+        return None if low is None else (int(low), int(high))
+
+
+def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
+    """Scan the segments of a stream2segment database as a Polars LazyFrame.
+
+    One row per segment; columns are named with the stream2segment attribute
+    vocabulary (``id``, ``has_valid_data``, ``missing_data_sec``,
+    ``event.magnitude``, ``station.network``, ``channel.channel``, ...; see
+    ``s2sframe.attributes()``). Waveform and StationXML blobs are not columns.
+    Filters and column choices are compiled to SQL, so only what a query asks
+    for leaves the database.
+
+    Parameters
+    ----------
+    dburl : str
+        ``sqlite:///relative/or/absolute/path.sqlite``, a plain path to a SQLite
+        file, or ``postgresql://user:password@host:port/dbname``. SQLite files are
+        opened read-only.
+    partitions : int, optional
+        Number of parallel reads for large tables (default: the number of CPUs,
+        at most 4, on tables of more than 200,000 segments).
+
+    Returns
+    -------
+    polars.LazyFrame
+
+    Raises
+    ------
+    DatabaseError
+        Missing file, unreachable server or not a stream2segment database (the
+        message shows the URL with its password masked).
+
+    Examples
+    --------
+    >>> import polars as pl, s2sframe
+    >>> lf = s2sframe.scan(example_url)  # doctest: +SKIP
+    >>> (lf.filter(s2sframe.where({"event.magnitude": "[8, 9)"}))
+    ...    .select("id", "station.network", "missing_data_sec")
+    ...    .collect())  # doctest: +SKIP
+    shape: (2, 3)
+    ┌─────┬─────────────────┬──────────────────┐
+    │ id  ┆ station.network ┆ missing_data_sec │
+    │ --- ┆ ---             ┆ ---              │
+    │ i64 ┆ str             ┆ f64              │
+    ╞═════╪═════════════════╪══════════════════╡
+    │ 1   ┆ GE              ┆ -11.75           │
+    │ 2   ┆ GE              ┆ -21.25           │
+    └─────┴─────────────────┴──────────────────┘
+    """
+    url = _db.parse_url(dburl)
+    db = _Database(url)
+    _db.remember_url(url)
+    nparts = partitions if partitions is not None else min(os.cpu_count() or 1, 4)
+
+    def source(
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        plan = _plan(db, with_columns, predicate, n_rows, nparts)
+        with _EXPLAIN_LOCK:
+            sink = _EXPLAIN["plans"]
+        if sink is not None:
+            sink.append(plan)
+            yield pl.DataFrame(schema={n: A.ATTRIBUTES[n].dtype for n in plan.output})
+            return
+        yield _execute(db, plan, predicate, n_rows)
+
+    return register_io_source(
+        source,
+        schema=A.schema(),
+        is_pure=True,
+        explain_name="s2sframe",
+        explain_detail=_db.mask_url(url),
+    )
+
+
+def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Split needed attributes into (loaded by SQL, derived in Polars, classes lists)."""
+    loaded: list[str] = []
+    derived: list[str] = []
+    classes: list[str] = []
+
+    def visit(name: str) -> None:
+        attr = A.ATTRIBUTES[name]
+        if isinstance(attr.dtype, pl.List):
+            if name not in classes:
+                classes.append(name)
+            visit("id")
+        elif attr.polars is not None:
+            for req in attr.requires:
+                visit(req)
+            if name not in derived:
+                derived.append(name)
+        elif name not in loaded:
+            loaded.append(name)
+
+    for n in names:
+        visit(n)
+    return loaded, derived, classes
+
+
+def _plan(
+    db: _Database,
+    with_columns: list[str] | None,
+    predicate: pl.Expr | None,
+    n_rows: int | None,
+    nparts: int,
+) -> _Plan:
+    output = list(with_columns) if with_columns is not None else list(A.ATTRIBUTES)
+    if not output:
+        output = ["id"]
+    loaded, derived, classes = _expand(output)
+    ctx = A.SQLContext(db.dialect.name, db.present)
+    where, pushed_all = (None, predicate is None)
+    if predicate is not None:
+        where, pushed_all = translate(predicate, ctx)
+    cols, nulls = [], []
+    for name in loaded:
+        attr = A.ATTRIBUTES[name]
+        try:
+            expr = attr.sql_expr(ctx)
+        except A.MissingColumnError:
+            nulls.append(name)
+            continue
+        if attr.loaded_by_sql:  # never NULL and typed: connectorx infers from the 1st row
+            expr = sa.case((expr, 1), else_=0) if attr.dtype == pl.Boolean else expr
+        cols.append(expr.label(name))
+    if not cols:  # everything asked for is missing: still count rows
+        cols.append(S.segments.c.id.label("id"))
+        if "id" not in loaded:
+            loaded.append("id")
+    loaded = [n for n in loaded if n not in nulls]
+    base = S.segments
+    joins = {
+        "event": (S.events, S.events.c.id == S.segments.c.event_id),
+        "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
+        "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
+        "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
+        "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
+    }
+    frm = base
+    for rel in ("event", "channel", "station", "datacenter", "download"):
+        if rel in ctx.relations:
+            table, on = joins[rel]
+            frm = frm.outerjoin(table, on)
+    stmt = sa.select(*cols).select_from(frm)
+    if where is not None:
+        stmt = stmt.where(where)
+    stmt = stmt.order_by(S.segments.c.id)
+    statements = [stmt]
+    if n_rows is not None:
+        statements = [stmt.limit(max(int(n_rows), 0))]
+    elif nparts > 1:
+        rng = db.id_range()
+        if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
+            low, high = rng
+            step = (high - low + 1) // nparts + 1
+            edges = [low + i * step for i in range(nparts)] + [high + 1]
+            statements = [
+                stmt.where(S.segments.c.id >= a, S.segments.c.id < b)
+                for a, b in zip(edges[:-1], edges[1:], strict=True)
+            ]
+    sql = [
+        str(s.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True}))
+        for s in statements
+    ]
+    return _Plan(sql, loaded, derived, nulls, classes, pushed_all, output)
+
+
+def _read(db: _Database, queries: list[str]) -> pl.DataFrame:
+    try:
+        return cx.read_sql(_db.cx_url(db.url), queries if len(queries) > 1 else queries[0],
+                           return_type="polars")
+    except Exception as exc:  # noqa: BLE001 - connectorx raises RuntimeError & co
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if db.url.password:
+            msg = msg.replace(str(db.url.password), "***")
+        raise DatabaseError(f"Query on {_db.mask_url(db.url)} failed: {msg}") from None
+
+
+def _execute(
+    db: _Database, plan: _Plan, predicate: pl.Expr | None, n_rows: int | None
+) -> pl.DataFrame:
+    df = _read(db, plan.sql)
+    types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
+    if df.height == 0:
+        df = pl.DataFrame(schema=types)
+    else:
+        df = df.with_columns(
+            pl.col(n).cast(pl.Int8).cast(t) if t == pl.Boolean and df.schema[n] != pl.Boolean
+            else pl.col(n).cast(t)
+            for n, t in types.items()
+        )
+    if plan.nulls:
+        df = df.with_columns(pl.lit(None, A.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
+    if plan.classes:
+        df = _attach_classes(db, df, plan.classes)
+    for name in plan.derived:  # in dependency order (see _expand)
+        df = df.with_columns(A.ATTRIBUTES[name].polars().alias(name))
+    if predicate is not None and not plan.pushed_all:
+        df = df.filter(predicate)
+    elif predicate is not None:
+        # pushed down entirely: re-apply anyway (cheap) so SQL/Polars edge cases agree
+        df = df.filter(predicate)
+    if n_rows is not None:
+        df = df.head(n_rows)
+    return df.select(plan.output)
+
+
+def _attach_classes(db: _Database, df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    cl, c = S.class_labellings, S.classes
+    stmt = (
+        sa.select(cl.c.segment_id.label("id"), *[c.c[n.split(".", 1)[1]].label(n) for n in names])
+        .select_from(cl.join(c, c.c.id == cl.c.class_id))
+        .order_by(cl.c.segment_id, c.c.id)
+    )
+    sql = str(stmt.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True}))
+    labels = _read(db, [sql])
+    inner = {n: A.ATTRIBUTES[n].dtype.inner for n in names}  # type: ignore[union-attr]
+    if labels.height == 0:
+        labels = pl.DataFrame(schema={"id": pl.Int64, **inner})
+    labels = labels.cast({"id": pl.Int64, **inner})
+    lists = labels.group_by("id", maintain_order=True).agg(names)
+    out = df.join(lists, on="id", how="left", maintain_order="left")
+    return out.with_columns(
+        pl.col(n).fill_null(pl.lit([], dtype=A.ATTRIBUTES[n].dtype)) for n in names
+    )
+
+
+def explain(lf: pl.LazyFrame) -> str:
+    """Return the SQL that collecting ``lf`` would run on its database (passwords never shown).
+
+    Nothing is read from the database: the query is compiled, not executed.
+
+    Parameters
+    ----------
+    lf : polars.LazyFrame
+        A frame built on :func:`scan`.
+
+    Returns
+    -------
+    str
+        One SQL statement per query (several for partitioned reads), followed by
+        a note of what Polars still filters after loading.
+
+    Examples
+    --------
+    >>> import s2sframe
+    >>> lf = s2sframe.scan(example_url).filter(s2sframe.where({"event.magnitude": ">7"}))  # doctest: +SKIP
+    >>> print(s2sframe.explain(lf.select("id")))  # doctest: +SKIP
+    SELECT segments.id AS id
+    FROM segments LEFT OUTER JOIN events ON events.id = segments.event_id
+    WHERE events.magnitude > 7
+    ORDER BY segments.id
+    """
+    plans: list[_Plan] = []
+    with _EXPLAIN_LOCK:
+        if _EXPLAIN["plans"] is not None:
+            raise RuntimeError("explain() is already running in another thread")
+        _EXPLAIN["plans"] = plans
+    try:
+        lf.collect()
+    finally:
+        with _EXPLAIN_LOCK:
+            _EXPLAIN["plans"] = None
+    if not plans:
+        raise SelectionError("This frame reads no s2sframe.scan() source")
+    out = []
+    for plan in plans:
+        text = ";\n".join(plan.sql) + ";"
+        if not plan.pushed_all:
+            text += "\n-- part of the filter is applied by Polars after loading"
+        out.append(text)
+    return "\n\n".join(out)
