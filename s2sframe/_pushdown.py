@@ -18,6 +18,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 from typing import Any
 
 import polars as pl
@@ -36,6 +37,7 @@ _CMP = {"Eq": "==", "NotEq": "!=", "Lt": "<", "LtEq": "<=", "Gt": ">", "GtEq": "
 _SWAP = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _AND = ("And", "LogicalAnd")
 _OR = ("Or", "LogicalOr")
+_PLAIN = re.compile(r"[A-Za-z0-9 _.,:@/+=()#-]*")
 _NUMERIC = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64",
             "Float32", "Float64")
 
@@ -166,8 +168,19 @@ class _Translator:
         if isinstance(value, str):
             if dtype is not None and dtype != pl.String:
                 raise Untranslatable("string compared with non-string")
-            return sa.literal(value, sa.String())
+            return self.string(value)
         raise Untranslatable(type(value).__name__)
+
+    def string(self, value: str) -> sa.ColumnElement:
+        """A string literal. connectorx re-parses our SQL with its own parser, which
+        reads backslashes as escapes: strings with anything but plain characters are
+        therefore written as hex-encoded UTF-8, which no parser can misread."""
+        if _PLAIN.fullmatch(value):
+            return sa.literal_column(f"'{value}'")
+        hexa = value.encode("utf-8").hex()
+        if self.ctx.sqlite:
+            return sa.literal_column(f"CAST(X'{hexa}' AS TEXT)")
+        return sa.literal_column(f"convert_from(decode('{hexa}', 'hex'), 'UTF8')")
 
     def column(self, expr: sa.ColumnElement, dtype: pl.DataType | None) -> sa.ColumnElement:
         """Normalise datetime text on SQLite (run_time may lack microseconds)."""

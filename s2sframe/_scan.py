@@ -233,6 +233,9 @@ def _plan(
     elif nparts > 1:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
+            if "id" not in loaded:  # to restore the order of partitions read in parallel
+                loaded.append("id")
+                stmt = stmt.add_columns(S.segments.c.id.label("id"))
             low, high = rng
             step = (high - low + 1) // nparts + 1
             edges = [low + i * step for i in range(nparts)] + [high + 1]
@@ -262,6 +265,8 @@ def _execute(
     db: _Database, plan: _Plan, predicate: pl.Expr | None, n_rows: int | None
 ) -> pl.DataFrame:
     df = _read(db, plan.sql)
+    if len(plan.sql) > 1:  # connectorx concatenates partitions in completion order
+        df = df.sort("id")
     types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
     if df.height == 0:
         df = pl.DataFrame(schema=types)
