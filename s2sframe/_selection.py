@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
@@ -94,6 +95,8 @@ def condition(name: str, expression: Any) -> pl.Expr | None:
     op, values = _parse(expression, ctx)
     if op is None:
         return None
+    if isinstance(dtype, pl.Datetime):
+        values = _join_date_time(values)
     cast = [_cast(v, dtype, attr.name, ctx) for v in values]
     if is_list:
         return _classes_condition(attr.name, op, cast, ctx)
@@ -141,6 +144,22 @@ def _split(text: str, ctx: str, interval: bool = False) -> list[str]:
         return list(lexer)
     except ValueError as exc:  # unbalanced quotes
         raise SelectionError(f"Invalid {ctx}: {exc}") from None
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
+
+
+def _join_date_time(values: list[Any]) -> list[Any]:
+    """Rejoin 'YYYY-MM-DD HH:MM:SS' split at its space by the shell-like splitting."""
+    out: list[Any] = []
+    for value in values:
+        if (out and isinstance(value, str) and _TIME.fullmatch(value)
+                and isinstance(out[-1], str) and _DATE.fullmatch(out[-1])):
+            out[-1] = f"{out[-1]} {value}"
+        else:
+            out.append(value)
+    return out
 
 
 def _cast(value: Any, dtype: pl.DataType, name: str, ctx: str) -> Any:

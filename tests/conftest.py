@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tests import smalldb
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 EXAMPLE_DB = FIXTURES / "example.db.sqlite"
@@ -98,3 +100,31 @@ def db_url_factory(request: pytest.FixtureRequest) -> Callable[[], str]:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url_factory")
     return request.getfixturevalue("pg_url_factory")
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _make(request: pytest.FixtureRequest, tmp_path_factory, legacy: bool) -> str:
+    if request.param == "sqlite":
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "small.sqlite")
+        smalldb.build(url, legacy=legacy).dispose()
+        return url
+    admin = request.getfixturevalue("pg_admin")
+    name = "s2stest_" + uuid.uuid4().hex[:12]
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    request.addfinalizer(lambda: _drop(admin, name))
+    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    smalldb.build(url, legacy=legacy).dispose()
+    return url
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def small_url(request, tmp_path_factory) -> str:
+    return _make(request, tmp_path_factory, legacy=False)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def legacy_url(request, tmp_path_factory) -> str:
+    return _make(request, tmp_path_factory, legacy=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import polars as pl
 import pytest
@@ -14,35 +13,6 @@ import s2sframe
 from s2sframe import _attributes as A
 from s2sframe import _scan
 from tests import smalldb
-from tests.conftest import _drop
-
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-def _make(request: pytest.FixtureRequest, tmp_path_factory, legacy: bool) -> str:
-    if request.param == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "small.sqlite")
-        smalldb.build(url, legacy=legacy).dispose()
-        return url
-    admin = request.getfixturevalue("pg_admin")
-    name = "s2stest_" + uuid.uuid4().hex[:12]
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    request.addfinalizer(lambda: _drop(admin, name))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
-    smalldb.build(url, legacy=legacy).dispose()
-    return url
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def small_url(request, tmp_path_factory) -> str:
-    return _make(request, tmp_path_factory, legacy=False)
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def legacy_url(request, tmp_path_factory) -> str:
-    return _make(request, tmp_path_factory, legacy=True)
-
 
 def test_schema_is_the_attribute_vocabulary(small_url):
     lf = s2sframe.scan(small_url)
