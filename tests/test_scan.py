@@ -14,6 +14,7 @@ from s2sframe import _attributes as A
 from s2sframe import _scan
 from tests import smalldb
 
+
 def test_schema_is_the_attribute_vocabulary(small_url):
     lf = s2sframe.scan(small_url)
     schema = lf.collect_schema()

@@ -1,0 +1,41 @@
+"""The public API is pinned and the code is ruff clean."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import s2sframe
+from tests.conftest import ROOT
+
+
+def test_exported_members_are_pinned():
+    assert set(s2sframe.__all__) == {
+        name for name in dir(s2sframe) if not name.startswith("_") and name not in {
+            "annotations", "exceptions", "testing", "signal", "process", "orm", "cli"}
+    } - {"__version__"}
+    for name in s2sframe.__all__:
+        assert getattr(s2sframe, name).__module__.startswith("s2sframe"), name
+
+
+def test_public_functions_have_docstrings_with_examples():
+    for name in s2sframe.__all__:
+        obj = getattr(s2sframe, name)
+        if callable(obj) and not isinstance(obj, type):
+            doc = obj.__doc__ or ""
+            assert "Examples" in doc and ">>>" in doc, name
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff")
+    cmd = [ruff] if ruff else [sys.executable, "-m", "ruff"]
+    if not ruff:
+        pytest.importorskip("ruff")
+    out = subprocess.run(
+        [*cmd, "check", "s2sframe", "tests", "benchmarks"], cwd=ROOT, capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
