@@ -1,0 +1,877 @@
+"""``map_segments``: run a function over the segments of a frame, in parallel.
+
+Parent side (this process)::
+
+    frame ─► order rows by station ─► chunks of rows ─► executor (spawn pool by
+    default, or any concurrent.futures.Executor) ─► result frames ─► parts on disk
+    (``output=``) ─► input columns + result columns, in input order
+
+Worker side (:func:`_run_chunk`): open a read-only DB connection once per run,
+fetch the chunk's waveform bytes in ONE query, call the function on each
+segment, return a small Polars frame (``id`` + result columns + error column).
+The parent never sees waveform bytes.
+
+Robustness: a worker process that dies (segfault, ``os._exit``, OOM kill) breaks
+the pool; the chunks in flight are then retried one segment at a time, alone in
+a fresh pool, and a segment that kills its worker again is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Literal
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from . import _db
+from . import _schema as S
+from ._segment import DBSource, make_segments
+from .exceptions import ProcessingError, SkipSegment
+
+__all__ = ["map_segments", "shutdown_workers"]
+
+logger = logging.getLogger("s2sframe")
+
+#: Environment of worker processes: one thread per library, so N workers use N cores.
+THREAD_VARS = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "POLARS_MAX_THREADS": "1",
+}
+DIED = (
+    "WorkerDied: the worker process died while processing this segment "
+    "(crash, os._exit or out of memory), also when retried alone"
+)
+_ID = "id"
+
+
+# --------------------------------------------------------------------------- jobs
+class _SecretURL:
+    """A database URL that travels to workers in memory and never prints its password."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, url: URL) -> None:
+        self._text = url.render_as_string(hide_password=False)
+
+    def get(self) -> URL:
+        return make_url(self._text)
+
+    def __repr__(self) -> str:
+        return f"<URL {_db.mask_url(self._text)}>"
+
+
+@dataclass
+class _Job:
+    """What every chunk of one run needs (cloudpickled once per run)."""
+
+    run_id: str
+    func: Callable[[Any], Any]
+    url: _SecretURL
+    name: str
+    errors: str
+    skip: tuple[type[BaseException], ...]
+    dtypes: dict[str, pl.DataType]
+    error_column: str
+
+
+@dataclass
+class _Failure:
+    segment_id: int
+    message: str
+    traceback: str
+    exception: bytes | None
+
+
+@dataclass
+class _ChunkResult:
+    frame: pl.DataFrame
+    skipped: int = 0
+    failed: int = 0
+    failure: _Failure | None = None
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------ worker side
+class _WorkerState:
+    """Per-process caches, reset when a new run starts (new ``run_id``)."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.job: _Job | None = None
+        self.engines: dict[str, sa.engine.Engine] = {}
+        self.inventories: Any = None
+        self.limited = False
+
+    def start(self, run_id: str, job: _Job | bytes) -> _Job:
+        if run_id != self.run_id or self.job is None:
+            for engine in self.engines.values():
+                engine.dispose()
+            self.engines.clear()
+            from ._decode import InventoryCache
+
+            self.inventories = InventoryCache()
+            if isinstance(job, bytes):
+                import cloudpickle
+
+                job = cloudpickle.loads(job)
+            self.job = job  # type: ignore[assignment]
+            self.run_id = run_id
+        assert self.job is not None
+        return self.job
+
+    def engine(self, url: _SecretURL) -> sa.engine.Engine:
+        key = url._text
+        engine = self.engines.get(key)
+        if engine is None:
+            engine = self.engines[key] = _db.get_engine(url.get(), readonly=True)
+        return engine
+
+
+_STATE = _WorkerState()
+
+
+def _limit_threads() -> None:
+    if _STATE.limited:
+        return
+    _STATE.limited = True
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except Exception:  # noqa: BLE001 - threadpoolctl is optional
+        pass
+
+
+def _watch_parent() -> None:
+    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans)."""
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="s2s-parent-watch", daemon=True).start()
+
+
+def _init_worker() -> None:
+    """Initializer of our spawn pool's processes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    os.environ.update(THREAD_VARS)
+    _limit_threads()
+    _watch_parent()
+
+
+def _worker_pid() -> int:
+    return os.getpid()
+
+
+def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame) -> _ChunkResult:
+    """Task run in workers: process the segments of ``chunk`` (a slice of the frame)."""
+    _limit_threads()
+    job = _STATE.start(run_id, job_bytes)
+    return _process(job, chunk, _STATE)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
+    t0 = perf_counter()
+    source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
+    ids: list[int] = chunk.get_column(_ID).to_list()
+    source.load(ids)
+    segments: list[Any] = make_segments(chunk, source)
+    n = len(ids)
+    results: list[Any] = [None] * n
+    errors: list[str | None] = [None] * n
+    skipped = failed = 0
+    func, skip = job.func, (SkipSegment, *job.skip)
+    for i in range(n):
+        try:
+            results[i] = func(segments[i])
+        except skip as exc:
+            errors[i] = _describe(exc)
+            skipped += 1
+        except Exception as exc:
+            if job.errors == "raise":
+                return _ChunkResult(
+                    pl.DataFrame(), failure=_Failure(
+                        ids[i], _describe(exc), traceback.format_exc(), _try_pickle(exc)
+                    )
+                )
+            errors[i] = _describe(exc)
+            failed += 1
+        segments[i] = None  # drop the decoded stream now
+    frame, bad = _result_frame(ids, results, errors, job)
+    return _ChunkResult(frame, skipped, failed + bad, seconds=perf_counter() - t0)
+
+
+def _try_pickle(exc: BaseException) -> bytes | None:
+    try:
+        import cloudpickle
+
+        data = cloudpickle.dumps(exc)
+        cloudpickle.loads(data)
+        return data
+    except Exception:  # noqa: BLE001
+        return None
+
+
+# ------------------------------------------------------------- results to columns
+def _plain(value: Any) -> Any:
+    """NumPy values to Python ones Polars infers reliably (arrays -> lists)."""
+    tolist = getattr(value, "tolist", None)
+    if tolist is not None and not isinstance(value, (str, bytes)):
+        return tolist()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _series(name: str, values: list, dtype: pl.DataType | None) -> pl.Series:
+    try:
+        return pl.Series(name, values, dtype=dtype, strict=dtype is not None)
+    except (Exception, BaseException) as exc:  # pyo3 panics are BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        return pl.Series(name, [None] * len(values), dtype=pl.Object)
+
+
+def _storable(series: pl.Series) -> bool:
+    return series.dtype != pl.Object
+
+
+def _result_frame(
+    ids: list[int], results: list[Any], errors: list[str | None], job: _Job
+) -> tuple[pl.DataFrame, int]:
+    """Columns of the results of one chunk; values that fit no column become errors."""
+    n = len(ids)
+    columns: dict[str, list] = {}
+    for i, res in enumerate(results):
+        if res is None:
+            continue
+        items = res.items() if isinstance(res, Mapping) else ((job.name, res),)
+        for key, value in items:
+            col = columns.get(str(key))
+            if col is None:
+                col = columns[str(key)] = [None] * n
+            col[i] = _plain(value)
+    bad = 0
+    out = [pl.Series(_ID, ids, dtype=pl.Int64)]
+    for key, values in columns.items():
+        dtype = job.dtypes.get(key)
+        series = _series(key, values, dtype)
+        if not _storable(series):
+            series, rows = _repair(key, values, dtype)
+            for i in rows:
+                if errors[i] is None:
+                    bad += 1
+                kind = type(results[i].get(key) if isinstance(results[i], Mapping) else results[i])
+                errors[i] = (
+                    f"TypeError: {job.name} returned a {kind.__name__} for column {key!r} "
+                    "that cannot be stored with the other values of that column"
+                )
+        out.append(series)
+    for key, dtype in job.dtypes.items():
+        if key not in columns:
+            out.append(pl.Series(key, [None] * n, dtype=dtype))
+    out.append(pl.Series(job.error_column, errors, dtype=pl.String))
+    return pl.DataFrame(out), bad
+
+
+def _repair(key: str, values: list, dtype: pl.DataType | None) -> tuple[pl.Series, list[int]]:
+    """Null the values that do not fit the column type of the first storable value."""
+    target = dtype
+    bad: list[int] = []
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        one = _series(key, [v], target)
+        if not _storable(one) or (target is not None and one.dtype != target):
+            bad.append(i)
+        elif target is None:
+            target = one.dtype
+    kept = [None if i in set(bad) else v for i, v in enumerate(values)]
+    return _series(key, kept, target), bad
+
+
+# ------------------------------------------------------------------ parent side
+class _InlineExecutor(cf.Executor):
+    """Runs tasks in the calling thread (``workers=0`` or ``1``: easy debugging)."""
+
+    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> cf.Future:  # type: ignore[override]
+        fut: cf.Future = cf.Future()
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # noqa: BLE001 - KeyboardInterrupt propagates
+            fut.set_exception(exc)
+        return fut
+
+
+_POOL: dict[str, Any] = {"pool": None, "workers": 0}
+_POOL_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    """Spawned children read thread settings (e.g. POLARS_MAX_THREADS) at import."""
+    saved = {k: os.environ.get(k) for k in THREAD_VARS}
+    os.environ.update(THREAD_VARS)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _shared_pool(workers: int) -> cf.ProcessPoolExecutor:
+    """The spawn process pool of this process, kept between runs (spawning costs ~1 s)."""
+    import multiprocessing
+
+    with _POOL_LOCK:
+        pool = _POOL["pool"]
+        if pool is not None and _POOL["workers"] == workers and not getattr(pool, "_broken", False):
+            return pool
+        if pool is not None:
+            _stop(pool)
+        with _worker_environment():
+            pool = cf.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+            )
+            for _ in range(workers):  # start every process now, in this environment
+                pool.submit(_worker_pid)
+        _POOL.update(pool=pool, workers=workers)
+        return pool
+
+
+def _stop(pool: cf.ProcessPoolExecutor) -> None:
+    """Shut a pool down now, terminating busy workers."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        with contextlib.suppress(Exception):
+            p.terminate()
+
+
+def _drop_pool(pool: cf.Executor) -> None:
+    with _POOL_LOCK:
+        if _POOL["pool"] is pool:
+            _POOL.update(pool=None, workers=0)
+    if isinstance(pool, cf.ProcessPoolExecutor):
+        _stop(pool)
+
+
+def shutdown_workers() -> None:
+    """Stop the worker processes kept by :func:`map_segments` between runs.
+
+    They are also stopped when Python exits; call this to free their memory
+    earlier (e.g. in a long-lived notebook).
+
+    Examples
+    --------
+    >>> import s2sframe
+    >>> s2sframe.shutdown_workers()
+    """
+    with _POOL_LOCK:
+        pool = _POOL["pool"]
+        _POOL.update(pool=None, workers=0)
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _is_crash(exc: BaseException) -> bool:
+    """True for executor errors meaning "the process running the task died"."""
+    return isinstance(exc, cf.BrokenExecutor) or type(exc).__name__ in (
+        "KilledWorker", "WorkerLost", "CommClosedError"
+    )
+
+
+@dataclass
+class _Chunk:
+    positions: list[int]  # rows of the input frame
+    single: bool = False  # a retry of one segment, alone in the pool
+
+
+@dataclass
+class _Tally:
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    resumed: int = 0
+    frames: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
+
+
+class _Run:
+    """One ``map_segments`` call on the parent side."""
+
+    def __init__(
+        self, df: pl.DataFrame, job: _Job, executor: cf.Executor | None, workers: int,
+        errors: str, output: _Parts | None, bar: Any,
+    ) -> None:
+        self.df = df
+        self.job = job
+        self.user_executor = executor
+        self.workers = workers
+        self.inline = executor is None and workers <= 1
+        self.errors = errors
+        self.output = output
+        self.bar = bar
+        self.tally = _Tally()
+        self.state = _WorkerState() if self.inline else None
+        if self.inline:
+            self.job_bytes = b""
+        else:
+            import cloudpickle
+
+            self.job_bytes = cloudpickle.dumps(job)
+
+    def executor(self) -> cf.Executor:
+        if self.inline:
+            return _InlineExecutor()
+        if self.user_executor is not None:
+            return self.user_executor
+        return _shared_pool(self.workers)
+
+    def submit(self, chunk: _Chunk) -> tuple[cf.Future, cf.Executor]:
+        frame = self.df[chunk.positions]
+        for attempt in (0, 1):
+            exe = self.executor()
+            try:
+                if self.inline:
+                    assert self.state is not None
+                    return exe.submit(self._inline, frame), exe
+                return exe.submit(_run_chunk, self.job.run_id, self.job_bytes, frame), exe
+            except cf.BrokenExecutor:
+                if attempt or not self.broken(exe):
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _inline(self, frame: pl.DataFrame) -> _ChunkResult:
+        assert self.state is not None
+        return _process(self.state.start(self.job.run_id, self.job), frame, self.state)
+
+    def broken(self, exe: cf.Executor) -> bool:
+        """A worker died: True if we can go on (our pool: replaced by a fresh one)."""
+        if exe is self.user_executor:
+            if isinstance(exe, cf.ProcessPoolExecutor):
+                raise ProcessingError(
+                    "A worker process of the given ProcessPoolExecutor died and the executor is "
+                    "now unusable: pass workers=N instead of executor= to let s2sframe replace "
+                    "dead workers"
+                )
+            return True  # e.g. dask replaces dead workers itself
+        _drop_pool(exe)
+        return True
+
+    def run(self, chunks: deque[_Chunk], max_inflight: int) -> None:
+        retry: deque[_Chunk] = deque()
+        inflight: dict[cf.Future, tuple[_Chunk, cf.Executor]] = {}
+        try:
+            while chunks or retry or inflight:
+                if retry:  # isolated retries: one segment at a time, nothing else running
+                    if not inflight:
+                        chunk = retry.popleft()
+                        fut, exe = self.submit(chunk)
+                        inflight[fut] = (chunk, exe)
+                else:
+                    while chunks and len(inflight) < max_inflight:
+                        chunk = chunks.popleft()
+                        fut, exe = self.submit(chunk)
+                        inflight[fut] = (chunk, exe)
+                if not inflight:
+                    continue
+                done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    chunk, exe = inflight.pop(fut)
+                    exc = fut.exception()
+                    if exc is None:
+                        self.collect(chunk, fut.result())
+                    elif _is_crash(exc):
+                        self.broken(exe)
+                        if chunk.single:
+                            self.record_died(chunk)
+                        else:
+                            retry.extend(_Chunk([p], single=True) for p in chunk.positions)
+                    else:
+                        raise ProcessingError(
+                            f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
+                        ) from exc
+        except BaseException:
+            for fut in inflight:
+                fut.cancel()
+            if not self.inline and self.user_executor is None:
+                for exe in {id(e): e for _, e in inflight.values()}.values():
+                    _drop_pool(exe)  # stop busy workers now (Ctrl-C, errors="raise")
+            raise
+
+    def collect(self, chunk: _Chunk, res: _ChunkResult) -> None:
+        if res.failure is not None:
+            f = res.failure
+            err = ProcessingError(
+                f"{self.job.name} failed on segment {f.segment_id}: {f.message}\n"
+                f"(errors='raise'; pass errors='record' to record errors and go on)\n\n"
+                f"Traceback in the worker:\n{f.traceback}",
+                segment_id=f.segment_id,
+            )
+            cause = None
+            if f.exception is not None:
+                import cloudpickle
+
+                with contextlib.suppress(Exception):
+                    cause = cloudpickle.loads(f.exception)
+            raise err from cause
+        self.add(min(chunk.positions), res.frame, res.skipped, res.failed)
+
+    def record_died(self, chunk: _Chunk) -> None:
+        ids = self.df[_ID].gather(chunk.positions).to_list()
+        frame = pl.DataFrame(
+            [pl.Series(_ID, ids, dtype=pl.Int64),
+             pl.Series(self.job.error_column, [DIED] * len(ids), dtype=pl.String)]
+        )
+        self.add(min(chunk.positions), frame, 0, len(ids))
+
+    def add(self, key: int, frame: pl.DataFrame, skipped: int, failed: int) -> None:
+        t = self.tally
+        t.done += frame.height
+        t.skipped += skipped
+        t.failed += failed
+        if self.output is not None:
+            self.output.write(key, frame)
+        else:
+            t.frames.append((key, frame))
+        self.bar.update(frame.height)
+
+
+# --------------------------------------------------------------------- output
+class _Parts:
+    """Result frames of completed chunks, one Parquet file each, next to ``output``."""
+
+    def __init__(self, output: Path, job: _Job) -> None:
+        self.output = output
+        self.dir = output.with_name(output.name + ".parts")
+        self.manifest = {"function": job.name, "error_column": job.error_column, "format": 1}
+
+    def open(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / "_manifest.json"
+        if path.exists():
+            old = json.loads(path.read_text())
+            if old != self.manifest:
+                raise ValueError(
+                    f"{self.dir} holds partial results of another run ({old}, now "
+                    f"{self.manifest}): delete it or choose another output path"
+                )
+        else:
+            _atomic_write(path, json.dumps(self.manifest).encode())
+
+    def paths(self) -> list[Path]:
+        return sorted(self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
+
+    def done_ids(self) -> pl.Series:
+        paths = self.paths()
+        if not paths:
+            return pl.Series(_ID, [], dtype=pl.Int64)
+        return pl.scan_parquet(paths).select(_ID).collect().get_column(_ID)
+
+    def write(self, key: int, frame: pl.DataFrame) -> None:
+        path = self.dir / f"part-{key:010d}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = path.with_name("." + path.name + ".tmp")
+        frame.write_parquet(tmp, statistics=False)
+        os.replace(tmp, path)
+
+    def frames(self) -> list[tuple[int, pl.DataFrame]]:
+        return [(int(p.name.split("-")[1]), pl.read_parquet(p)) for p in self.paths()]
+
+    def finish(self, final: pl.DataFrame) -> None:
+        tmp = self.output.with_name("." + self.output.name + ".tmp")
+        final.write_parquet(tmp)
+        os.replace(tmp, self.output)
+        import shutil
+
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name("." + path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: _Job) -> pl.DataFrame:
+    """Input columns + result columns (in input row order) + the error column."""
+    ordered = [f for _, f in sorted(frames, key=lambda kf: kf[0]) if f.height]
+    err = job.error_column
+    if ordered:
+        try:
+            results = pl.concat(ordered, how="diagonal_relaxed")
+        except Exception as exc:  # noqa: BLE001
+            raise ProcessingError(
+                f"{job.name} returned values of incompatible types for the same column in "
+                f"different segments ({exc}); return one type per key or pass return_dtypes="
+            ) from None
+    else:
+        results = pl.DataFrame(schema={_ID: pl.Int64, err: pl.String})
+    names = [c for c in results.columns if c not in (_ID, err)]
+    if not names:
+        results = results.with_columns(pl.lit(None, dtype=job.dtypes.get(job.name)).alias(job.name))
+        names = [job.name]
+    casts = {k: v for k, v in job.dtypes.items() if k in results.columns}
+    if casts:
+        results = results.cast(casts)  # type: ignore[arg-type]
+    results = results.select(_ID, *names, err)
+    clash = [c for c in results.columns if c != _ID and c in df.columns]
+    return df.drop(clash).join(results, on=_ID, how="left", maintain_order="left")
+
+
+# ------------------------------------------------------------------ planning
+def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
+    """Station id of every row (from ``station.id`` or the database), for grouping."""
+    if "station.id" in df.columns:
+        return df.get_column("station.id").cast(pl.Int64)
+    seg, cha = S.segments, S.channels
+    query = (
+        sa.select(seg.c.id, cha.c.station_id)
+        .join(cha, cha.c.id == seg.c.channel_id)
+        .where(seg.c.id.in_(sa.bindparam("ids", expanding=True)))
+    )
+    ids = df.get_column(_ID).to_list()
+    found: dict[int, int] = {}
+    engine = _db.get_engine(url, readonly=True)
+    with engine.connect() as conn:
+        for start in range(0, len(ids), 5000):
+            found.update(conn.execute(query, {"ids": ids[start:start + 5000]}).tuples())
+    return pl.Series("station.id", [found.get(i) for i in ids], dtype=pl.Int64)
+
+
+def _chunks(order: Sequence[int], size: int) -> deque[_Chunk]:
+    return deque(_Chunk(list(order[i:i + size])) for i in range(0, len(order), size))
+
+
+def _name_of(func: Callable) -> str:
+    inner = getattr(func, "func", func)  # functools.partial
+    name = getattr(inner, "__name__", None) or type(inner).__name__
+    return "result" if name == "<lambda>" else name
+
+
+def _resolve_workers(workers: int | None) -> int:
+    if workers is None:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, not {workers}")
+    return workers
+
+
+def _validate(df: pl.DataFrame, errors: str, skip_exceptions: Any) -> tuple:
+    if _ID not in df.columns:
+        raise ValueError("map_segments needs the segment 'id' column in the frame")
+    if not df.schema[_ID].is_integer():
+        raise ValueError(f"the 'id' column must hold integers, not {df.schema[_ID]}")
+    if df.height and df.get_column(_ID).null_count():
+        raise ValueError("the 'id' column has nulls")
+    if df.height != df.get_column(_ID).n_unique():
+        raise ValueError("the 'id' column has duplicates: each segment once, please")
+    if errors not in ("record", "raise"):
+        raise ValueError(f"errors must be 'record' or 'raise', not {errors!r}")
+    if isinstance(skip_exceptions, type):
+        skip_exceptions = (skip_exceptions,)
+    skip = tuple(skip_exceptions or ())
+    for exc in skip:
+        if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+            raise TypeError(f"skip_exceptions must be exception classes, not {exc!r}")
+    return skip
+
+
+def map_segments(
+    df: pl.DataFrame,
+    func: Callable[[Any], Any],
+    *,
+    workers: int | None = None,
+    executor: cf.Executor | None = None,
+    chunksize: int | None = None,
+    errors: Literal["record", "raise"] = "record",
+    skip_exceptions: Sequence[type[BaseException]] | type[BaseException] = (),
+    return_dtypes: Mapping[str, pl.DataType] | None = None,
+    progress: bool = True,
+    output: str | os.PathLike | None = None,
+    dburl: str | URL | None = None,
+    error_column: str = "s2s_error",
+) -> pl.DataFrame:
+    """Call ``func(segment)`` on every segment of ``df``, in parallel; results as columns.
+
+    Parameters
+    ----------
+    df : polars.DataFrame
+        Segments, one per row, with their ``id`` column (e.g. from
+        :func:`s2sframe.scan`). Every column is an attribute of the segments.
+    func : callable
+        ``func(segment) -> result`` where ``segment`` is a :class:`s2sframe.Segment`.
+        A dict gives one column per key; a scalar, NumPy array or list one column
+        named after the function (``"result"`` for lambdas); None gives nulls.
+        Functions defined in a notebook or in ``__main__`` work (sent by value).
+    workers : int, optional
+        Processes to use (default: the available cores). 0 or 1: run in this
+        process, one segment after the other (handy with a debugger).
+    executor : concurrent.futures.Executor, optional
+        Run the chunks on this executor instead, e.g. ``dask.distributed``'s
+        ``client.get_executor()`` to use many machines (with PostgreSQL).
+    chunksize : int, optional
+        Segments per task (default: up to 500, at least 4 tasks per worker).
+    errors : {"record", "raise"}
+        "record": any exception of ``func`` is recorded in the error column and the
+        run goes on. "raise": only :class:`~s2sframe.SkipSegment` and
+        ``skip_exceptions`` are recorded; any other exception aborts the run with a
+        :class:`~s2sframe.ProcessingError` naming the segment id.
+    skip_exceptions : exception class or tuple of them
+        Recorded as "skipped" (like SkipSegment) rather than "failed".
+    return_dtypes : dict, optional
+        Polars dtypes of result columns (default: inferred from all results).
+    progress : bool
+        Show a progress bar (terminal or notebook) and print a summary line.
+    output : str or path, optional
+        Parquet file of the final frame. Results are saved as they complete in
+        ``<output>.parts/``: after a crash or Ctrl-C the same call computes only
+        the missing segments; the final file equals an uninterrupted run's.
+    dburl : str, optional
+        The database (default: the one ``df`` was scanned from).
+    error_column : str
+        Name of the column holding, per segment, null or ``"<ExceptionType>: <message>"``.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``df`` (same rows, same order) with the result columns and the error column
+        appended; result columns replace input columns of the same name.
+
+    Raises
+    ------
+    ProcessingError
+        With ``errors="raise"``, on the first exception that is not a skip.
+
+    Examples
+    --------
+    >>> import numpy as np, s2sframe
+    >>> df = s2sframe.scan("sqlite:///example.db.sqlite").collect()  # doctest: +SKIP
+    >>> def amp(segment):
+    ...     return {"amp": float(np.abs(segment.stream()[0].data).max())}
+    >>> out = s2sframe.map_segments(df, amp, workers=2)  # doctest: +SKIP
+    >>> out.select("id", "amp", "s2s_error")  # doctest: +SKIP
+    shape: (2, 3)
+    ┌─────┬────────┬───────────┐
+    │ id  ┆ amp    ┆ s2s_error │
+    │ --- ┆ ---    ┆ ---       │
+    │ i64 ┆ f64    ┆ str       │
+    ╞═════╪════════╪═══════════╡
+    │ 1   ┆ 1855.0 ┆ null      │
+    │ 2   ┆ 6404.0 ┆ null      │
+    └─────┴────────┴───────────┘
+    """
+    if isinstance(df, pl.LazyFrame):
+        df = df.collect()
+    if not callable(func):
+        raise TypeError(f"func must be callable, not {type(func).__name__}")
+    skip = _validate(df, errors, skip_exceptions)
+    url = _db.default_url(dburl)
+    nworkers = _resolve_workers(workers)
+    name = _name_of(func)
+    dtypes = {str(k): v for k, v in (return_dtypes or {}).items()}
+    job = _Job(uuid.uuid4().hex, func, _SecretURL(url), name, errors, skip, dtypes, error_column)
+
+    parts = None
+    if output is not None:
+        out_path = Path(output)
+        parts = _Parts(out_path, job)
+        if out_path.exists() and not parts.dir.exists():
+            previous = pl.read_parquet(out_path)
+            if _ID in previous.columns and previous.get_column(_ID).equals(df.get_column(_ID)):
+                if progress:
+                    print(f"{name}: {out_path} already complete; nothing to compute", file=sys.stderr)
+                return previous
+            raise FileExistsError(
+                f"{out_path} exists and holds other segments: delete it or choose another path"
+            )
+        parts.open()
+
+    positions = pl.DataFrame({
+        "pos": pl.int_range(df.height, dtype=pl.Int64, eager=True),
+        "station": _station_ids(df, url) if df.height else pl.Series([], dtype=pl.Int64),
+        _ID: df.get_column(_ID).cast(pl.Int64),
+    })
+    resumed = 0
+    if parts is not None:
+        done = parts.done_ids()
+        resumed = int(positions.get_column(_ID).is_in(done.implode()).sum()) if len(done) else 0
+        if len(done):
+            positions = positions.filter(~pl.col(_ID).is_in(done.implode()))
+    order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_list()
+    width = max(nworkers, 1) if executor is None else max(nworkers, 2)
+    size = chunksize or max(1, min(500, -(-len(order) // (width * 4)) if order else 1))
+    chunks = _chunks(order, size)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
+        dynamic_ncols=True, smoothing=0.05,
+    )
+    run = _Run(df, job, executor, nworkers, errors, parts, bar)
+    run.tally.resumed = resumed
+    t0 = perf_counter()
+    try:
+        run.run(chunks, max_inflight=2 * width)
+    finally:
+        bar.close()
+    frames = parts.frames() if parts is not None else run.tally.frames
+    final = _assemble(df, frames, job)
+    if parts is not None:
+        parts.finish(final)
+    _summary(run.tally, df.height, name, perf_counter() - t0, progress)
+    return final
+
+
+def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> None:
+    ok = t.done - t.skipped - t.failed
+    rate = t.done / seconds if seconds > 0 else 0.0
+    line = (
+        f"{name}: {ok} of {t.done} segments processed, {t.skipped + t.failed} skipped/failed "
+        f"({t.skipped} skipped, {t.failed} failed) in {seconds:.1f} s ({rate:.0f}/s)"
+    )
+    if t.resumed:
+        line += f"; {t.resumed} of {total} done by a previous run"
+    logger.info(line)
+    if show:
+        print(line, file=sys.stderr)
