@@ -370,9 +370,24 @@ def _shared_pool(workers: int) -> cf.ProcessPoolExecutor:
             pool = cf.ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
             )
-            for _ in range(workers):  # start every process now, in this environment
-                pool.submit(_worker_pid)
+            # start every process now, in this environment
+            started = [pool.submit(_worker_pid) for _ in range(workers)]
+        try:
+            for fut in started:
+                fut.result()
+        except cf.BrokenExecutor as exc:
+            _stop(pool)
+            raise ProcessingError(
+                "The worker processes could not start. If this runs from a script, put the "
+                "code that calls map_segments under `if __name__ == \"__main__\":` (worker "
+                "processes are spawned and import the script); see the errors printed above"
+            ) from exc
         _POOL.update(pool=pool, workers=workers)
+        if not _POOL.get("atexit"):
+            import atexit
+
+            atexit.register(shutdown_workers)  # before interpreter teardown
+            _POOL["atexit"] = True
         return pool
 
 
@@ -671,7 +686,7 @@ def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
     engine = _db.get_engine(url, readonly=True)
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
-            found.update(conn.execute(query, {"ids": ids[start:start + 5000]}).tuples())
+            found.update(conn.execute(query, {"ids": ids[start:start + 5000]}).tuples().all())
     return pl.Series("station.id", [found.get(i) for i in ids], dtype=pl.Int64)
 
 

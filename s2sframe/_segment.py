@@ -163,17 +163,14 @@ class DBSource:
         return self._inv_bytes[station_id]
 
     def inventory(self, station_id: int, reload: bool = False) -> Inventory:
-        """Parsed inventory of a station (parsed once, then cached by station id)."""
-        from ._decode import read_inventory
+        """Parsed inventory of a station (parsed once, then cached by station id).
 
+        Raises SkipSegment if the station has none or it is invalid (errors are cached too).
+        """
         cache = self.inventories
-        if not reload:
-            inv = cache.get(station_id)
-            if inv is not None:
-                return inv
-        inv = read_inventory(self.inventory_bytes(station_id))
-        cache[station_id] = inv
-        return inv
+        if reload and station_id in cache:
+            del cache[station_id]
+        return cache.get_or_read(station_id, lambda: self.inventory_bytes(station_id))
 
     # -- attributes ------------------------------------------------------------------
     def attributes(self, segment_id: int) -> dict[str, Any]:
@@ -270,7 +267,11 @@ class Segment:
             return _Related(self, name)
         if name in A.ATTRIBUTES:
             return self._fetch(name)
-        close = difflib.get_close_matches(name, sorted(self._names("")), n=3, cutoff=0.6)
+        if "." in name:
+            candidates = sorted(set(rows.columns) | set(A.ATTRIBUTES))
+        else:
+            candidates = sorted(self._names(""))
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise AttributeError(f"segment has no attribute {name!r}{hint}")
 
@@ -351,11 +352,9 @@ class Segment:
         try:
             return read_mseed(data)
         except SkipSegment as exc:
-            return SkipSegment(f"segment {self.id}: invalid waveform data: {exc}")
+            return SkipSegment(f"segment {self.id}: {exc}")
         except Exception as exc:  # noqa: BLE001 - any decoder error means "skip"
-            return SkipSegment(
-                f"segment {self.id}: invalid waveform data: {type(exc).__name__}: {exc}"
-            )
+            return SkipSegment(f"segment {self.id}: invalid miniSEED data: {_describe(exc)}")
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
         """Return the station inventory (ObsPy Inventory) of the segment.
@@ -381,25 +380,14 @@ class Segment:
         station_id = self._source.station_id(self.id)
         if station_id is None:
             station_id = self._get("station.id")
-        what = f"segment {self.id}: station {station_id}"
-        if format is not None:
-            from ._decode import read_inventory
-
-            raw = self._source.inventory_bytes(station_id)
-            if not raw:
-                raise SkipSegment(f"{what} has no inventory (stations.inventory_xml is empty)")
-            try:
-                return read_inventory(raw, format=format)
-            except SkipSegment as exc:
-                raise SkipSegment(f"{what}: invalid inventory: {exc}") from None
-        if not self._source.inventory_bytes(station_id):
-            raise SkipSegment(f"{what} has no inventory (stations.inventory_xml is empty)")
         try:
+            if format is not None:
+                from ._decode import read_inventory
+
+                return read_inventory(self._source.inventory_bytes(station_id), format=format)
             return self._source.inventory(station_id, reload=reload)
         except SkipSegment as exc:
-            raise SkipSegment(f"{what}: invalid inventory: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - any parser error means "skip"
-            raise SkipSegment(f"{what}: invalid inventory: {type(exc).__name__}: {exc}") from None
+            raise SkipSegment(f"segment {self.id}: inventory of station {station_id}: {exc}") from None
 
     # -- derived ---------------------------------------------------------------------
     def sds_path(self, root: str = ".") -> str:
@@ -408,12 +396,13 @@ class Segment:
         As in stream2segment: ``<root>/<event id>/<year>/<NET>/<STA>/<LOC>/<CHA>.D/
         <NET>.<STA>.<LOC>.<CHA>.D.<year>.<day of year>`` where event id is the
         database id of the event, year and day (3 digits) are those of
-        ``request_start`` (``start_time`` may be null). No file extension.
+        ``request_start`` (``start_time`` may be null). No file extension. As in
+        stream2segment (``os.path.join``), an empty location code adds no folder.
 
         Examples
         --------
         >>> seg.sds_path("/data")  # doctest: +SKIP
-        '/data/1/2013/GE/MTE//BHZ.D/GE.MTE..BHZ.D.2013.236'
+        '/data/1/2017/GE/MTE/BHZ.D/GE.MTE..BHZ.D.2017.251'
         """
         start: datetime = self._get("request_start")
         net, sta = self._get("station.network"), self._get("station.station")
@@ -439,6 +428,10 @@ class Segment:
         return (
             f"{base}?net={net}&sta={sta}&loc={loc or '--'}&cha={cha}&start={start}&end={end}"
         )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def make_segments(frame: pl.DataFrame, source: DBSource | None) -> list[Segment]:
