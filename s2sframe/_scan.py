@@ -42,10 +42,8 @@ class _Plan:
     classes: list[str]
     pushed_all: bool
     output: list[str] = field(default_factory=list)
-
-
-class _Explain(threading.local):
-    plans: list[_Plan] | None = None
+    relations: dict[str, tuple[str, str]] = field(default_factory=dict)
+    helpers: list[str] = field(default_factory=list)
 
 
 _EXPLAIN_LOCK = threading.Lock()
@@ -179,6 +177,36 @@ def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
     return loaded, derived, classes
 
 
+#: relation -> (table, foreign key column of segments). Stations come with channels.
+_FK = {
+    "event": (S.events, "event_id"),
+    "channel": (S.channels, "channel_id"),
+    "station": (S.channels, "channel_id"),
+    "datacenter": (S.data_centers, "datacenter_id"),
+    "download": (S.downloads, "download_id"),
+}
+_WHERE_JOINS = {
+    "event": (S.events, S.events.c.id == S.segments.c.event_id),
+    "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
+    "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
+    "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
+    "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
+}
+_KEY = "__s2s_key"
+
+
+def _column(attr: A.Attribute, ctx: A.SQLContext) -> sa.ColumnElement:
+    expr = attr.sql_expr(ctx)
+    if attr.loaded_by_sql and attr.dtype == pl.Boolean:
+        # never NULL and typed: connectorx infers computed columns from the first row
+        expr = sa.case((expr, 1), else_=0)
+    return expr.label(attr.name)
+
+
+def _compile(db: _Database, stmt: sa.Select) -> str:
+    return str(stmt.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True}))
+
+
 def _plan(
     db: _Database,
     with_columns: list[str] | None,
@@ -186,6 +214,13 @@ def _plan(
     n_rows: int | None,
     nparts: int,
 ) -> _Plan:
+    """Compile the queries of one collect.
+
+    Segment columns are read by one query (joined only to what the WHERE clause
+    needs); columns of related tables (events, channels and stations, data
+    centers, downloads: small tables) by one query each, joined in Polars. This
+    is faster than SQL joins of every segment row (measured: benchmarks/bench_scan.py).
+    """
     output = list(with_columns) if with_columns is not None else list(A.ATTRIBUTES)
     if not output:
         output = ["id"]
@@ -194,36 +229,35 @@ def _plan(
     where, pushed_all = (None, predicate is None)
     if predicate is not None:
         where, pushed_all = translate(predicate, ctx)
-    cols, nulls = [], []
+    seg_cols: dict[str, sa.ColumnElement] = {}
+    rel_cols: dict[str, dict[str, sa.ColumnElement]] = {}
+    nulls: list[str] = []
     for name in loaded:
         attr = A.ATTRIBUTES[name]
         try:
-            expr = attr.sql_expr(ctx)
+            col = _column(attr, A.SQLContext(db.dialect.name, db.present))
         except A.MissingColumnError:
             nulls.append(name)
             continue
-        if attr.loaded_by_sql:  # never NULL and typed: connectorx infers from the 1st row
-            expr = sa.case((expr, 1), else_=0) if attr.dtype == pl.Boolean else expr
-        cols.append(expr.label(name))
-    if not cols:  # everything asked for is missing: still count rows
-        cols.append(S.segments.c.id.label("id"))
-        if "id" not in loaded:
-            loaded.append("id")
-    loaded = [n for n in loaded if n not in nulls]
-    base = S.segments
-    joins = {
-        "event": (S.events, S.events.c.id == S.segments.c.event_id),
-        "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
-        "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
-        "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
-        "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
-    }
-    frm = base
+        if attr.relation is None:
+            seg_cols[name] = col
+        else:
+            rel_cols.setdefault(attr.relation, {})[name] = col
+    helpers = []
+    for rel in rel_cols:
+        fk = _FK[rel][1]
+        if fk not in seg_cols:
+            seg_cols[fk] = S.segments.c[fk].label(fk)
+            helpers.append(fk)
+    if not seg_cols:
+        seg_cols["id"] = S.segments.c.id.label("id")
+        helpers.append("id")
+    frm = S.segments
     for rel in ("event", "channel", "station", "datacenter", "download"):
         if rel in ctx.relations:
-            table, on = joins[rel]
+            table, on = _WHERE_JOINS[rel]
             frm = frm.outerjoin(table, on)
-    stmt = sa.select(*cols).select_from(frm)
+    stmt = sa.select(*seg_cols.values()).select_from(frm)
     if where is not None:
         stmt = stmt.where(where)
     stmt = stmt.order_by(S.segments.c.id)
@@ -233,9 +267,10 @@ def _plan(
     elif nparts > 1:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
-            if "id" not in loaded:  # to restore the order of partitions read in parallel
-                loaded.append("id")
-                stmt = stmt.add_columns(S.segments.c.id.label("id"))
+            if "id" not in seg_cols:  # to restore the order of partitions read in parallel
+                seg_cols["id"] = S.segments.c.id.label("id")
+                helpers.append("id")
+                stmt = stmt.add_columns(seg_cols["id"])
             low, high = rng
             step = (high - low + 1) // nparts + 1
             edges = [low + i * step for i in range(nparts)] + [high + 1]
@@ -243,11 +278,30 @@ def _plan(
                 stmt.where(S.segments.c.id >= a, S.segments.c.id < b)
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
             ]
-    sql = [
-        str(s.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True}))
-        for s in statements
-    ]
-    return _Plan(sql, loaded, derived, nulls, classes, pushed_all, output)
+    relations: dict[str, tuple[str, str]] = {}
+    for rel in ("event", "datacenter", "download", "channel"):
+        cols = dict(rel_cols.get(rel, {}))
+        if rel == "channel":
+            cols.update(rel_cols.get("station", {}))
+        if not cols:
+            continue
+        table, fk = _FK[rel]
+        frm = table
+        if rel == "channel" and "station" in rel_cols:
+            frm = table.outerjoin(S.stations, S.stations.c.id == S.channels.c.station_id)
+        query = sa.select(table.c.id.label(_KEY), *cols.values()).select_from(frm)
+        relations[rel] = (fk, _compile(db, query))
+    return _Plan(
+        sql=[_compile(db, s) for s in statements],
+        loaded=[n for n in loaded if n not in nulls],
+        derived=derived,
+        nulls=nulls,
+        classes=classes,
+        pushed_all=pushed_all,
+        output=output,
+        relations=relations,
+        helpers=helpers,
+    )
 
 
 def _read(db: _Database, queries: list[str]) -> pl.DataFrame:
@@ -261,31 +315,37 @@ def _read(db: _Database, queries: list[str]) -> pl.DataFrame:
         raise DatabaseError(f"Query on {_db.mask_url(db.url)} failed: {msg}") from None
 
 
+def _typed(df: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Cast connectorx output to the attribute dtypes (PostgreSQL int4, SQLite 0/1...)."""
+    types = {n: t for n, t in types.items() if n in df.columns}
+    if df.height == 0:  # connectorx types empty SQLite results as strings
+        return pl.DataFrame(schema={n: types.get(n, df.schema[n]) for n in df.columns})
+    return df.with_columns(
+        pl.col(n).cast(pl.Int8).cast(t) if t == pl.Boolean and df.schema[n] != pl.Boolean
+        else pl.col(n).cast(t)
+        for n, t in types.items()
+    )
+
+
 def _execute(
     db: _Database, plan: _Plan, predicate: pl.Expr | None, n_rows: int | None
 ) -> pl.DataFrame:
-    df = _read(db, plan.sql)
+    types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
+    types.update({n: pl.Int64 for n in plan.helpers})
+    df = _typed(_read(db, plan.sql), types)
     if len(plan.sql) > 1:  # connectorx concatenates partitions in completion order
         df = df.sort("id")
-    types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
-    if df.height == 0:
-        df = pl.DataFrame(schema=types)
-    else:
-        df = df.with_columns(
-            pl.col(n).cast(pl.Int8).cast(t) if t == pl.Boolean and df.schema[n] != pl.Boolean
-            else pl.col(n).cast(t)
-            for n, t in types.items()
-        )
+    for fk, sql in plan.relations.values():
+        rel = _typed(_read(db, [sql]), {**types, _KEY: pl.Int64})
+        df = df.join(rel, left_on=fk, right_on=_KEY, how="left", maintain_order="left")
     if plan.nulls:
         df = df.with_columns(pl.lit(None, A.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
     if plan.classes:
         df = _attach_classes(db, df, plan.classes)
     for name in plan.derived:  # in dependency order (see _expand)
         df = df.with_columns(A.ATTRIBUTES[name].polars().alias(name))
-    if predicate is not None and not plan.pushed_all:
-        df = df.filter(predicate)
-    elif predicate is not None:
-        # pushed down entirely: re-apply anyway (cheap) so SQL/Polars edge cases agree
+    if predicate is not None:
+        # re-applied even when pushed down entirely (cheap), so results are exact
         df = df.filter(predicate)
     if n_rows is not None:
         df = df.head(n_rows)
@@ -352,7 +412,7 @@ def explain(lf: pl.LazyFrame) -> str:
         raise SelectionError("This frame reads no s2sframe.scan() source")
     out = []
     for plan in plans:
-        text = ";\n".join(plan.sql) + ";"
+        text = ";\n".join(plan.sql + [q for _fk, q in plan.relations.values()]) + ";"
         if not plan.pushed_all:
             text += "\n-- part of the filter is applied by Polars after loading"
         out.append(text)

@@ -121,14 +121,20 @@ def test_untranslatable_filters_still_apply(small_url):
     assert lf.filter(pred).select("id").collect()["id"].to_list() == [2, 5]
 
 
-def test_projection_joins_only_needed_tables(small_url):
+def test_projection_reads_only_needed_tables_and_columns(small_url):
     lf = s2sframe.scan(small_url)
     sql = s2sframe.explain(lf.select("id", "event.magnitude"))
-    assert "JOIN events" in sql and "stations" not in sql and "channels" not in sql
+    assert "FROM events" in sql and "events.magnitude" in sql and "events.latitude" not in sql
+    assert "stations" not in sql and "channels" not in sql and "JOIN" not in sql
     sql = s2sframe.explain(lf.select("id"))
-    assert "JOIN" not in sql and "segments.data" not in sql
+    assert "JOIN" not in sql and "segments.data" not in sql and "events" not in sql
     sql = s2sframe.explain(lf.select("station.network"))
-    assert "JOIN channels" in sql and "JOIN stations" in sql and "JOIN events" not in sql
+    assert "JOIN stations" in sql and "events" not in sql
+    # a filter on a related table joins it in the segments query only
+    sql = s2sframe.explain(lf.filter(pl.col("event.magnitude") > 4).select("id"))
+    assert "segments LEFT OUTER JOIN events" in sql and "stations" not in sql
+    assert lf.filter(pl.col("event.magnitude") > 4).select("id").collect()["id"].to_list() == [
+        4, 5, 6, 7]
 
 
 def test_head_becomes_limit(small_url):
