@@ -167,19 +167,25 @@ def child(method: str, url: str, filtered: str | None) -> None:
     print(json.dumps({"seconds": elapsed, "rows": rows, "peak_mb": peak_mb}))
 
 
-def measure(method: str, url: str, filtered: str | None, repeat: int) -> dict:
-    best = None
+def _run_child(method: str, url: str, filtered: str | None) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", method, "--url", url]
+        + (["--filtered", filtered] if filtered else []),
+        capture_output=True, text=True, check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(runs: dict[str, tuple[str, str | None]], url: str, repeat: int) -> dict[str, dict]:
+    """Best of ``repeat`` runs of each method, interleaved (A B C A B C) against noise."""
+    best: dict[str, dict] = {}
     for _ in range(repeat):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", method, "--url", url]
-            + (["--filtered", filtered] if filtered else []),
-            capture_output=True, text=True, check=False,
-        )
-        if out.returncode != 0:
-            raise SystemExit(f"{method} failed:\n{out.stderr[-3000:]}")
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        if best is None or res["seconds"] < best["seconds"]:
-            best = res
+        for name, (method, filtered) in runs.items():
+            res = _run_child(method, url, filtered)
+            if name not in best or res["seconds"] < best[name]["seconds"]:
+                best[name] = res
     return best
 
 
@@ -202,13 +208,13 @@ def bench(backend: str, segments: int, repeat: int, orm: bool) -> None:
     url = ensure_database(backend, segments)
     print(f"\n## {backend}: {mask_url(url)}", flush=True)
     flt = one_percent_magnitude(url)
-    res = {
-        "s2sframe full collect": measure("s2sframe", url, None, repeat),
-        "connectorx hand-written query": measure("connectorx", url, None, repeat),
-        "s2sframe 1% filter": measure("s2sframe", url, flt, repeat),
-    }
+    res = measure({
+        "s2sframe full collect": ("s2sframe", None),
+        "connectorx hand-written query": ("connectorx", None),
+        "s2sframe 1% filter": ("s2sframe", flt),
+    }, url, repeat)
     if orm:
-        res["SQLAlchemy ORM objects (stream2segment way)"] = measure("orm", url, None, 1)
+        res.update(measure({"SQLAlchemy ORM objects (stream2segment way)": ("orm", None)}, url, 1))
     print(f"{'method':46s} {'rows':>9s} {'seconds':>8s} {'peak MB':>8s}")
     for name, r in res.items():
         print(f"{name:46s} {r['rows']:9d} {r['seconds']:8.2f} {r['peak_mb']:8.0f}")
