@@ -159,6 +159,11 @@ def run_orm(url: str, filtered: str | None) -> int:
 def child(method: str, url: str, filtered: str | None) -> None:
     import resource
 
+    import connectorx  # noqa: F401 - imports are not what we measure
+    import sqlalchemy.orm  # noqa: F401
+
+    import s2sframe  # noqa: F401
+
     fn = {"s2sframe": run_s2sframe, "connectorx": run_connectorx, "orm": run_orm}[method]
     t0 = time.perf_counter()
     rows = fn(url, filtered)

@@ -686,7 +686,7 @@ def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
     engine = _db.get_engine(url, readonly=True)
     with engine.connect() as conn:
         for start in range(0, len(ids), 5000):
-            found.update(conn.execute(query, {"ids": ids[start:start + 5000]}).tuples().all())
+            found.update((sid, sta) for sid, sta in conn.execute(query, {"ids": ids[start:start + 5000]}))
     return pl.Series("station.id", [found.get(i) for i in ids], dtype=pl.Int64)
 
 
