@@ -249,7 +249,7 @@ def _plan(
         if fk not in seg_cols:
             seg_cols[fk] = S.segments.c[fk].label(fk)
             helpers.append(fk)
-    if not seg_cols:
+    if "id" not in seg_cols:  # to check the order (and restore it after parallel reads)
         seg_cols["id"] = S.segments.c.id.label("id")
         helpers.append("id")
     frm = S.segments
@@ -260,17 +260,14 @@ def _plan(
     stmt = sa.select(*seg_cols.values()).select_from(frm)
     if where is not None:
         stmt = stmt.where(where)
-    stmt = stmt.order_by(S.segments.c.id)
+    # No ORDER BY (a sort of every row on PostgreSQL): rows come in id order from a
+    # table scan almost always, and Polars checks and sorts otherwise (cheap).
     statements = [stmt]
     if n_rows is not None:
-        statements = [stmt.limit(max(int(n_rows), 0))]
+        statements = [stmt.order_by(S.segments.c.id).limit(max(int(n_rows), 0))]
     elif nparts > 1:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
-            if "id" not in seg_cols:  # to restore the order of partitions read in parallel
-                seg_cols["id"] = S.segments.c.id.label("id")
-                helpers.append("id")
-                stmt = stmt.add_columns(seg_cols["id"])
             low, high = rng
             step = (high - low + 1) // nparts + 1
             edges = [low + i * step for i in range(nparts)] + [high + 1]
@@ -333,7 +330,7 @@ def _execute(
     types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
     types.update({n: pl.Int64 for n in plan.helpers})
     df = _typed(_read(db, plan.sql), types)
-    if len(plan.sql) > 1:  # connectorx concatenates partitions in completion order
+    if not df["id"].is_sorted():  # e.g. partitions concatenated in completion order
         df = df.sort("id")
     for fk, sql in plan.relations.values():
         rel = _typed(_read(db, [sql]), {**types, _KEY: pl.Int64})
