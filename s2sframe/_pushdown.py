@@ -77,8 +77,11 @@ def _conjuncts(node: Any) -> list[Any]:
 
 def _literal_values(node: Any) -> list[Any]:
     """Evaluate a literal node with Polars itself: robust to every literal encoding."""
-    expr = pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json")
-    series = pl.select(expr.alias("v")).to_series()
+    try:
+        expr = pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json")
+        series = pl.select(expr.alias("v")).to_series()
+    except Exception as exc:  # noqa: BLE001 - e.g. NaN has no JSON form
+        raise Untranslatable(f"literal: {exc}") from None
     if isinstance(series.dtype, pl.List):
         series = series.explode()
     return series.to_list()

@@ -239,3 +239,27 @@ def test_relative_sqlite_url(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert s2sframe.scan("sqlite:///rel.sqlite").select("id").collect().height == 7
     assert s2sframe.scan("rel.sqlite").select("id").collect().height == 7
+
+
+@pytest.mark.parametrize(
+    "pred",
+    [
+        pl.col("event.magnitude") > float("nan"),
+        pl.col("event.magnitude") < float("inf"),
+        pl.col("event.time") > dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        pl.col("station.site_name") == "a\x00b",
+        pl.col("event.magnitude").cast(pl.Int64) == 4,
+        pl.col("event.event_location_name").str.contains("Higgins"),
+    ],
+    ids=["nan", "inf", "tz-aware", "nul", "float-to-int-cast", "str.contains"],
+)
+def test_unsafe_or_unknown_literals_stay_in_polars(small_url, pred):
+    lf = s2sframe.scan(small_url)
+    try:
+        reference = lf.collect().filter(pred).select("id")
+    except pl.exceptions.PolarsError as exc:  # e.g. tz-aware vs naive: Polars refuses too
+        with pytest.raises(type(exc)):
+            lf.filter(pred).select("id").collect()
+        return
+    assert "applied by Polars" in s2sframe.explain(lf.filter(pred).select("id"))
+    assert_frame_equal(lf.filter(pred).select("id").collect(), reference)
