@@ -1,0 +1,240 @@
+"""Benchmark of s2sframe's decoders against plain ObsPy, measured side by side in one run.
+
+1. miniSEED -> Stream, per segment: ``obspy.read(io.BytesIO(data), format="MSEED")``
+   vs ObsPy's reader without plugin dispatch (``obspy.io.mseed.core._read_mseed``)
+   vs ``s2sframe._decode.read_mseed``, on ~2,000 generated 4-minute Steim2 segments
+   (half 100 Hz, half 20 Hz, 512-byte records). Every result is first checked equal
+   to ``obspy.read``'s. Also ``read_mseed`` in a thread pool (libmseed releases the GIL).
+2. ``trace.remove_response(inventory, output="ACC")`` with a plain ObsPy inventory vs
+   one from ``read_inventory`` (memoized responses), on the real inventory of the
+   example database when ``../shared/fixtures`` is present, else on
+   ``obspy.read_inventory()``'s example, for 20 Hz and 100 Hz 4-minute traces.
+
+Timings are the best of ``--repeat`` interleaved runs (the machine may be shared). Usage::
+
+    python benchmarks/bench_decode.py [--segments 2000] [--repeat 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import obspy
+from obspy import Stream, Trace, UTCDateTime
+from obspy.io.mseed.core import _read_mseed
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from s2sframe._decode import read_inventory, read_mseed  # noqa: E402
+
+EXAMPLE_DB = ROOT.parent / "shared" / "fixtures" / "example.db.sqlite"
+
+
+def make_segment(rate: float, seed: int) -> bytes:
+    """A 4-minute Steim2 segment of noise-like data (AR(1) noise + microseism)."""
+    rng = np.random.default_rng(seed)
+    n = int(240 * rate)
+    noise = rng.normal(0, 40, n)
+    ar = np.empty(n)
+    acc = 0.0
+    for i in range(0, n, 1000):  # cheap AR(1): x = 0.9 x + noise, block-wise
+        block = noise[i : i + 1000]
+        filt = np.empty_like(block)
+        for j, v in enumerate(block):
+            acc = 0.9 * acc + v
+            filt[j] = acc
+        ar[i : i + 1000] = filt
+    t = np.arange(n) / rate
+    data = ar + 2000 * np.sin(2 * np.pi * 0.15 * t + seed)
+    start = UTCDateTime(2017, 9, 8, 4, 58, 49.095) + seed * 3.21
+    trace = Trace(
+        data.astype(np.int32),
+        header={
+            "network": "GE",
+            "station": f"S{seed % 100:02d}",
+            "channel": "BHZ",
+            "sampling_rate": rate,
+            "starttime": start,
+        },
+    )
+    buf = io.BytesIO()
+    Stream([trace]).write(buf, format="MSEED", encoding="STEIM2", reclen=512)
+    return buf.getvalue()
+
+
+def best_time(func: Callable[[], object], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        func()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def check_equal(blobs: Sequence[bytes]) -> None:
+    for data in blobs:
+        expected = obspy.read(io.BytesIO(data), format="MSEED")
+        got = read_mseed(data)
+        assert len(got) == len(expected)
+        for a, b in zip(expected, got, strict=True):
+            assert a.stats == b.stats and a.data.dtype == b.data.dtype
+            assert np.array_equal(a.data, b.data)
+
+
+def bench_mseed(n_segments: int, repeat: int, threads: int) -> None:
+    print(f"Generating {n_segments} 4-minute Steim2 segments...", flush=True)
+    groups = {
+        "100 Hz": [make_segment(100.0, i) for i in range(n_segments // 2)],
+        "20 Hz": [make_segment(20.0, i) for i in range(n_segments - n_segments // 2)],
+    }
+    groups["all"] = groups["100 Hz"] + groups["20 Hz"]
+    check_equal(groups["all"])  # also warms up every code path
+    decoders: dict[str, Callable[[bytes], object]] = {
+        "obspy.read": lambda d: obspy.read(io.BytesIO(d), format="MSEED"),
+        "_read_mseed": _read_mseed,
+        "read_mseed": read_mseed,
+    }
+    print()
+    print("miniSEED -> obspy.Stream (segments per second per core; microseconds per segment)")
+    head = f"{'segments':<10}{'n':>6}{'KB/seg':>8}"
+    head += "".join(f"{name:>22}" for name in decoders)
+    head += f"{'read_mseed, ' + str(threads) + ' thr':>22}{'speed-up':>10}"
+    print(head)
+    print("-" * len(head))
+    with ThreadPoolExecutor(threads) as pool:
+        for label, blobs in groups.items():
+            runs: dict[str, Callable[[], object]] = {
+                name: (lambda f=func, bs=blobs: [f(b) for b in bs])
+                for name, func in decoders.items()
+            }
+            runs["threads"] = lambda bs=blobs: list(pool.map(read_mseed, bs, chunksize=64))
+            secs = dict.fromkeys(runs, float("inf"))
+            for _ in range(repeat):  # interleaved, so that load changes hit all alike
+                for name, run in runs.items():
+                    t0 = time.perf_counter()
+                    run()
+                    secs[name] = min(secs[name], time.perf_counter() - t0)
+            row = f"{label:<10}{len(blobs):>6}{np.mean([len(b) for b in blobs]) / 1024:>8.1f}"
+            for name in runs:
+                rate, usec = len(blobs) / secs[name], secs[name] / len(blobs) * 1e6
+                row += f"{rate:>12,.0f}/s {usec:>5.0f}us"
+            row += f"{secs['obspy.read'] / secs['read_mseed']:>9.1f}x"
+            print(row, flush=True)
+    print("(speed-up: obspy.read / read_mseed, one thread)")
+
+
+def inventory_and_traces() -> tuple[str, bytes, list[Trace]]:
+    """(label, StationXML bytes, traces to deconvolve)."""
+    traces: list[Trace] = []
+    if EXAMPLE_DB.is_file():
+        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
+        data, xml = con.execute(
+            "select s.data, st.inventory_xml from segments s join channels c "
+            "on s.channel_id = c.id join stations st on st.id = c.station_id where s.id = 2"
+        ).fetchone()
+        con.close()
+        traces.append(read_mseed(data)[0])
+        label = "example database, GE.MTE (segment 2 + synthetic)"
+    else:
+        buf = io.BytesIO()
+        obspy.read_inventory().write(buf, format="STATIONXML")
+        xml = gzip.compress(buf.getvalue())
+        label = "obspy.read_inventory() example"
+    inventory = obspy.read_inventory(io.BytesIO(gzip.decompress(xml)))
+    rng = np.random.default_rng(0)
+    for rate in (20.0, 100.0):  # synthetic 4-minute traces on channels of the inventory
+        for net in inventory:
+            for sta in net:
+                chans = [c for c in sta if c.sample_rate == rate and c.response is not None]
+                chans = [c for c in chans if c.response.response_stages]
+                if chans:
+                    cha = chans[0]
+                    start = cha.start_date + 86400
+                    header = {
+                        "network": net.code,
+                        "station": sta.code,
+                        "location": cha.location_code,
+                        "channel": cha.code,
+                        "sampling_rate": rate,
+                        "starttime": start,
+                    }
+                    data = np.cumsum(rng.normal(0, 30, int(240 * rate))).astype(np.int32)
+                    traces.append(Trace(data, header=header))
+                    break
+            else:
+                continue
+            break
+    return label, xml, traces
+
+
+def bench_response(repeat: int) -> None:
+    label, xml, traces = inventory_and_traces()
+    plain = obspy.read_inventory(io.BytesIO(gzip.decompress(xml)))
+    cached = read_inventory(xml)
+    print()
+    print(f'trace.remove_response(inventory, output="ACC") -- inventory: {label}')
+    head = (
+        f"{'trace':<34}{'uncached':>12}{'cached':>12}{'1st cached':>12}{'speed-up':>10}{'equal':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    n_plain, n_cached = 5, 50
+    traces[0].copy().remove_response(plain, output="ACC")  # warm-up (imports)
+    for trace in traces:
+        first = time.perf_counter()
+        out_cached = trace.copy().remove_response(cached, output="ACC").data
+        first = time.perf_counter() - first
+        t_plain = (
+            best_time(
+                lambda tr=trace, n=n_plain: [
+                    tr.copy().remove_response(plain, output="ACC") for _ in range(n)
+                ],
+                repeat,
+            )
+            / n_plain
+        )
+        t_cached = (
+            best_time(
+                lambda tr=trace, n=n_cached: [
+                    tr.copy().remove_response(cached, output="ACC") for _ in range(n)
+                ],
+                repeat,
+            )
+            / n_cached
+        )
+        same = np.array_equal(out_cached, trace.copy().remove_response(plain, output="ACC").data)
+        name = f"{trace.id} {trace.stats.sampling_rate:g} Hz {trace.stats.npts}"
+        print(
+            f"{name:<34}{t_plain * 1e3:>9.1f} ms{t_cached * 1e3:>9.2f} ms{first * 1e3:>9.1f} ms"
+            f"{t_plain / t_cached:>9.0f}x{('yes' if same else 'NO'):>7}"
+        )
+    print("(cached: steady state, same channel and length; 1st cached: the evaluating call)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--segments", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    print(
+        f"python {sys.version.split()[0]}, obspy {obspy.__version__}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+    )
+    bench_mseed(args.segments, args.repeat, args.threads)
+    bench_response(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
