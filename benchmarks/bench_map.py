@@ -1,0 +1,375 @@
+"""Benchmark of ``map_segments`` against a raw loop and the stream2segment way, side by side.
+
+On a generated stream2segment database (SQLite, real Steim2 miniSEED at 100 Hz and
+20 Hz, 4-minute windows, gzipped multi-channel StationXML with real responses) with
+at least ``--segments`` segments with valid data (default 20,000), with ``--workers``
+processes (default 2) everywhere:
+
+- **W1**: decode the waveform and return max |x|.
+  * ``map_segments``: ``df.s2s.map_segments(w1)`` on the frame of valid segments;
+  * *raw limit*: a hand-written loop: ``SELECT id, data`` over an id range per
+    process (sqlite3) and the fastest decoder (pymseed straight to NumPy);
+  * *ORM*: stream2segment's way: SQLAlchemy ORM Segment objects, ``obspy.read``.
+- **W2**: ``trace.remove_response(inventory, output="ACC")`` then PGA.
+  * ``map_segments`` as above (inventories parsed once per station per worker,
+    responses memoized by ``s2sframe._decode``);
+  * *ORM*: the same ObsPy calls on ORM objects (inventory parsed once per station
+    per process, as stream2segment caches it on the Station object), on a sample
+    of ``--orm-sample`` segments because it is slow: all the segments of the first
+    stations, so that per-station costs weigh as much as in a full run.
+
+Each measurement runs in a fresh Python process, best of ``--repeat`` runs made in
+turns (so that load from other programs hits every method alike); worker pools
+are started before timing (their start-up, ~1-2 s, is reported apart). W2 of
+``map_segments`` is also measured on the ORM sample, for a like-for-like ratio. Peak RSS is that of the
+parent process only (sampled every 10 ms during the run). ``--rss-sizes`` also
+measures the parent's peak RSS of W1 at other database sizes (flatness).
+
+Usage::
+
+    python benchmarks/bench_map.py [--segments 20000] [--workers 2]
+                                   [--orm-sample 400] [--rss-sizes 20000,100000]
+
+Databases are cached under benchmarks/_data/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+DATA = HERE / "_data"
+STATIONS = 40  # x 3 channels; ~83% of generated segments have valid data
+#: columns of the frame given to map_segments: what a processing function typically reads
+COLUMNS = [
+    "id", "seed_id", "event_id", "event.magnitude", "event.depth_km", "event_distance_deg",
+    "arrival_time", "station.id", "station.network", "station.station", "channel.channel",
+    "sample_rate",
+]
+
+
+# ------------------------------------------------------------------------ database
+def ensure_database(with_data: int) -> str:
+    """URL of a cached database with at least ``with_data`` segments with valid data."""
+    from s2sframe.testing import make_database
+
+    events = math.ceil(with_data / 0.8 / (STATIONS * 3))
+    DATA.mkdir(exist_ok=True)
+    path = DATA / f"map_{events}x{STATIONS}x3.sqlite"
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.sqlite")
+        tmp.unlink(missing_ok=True)
+        print(f"generating {events * STATIONS * 3} segments in {path} ...", file=sys.stderr)
+        make_database(f"sqlite:///{tmp}", events=events, stations=STATIONS,
+                      channels_per_station=3, seed=0)
+        tmp.rename(path)
+    return url
+
+
+def valid_ids(url: str) -> list[int]:
+    import sqlite3
+
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        return [r[0] for r in con.execute(_VALID_SQL.format(cols="id") + " ORDER BY id")]
+    finally:
+        con.close()
+
+
+def station_sample(url: str, size: int, stations: int = 4) -> list[int]:
+    """``size`` valid segments from ``stations`` stations (alternately 100 Hz and 20 Hz):
+    per-station costs (parsing the StationXML) weigh on the sample about as much as on
+    a full run, and both sample rates are represented."""
+    import sqlite3
+
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        sql = (_VALID_SQL.format(cols="segments.id").replace(
+            "FROM segments", "FROM segments JOIN channels ON channels.id = segments.channel_id")
+            + " AND channels.station_id = ? ORDER BY segments.id LIMIT ?")
+        out: list[int] = []
+        for sta in range(1, stations + 1):
+            out += [r[0] for r in con.execute(sql, (sta, size // stations))]
+        return sorted(out)
+    finally:
+        con.close()
+
+
+_VALID_SQL = (
+    "SELECT {cols} FROM segments WHERE data IS NOT NULL AND length(data) > 0 "
+    "AND download_code IS NOT NULL AND download_code != -2"
+)
+
+
+# ------------------------------------------------------------------ the functions
+def w1(segment):
+    """Decode + max |x|."""
+    return float(max(np.abs(tr.data).max() for tr in segment.stream()))
+
+
+def w2(segment):
+    """Response removal to acceleration + PGA."""
+    trace = segment.stream()[0]
+    trace.remove_response(segment.inventory(), output="ACC")
+    return float(np.abs(trace.data).max())
+
+
+# --------------------------------------------------------------- raw and ORM loops
+def _raw_task(path: str, low: int, high: int) -> int:
+    import sqlite3
+
+    import pymseed
+
+    con = sqlite3.connect(path)
+    n = 0
+    for _sid, data in con.execute(_VALID_SQL.format(cols="id, data") + " AND id BETWEEN ? AND ?",
+                                  (low, high)):
+        traces = pymseed.MS3TraceList.from_buffer(data, unpack_data=True)
+        peak = 0
+        for tid in traces:
+            for seg in tid:
+                peak = max(peak, int(np.abs(seg.np_datasamples).max()))
+        n += 1
+    con.close()
+    return n
+
+
+def _orm_models():
+    import sqlalchemy as sa  # noqa: F401
+    from sqlalchemy.orm import DeclarativeBase, relationship
+
+    from s2sframe import _schema as S
+
+    class Base(DeclarativeBase):
+        pass
+
+    class Station(Base):
+        __table__ = S.stations
+
+    class Channel(Base):
+        __table__ = S.channels
+        station = relationship(Station)
+
+    class Segment(Base):
+        __table__ = S.segments
+        channel = relationship(Channel)
+
+    return Segment
+
+
+def _orm_task(url: str, ids: list[int], workload: str) -> int:
+    import gzip
+    import io
+
+    import obspy
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    Segment = _orm_models()
+    engine = sa.create_engine(url)
+    inventories: dict[int, obspy.Inventory] = {}
+    n = 0
+    with Session(engine) as session:
+        for start in range(0, len(ids), 500):
+            query = session.query(Segment).filter(Segment.id.in_(ids[start:start + 500]))
+            for seg in query:
+                stream = obspy.read(io.BytesIO(seg.data))
+                if workload == "w1":
+                    float(max(np.abs(tr.data).max() for tr in stream))
+                else:
+                    station = seg.channel.station
+                    if not station.inventory_xml:  # stream2segment skips the segment
+                        n += 1
+                        continue
+                    inv = inventories.get(station.id)
+                    if inv is None:
+                        xml = gzip.decompress(station.inventory_xml)
+                        inv = inventories[station.id] = obspy.read_inventory(
+                            io.BytesIO(xml), format="STATIONXML")
+                    trace = stream[0]
+                    trace.remove_response(inv, output="ACC")
+                    float(np.abs(trace.data).max())
+                n += 1
+    return n
+
+
+def _noop(_: int = 0) -> int:
+    return os.getpid()
+
+
+# ------------------------------------------------------------------ measurements
+class PeakRSS:
+    """Peak resident memory of this process, sampled in a thread."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.proc = psutil.Process()
+        self.start = self.peak = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+
+    def __enter__(self) -> PeakRSS:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss)
+
+
+def child(method: str, url: str, workers: int, sample: int) -> dict:
+    """One measurement, in this (fresh) process."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    mb = 1024 * 1024
+    if method.startswith("ours"):
+        import polars as pl
+
+        import s2sframe
+        import s2sframe._namespace  # noqa: F401 - registers df.s2s
+        from s2sframe._engine import shutdown_workers
+
+        df = (s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"}))
+              .select(COLUMNS).collect())
+        if sample:
+            df = df.filter(pl.col("id").is_in(station_sample(url, sample)))
+        func = w1 if method == "ours_w1" else w2
+        t0 = time.perf_counter()
+        df.head(4).s2s.map_segments(func, workers=workers, progress=False)  # start the pool
+        startup = time.perf_counter() - t0
+        with PeakRSS() as rss:
+            t0 = time.perf_counter()
+            out = df.s2s.map_segments(func, workers=workers, progress=False)
+            seconds = time.perf_counter() - t0
+        shutdown_workers()
+        return {"n": df.height, "seconds": seconds, "startup": startup,
+                "errors": int(out.get_column("s2s_error").is_not_null().sum()),
+                "rss_before_mb": rss.start / mb, "rss_peak_mb": rss.peak / mb,
+                "frame_mb": df.estimated_size() / mb,
+                "pl_dtype": str(out.schema[func.__name__])}
+    ids = valid_ids(url)
+    if method.startswith("orm") and sample:
+        ids = station_sample(url, sample)
+    ctx = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(_noop, range(workers)))
+        startup = time.perf_counter() - t0
+        parts = np.array_split(np.array(ids), workers)
+        t0 = time.perf_counter()
+        if method == "raw_w1":
+            path = url.removeprefix("sqlite:///")
+            futs = [pool.submit(_raw_task, path, int(p[0]), int(p[-1])) for p in parts]
+        else:
+            futs = [pool.submit(_orm_task, url, p.tolist(), method[-2:]) for p in parts]
+        n = sum(f.result() for f in futs)
+        seconds = time.perf_counter() - t0
+    return {"n": n, "seconds": seconds, "startup": startup}
+
+
+def run_child(method: str, url: str, workers: int, sample: int = 0) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", method, "--url", url, "--workers", str(workers),
+         "--orm-sample", str(sample)],
+        capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if out.returncode:
+        raise RuntimeError(f"{method} failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ------------------------------------------------------------------------- main
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--segments", type=int, default=20_000,
+                    help="minimum number of segments with valid data")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--orm-sample", type=int, default=800,
+                    help="segments of the W2 ORM sample (W1 ORM uses all)")
+    ap.add_argument("--rss-sizes", default="",
+                    help="comma-separated sizes at which to measure W1 parent peak RSS too")
+    ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.url, args.workers, args.orm_sample)))
+        return
+
+    url = ensure_database(args.segments)
+    w = args.workers
+    print(f"database: {url.removeprefix('sqlite:///')} ({len(valid_ids(url))} segments with "
+          f"valid data), {w} worker processes, best of {args.repeat}; load average before: "
+          f"{os.getloadavg()[0]:.2f}", file=sys.stderr)
+    plan = [("ours_w1", 0), ("raw_w1", 0), ("orm_w1", 0), ("ours_w2", 0),
+            ("ours_w2_sample", args.orm_sample), ("orm_w2", args.orm_sample)]
+    runs: dict[str, list[dict]] = {m: [] for m, _ in plan}
+    for rep in range(args.repeat):  # interleaved, so that load from elsewhere hits all
+        for method, sample in plan:
+            if method == "ours_w2" and rep:  # long and stable: once is enough
+                continue
+            print(f"run {rep + 1}/{args.repeat}: {method} ...", file=sys.stderr)
+            runs[method].append(run_child(method.removesuffix("_sample"), url, w, sample))
+    res = {m: min(r, key=lambda x: x["seconds"]) for m, r in runs.items()}
+    rate = {k: v["n"] / v["seconds"] for k, v in res.items()}
+
+    print(f"\nmap_segments benchmark: {res['ours_w1']['n']} segments with valid data, "
+          f"{w} processes each, SQLite, best of {args.repeat}\n")
+    print(f"{'':<4}{'method':<40}{'segments':>9}{'seconds':>9}{'seg/s':>8}  ratio (goal)")
+    rows = [
+        ("W1", "map_segments", "ours_w1", ""),
+        ("W1", "raw loop (sqlite3 + pymseed)", "raw_w1",
+         f"map_segments/raw = {rate['ours_w1'] / rate['raw_w1']:.2f} (>= 0.8)"),
+        ("W1", "ORM + obspy.read (stream2segment)", "orm_w1",
+         f"map_segments/ORM = {rate['ours_w1'] / rate['orm_w1']:.1f}x (>= 3)"),
+        ("W2", "map_segments (all segments)", "ours_w2",
+         f"map_segments/ORM = {rate['ours_w2'] / rate['orm_w2']:.1f}x (>= 10)"),
+        ("W2", "map_segments (ORM sample)", "ours_w2_sample",
+         f"map_segments/ORM = {rate['ours_w2_sample'] / rate['orm_w2']:.1f}x (>= 10)"),
+        ("W2", "ORM + obspy (stream2segment, sample)", "orm_w2", ""),
+    ]
+    for wl, label, key, ratio in rows:
+        r = res[key]
+        print(f"{wl:<4}{label:<40}{r['n']:>9}{r['seconds']:>9.2f}{rate[key]:>8.0f}  {ratio}")
+    print(f"\nworker pool start-up (not in the timings): map_segments "
+          f"{res['ours_w1']['startup']:.2f} s, raw {res['raw_w1']['startup']:.2f} s")
+    for key in ("ours_w1", "ours_w2"):
+        peak = max(r["rss_peak_mb"] for r in runs[key])
+        r = res[key]
+        print(f"{key}: parent RSS {r['rss_before_mb']:.0f} MB before the run, peak {peak:.0f} MB "
+              f"(goal <= 300); frame of {len(COLUMNS)} columns {r['frame_mb']:.1f} MB; "
+              f"{r['errors']} segments recorded as errors")
+
+    sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
+    if sizes:
+        print(f"\nW1 parent peak RSS by database size ({w} processes):")
+        for size in sizes:
+            u = ensure_database(size)
+            r = run_child("ours_w1", u, w)
+            print(f"  {r['n']:>7} segments: before {r['rss_before_mb']:.0f} MB, peak "
+                  f"{r['rss_peak_mb']:.0f} MB (+{r['rss_peak_mb'] - r['rss_before_mb']:.0f} MB), "
+                  f"{r['n'] / r['seconds']:.0f} seg/s")
+
+
+if __name__ == "__main__":
+    main()
