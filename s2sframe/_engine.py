@@ -320,7 +320,8 @@ def _repair(key: str, values: list, dtype: pl.DataType | None) -> tuple[pl.Serie
             bad.append(i)
         elif target is None:
             target = one.dtype
-    kept = [None if i in set(bad) else v for i, v in enumerate(values)]
+    rejected = set(bad)
+    kept = [None if i in rejected else v for i, v in enumerate(values)]
     return _series(key, kept, target), bad
 
 
@@ -799,21 +800,24 @@ def map_segments(
 
     Examples
     --------
-    >>> import numpy as np, s2sframe
-    >>> df = s2sframe.scan("sqlite:///example.db.sqlite").collect()  # doctest: +SKIP
+    >>> import os, tempfile, numpy as np, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> df = (s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"}))
+    ...       .select("id", "seed_id").head(3).collect())
     >>> def amp(segment):
-    ...     return {"amp": float(np.abs(segment.stream()[0].data).max())}
-    >>> out = s2sframe.map_segments(df, amp, workers=2)  # doctest: +SKIP
-    >>> out.select("id", "amp", "s2s_error")  # doctest: +SKIP
-    shape: (2, 3)
-    ┌─────┬────────┬───────────┐
-    │ id  ┆ amp    ┆ s2s_error │
-    │ --- ┆ ---    ┆ ---       │
-    │ i64 ┆ f64    ┆ str       │
-    ╞═════╪════════╪═══════════╡
-    │ 1   ┆ 1855.0 ┆ null      │
-    │ 2   ┆ 6404.0 ┆ null      │
-    └─────┴────────┴───────────┘
+    ...     return {"amp": int(np.abs(segment.stream()[0].data).max())}
+    >>> s2sframe.map_segments(df, amp, workers=0, progress=False, dburl=url)
+    shape: (3, 4)
+    ┌─────┬──────────────┬──────┬───────────┐
+    │ id  ┆ seed_id      ┆ amp  ┆ s2s_error │
+    │ --- ┆ ---          ┆ ---  ┆ ---       │
+    │ i64 ┆ str          ┆ i64  ┆ str       │
+    ╞═════╪══════════════╪══════╪═══════════╡
+    │ 1   ┆ GE.WCBO..HHZ ┆ 4199 ┆ null      │
+    │ 2   ┆ GE.WCBO..HHN ┆ 5151 ┆ null      │
+    │ 3   ┆ GE.WCBO..HHE ┆ 5150 ┆ null      │
+    └─────┴──────────────┴──────┴───────────┘
     """
     if isinstance(df, pl.LazyFrame):
         df = df.collect()

@@ -76,11 +76,14 @@ class S2SNamespace:
 
         Examples
         --------
-        >>> def pga(segment):                                   # doctest: +SKIP
-        ...     tr = segment.stream()[0].copy()
-        ...     tr.remove_response(segment.inventory(), output="ACC")
-        ...     return {"pga": float(abs(tr.data).max())}
-        >>> out = df.s2s.map_segments(pga, workers=4)          # doctest: +SKIP
+        >>> import os, tempfile, s2sframe
+        >>> from s2sframe.testing import example_database
+        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+        >>> df = s2sframe.scan(url).select("id").head(4).collect()
+        >>> def npts(segment):
+        ...     return segment.stream()[0].stats.npts
+        >>> df.s2s.map_segments(npts, workers=0, progress=False, dburl=url)["npts"].to_list()
+        [22962, 24283, 24733, 5015]
         """
         return _engine.map_segments(
             self._df, func, workers=workers, executor=executor, chunksize=chunksize,
@@ -93,8 +96,15 @@ class S2SNamespace:
 
         Examples
         --------
-        >>> for seg in df.s2s.segments():  # doctest: +SKIP
+        >>> import os, tempfile, s2sframe
+        >>> from s2sframe.testing import example_database
+        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+        >>> df = s2sframe.scan(url).select("id").head(3).collect()
+        >>> for seg in df.s2s.segments(batch_size=2, dburl=url):
         ...     print(seg.id, seg.seed_id)
+        1 GE.WCBO..HHZ
+        2 GE.WCBO..HHN
+        3 GE.WCBO..HHE
         """
         return _segment.iter_segments(self._df, batch_size=batch_size, dburl=dburl)
 
@@ -106,8 +116,13 @@ class S2SNamespace:
 
         Examples
         --------
-        >>> df.s2s.segment(id=2).stream()  # doctest: +SKIP
-        1 Trace(s) in Stream: ...
+        >>> import os, tempfile, s2sframe
+        >>> from s2sframe.testing import example_database
+        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+        >>> df = s2sframe.scan(url).select("id").collect()
+        >>> seg = df.s2s.segment(id=2, dburl=url)
+        >>> seg.seed_id, seg.event.magnitude, df.s2s.segment(0, dburl=url).id
+        ('GE.WCBO..HHN', 5.3, 1)
         """
         return _segment.get_segment(self._df, index, id=id, dburl=dburl)
 

@@ -229,11 +229,14 @@ class Segment:
 
     Examples
     --------
-    >>> seg = df.s2s.segment(id=2)                      # doctest: +SKIP
-    >>> seg.event.magnitude, seg.station.network         # doctest: +SKIP
-    (8.1, 'GE')
-    >>> seg.stream()[0].data[:3]                         # doctest: +SKIP
-    array([-314, -280, -251], dtype=int32)
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
+    >>> seg.event.magnitude, seg.station.network, seg.seed_id
+    (5.3, 'GE', 'GE.WCBO..HHZ')
+    >>> seg.stream()[0].stats.npts
+    22962
     """
 
     __slots__ = ("_rows", "_index", "_source", "_stream", "_extra")
@@ -401,8 +404,12 @@ class Segment:
 
         Examples
         --------
-        >>> seg.sds_path("/data")  # doctest: +SKIP
-        '/data/1/2017/GE/MTE/BHZ.D/GE.MTE..BHZ.D.2017.251'
+        >>> import os, tempfile, s2sframe
+        >>> from s2sframe.testing import example_database
+        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+        >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
+        >>> seg.sds_path("/data")
+        '/data/1/2015/GE/WCBO/HHZ.D/GE.WCBO..HHZ.D.2015.150'
         """
         start: datetime = self._get("request_start")
         net, sta = self._get("station.network"), self._get("station.station")
@@ -462,8 +469,12 @@ def iter_segments(
 
     Examples
     --------
-    >>> for seg in iter_segments(df, batch_size=100):  # doctest: +SKIP
-    ...     print(seg.id, seg.stream()[0].stats.npts)
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> df = s2sframe.scan(url).select("id").head(2).collect()
+    >>> [seg.stream()[0].stats.npts for seg in iter_segments(df, batch_size=1, dburl=url)]
+    [22962, 24283]
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size}")
@@ -486,8 +497,12 @@ def get_segment(
 
     Examples
     --------
-    >>> get_segment(df, 0).id, get_segment(df, id=2).id  # doctest: +SKIP
-    (1, 2)
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> df = s2sframe.scan(url).select("id").collect()
+    >>> get_segment(df, 0, dburl=url).id, get_segment(df, id=2, dburl=url).seed_id
+    (1, 'GE.WCBO..HHN')
     """
     _require_id(df)
     if (index is None) == (id is None):

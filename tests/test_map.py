@@ -387,3 +387,30 @@ def test_dask_executor_on_postgresql(pg_url_factory):
     assert out["pga"].null_count() < out.height
     pids = out.drop_nulls("pid")["pid"]
     assert pids.n_unique() == 2 and os.getpid() not in pids.to_list()
+
+
+def raise_always(segment):
+    raise RuntimeError("nope")
+
+
+@pytest.mark.postgres
+def test_password_never_printed(pg_url_factory, capfd):
+    import sqlalchemy as sa
+
+    db = sa.make_url(pg_url_factory()).set(password="s3cretpw")  # trust auth ignores it
+    plain = db.render_as_string(hide_password=False)
+    make_database(plain, events=1, stations=2, seed=6)
+    frame = s2sframe.scan(plain).select("id").collect()
+    out = frame.s2s.map_segments(raise_always, dburl=plain, workers=2, progress=True)
+    with pytest.raises(ProcessingError) as info:
+        frame.s2s.map_segments(raise_always, dburl=plain, workers=2, errors="raise")
+    captured = capfd.readouterr()
+    assert "RuntimeError: nope" in out["s2s_error"].to_list()
+    assert "s3cretpw" not in captured.out + captured.err + str(info.value)
+    assert "s3cretpw" not in " ".join(out["s2s_error"].drop_nulls().to_list())
+    assert "s3cretpw" not in repr(s2sframe._engine._SecretURL(db))
+
+
+def test_empty_frame(df, url):
+    out = _run(df.head(0).select("id"), amp, url, workers=2)
+    assert out.height == 0 and out.columns == ["id", "amp", "s2s_error"]
