@@ -148,7 +148,10 @@ def _resolve_names(state: Any) -> None:
     for opt in state.user_defined_options:
         if isinstance(opt, _LoadOnlyNames):
             names, raiseload = opt.payload
-            entity = state.statement.column_descriptions[0]["entity"]
+            descriptions = state.statement.column_descriptions
+            entity = descriptions[0].get("entity") if descriptions else None
+            if entity is None or not hasattr(entity, "__mapper__"):
+                continue  # e.g. query.count(): nothing is loaded, nothing to restrict
             attrs = [_attribute(entity, n) for n in names]
             state.statement = state.statement.options(
                 sa_orm.load_only(*attrs, raiseload=raiseload)

@@ -196,6 +196,11 @@ def _hybrid(name: str, fget: Any) -> hybrid_property:
     return hybrid_property(fget, expr=expr)
 
 
+def _many(name: str, table: sa.Table, **kwargs: Any) -> Any:
+    """A dynamic back-reference (a query, e.g. ``event.segments.count()``), ordered by id."""
+    return backref(name, lazy="dynamic", order_by=table.c.id, **kwargs)
+
+
 # ------------------------------------------------------------------------------ base
 _MAXCHARS = 10
 
@@ -283,7 +288,7 @@ class Station(Base):
     """A station; ``inventory()`` parses its StationXML (once per object)."""
 
     __table__ = S.stations
-    datacenter = relationship(DataCenter, backref=backref("stations", lazy="dynamic"))
+    datacenter = relationship(DataCenter, backref=_many("stations", S.stations))
 
     netsta_code = _hybrid("station.netsta_code", lambda self: f"{self.network}.{self.station}")
     has_inventory = _hybrid("station.has_inventory", lambda self: bool(self.inventory_xml))
@@ -330,7 +335,7 @@ class Channel(Base):
     """A channel of a station."""
 
     __table__ = S.channels
-    station = relationship(Station, backref=backref("channels", lazy="dynamic"))
+    station = relationship(Station, backref=_many("channels", S.channels))
 
     band_code = _hybrid("channel.band_code", lambda self: self.channel[0:1])
     instrument_code = _hybrid("channel.instrument_code", lambda self: self.channel[1:2])
@@ -378,10 +383,10 @@ class Segment(Base):
 
     __table__ = S.segments
 
-    event = relationship(Event, backref=backref("segments", lazy="dynamic"))
-    channel = relationship(Channel, backref=backref("segments", lazy="dynamic"))
-    datacenter = relationship(DataCenter, backref=backref("segments", lazy="dynamic"))
-    download = relationship(Download, backref=backref("segments", lazy="dynamic"))
+    event = relationship(Event, backref=_many("segments", S.segments))
+    channel = relationship(Channel, backref=_many("segments", S.segments))
+    datacenter = relationship(DataCenter, backref=_many("segments", S.segments))
+    download = relationship(Download, backref=_many("segments", S.segments))
     station = relationship(
         Station,
         secondary=S.channels,
@@ -389,14 +394,14 @@ class Segment(Base):
         secondaryjoin=S.channels.c.station_id == S.stations.c.id,
         uselist=False,
         viewonly=True,
-        backref=backref("segments", lazy="dynamic", viewonly=True),
+        backref=_many("segments", S.segments, viewonly=True),
     )
     classes = relationship(
         Class,
         secondary=S.class_labellings,
         lazy="dynamic",
         viewonly=True,
-        backref=backref("segments", lazy="dynamic", viewonly=True),
+        backref=_many("segments", S.segments, viewonly=True),
     )
 
     has_data = _hybrid("has_data", lambda self: bool(self.data))

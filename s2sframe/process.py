@@ -348,7 +348,10 @@ class _Run:
 
     def batches(self, df: pl.DataFrame, verbose: bool) -> Iterator[pl.DataFrame]:
         """Run the function on ``df`` batch after batch; yield each batch's result frame."""
-        from tqdm.auto import tqdm
+        if verbose:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
 
         from ._engine import map_segments
 
