@@ -20,7 +20,8 @@ processes (default 2) everywhere:
 
 Each measurement runs in a fresh Python process, best of ``--repeat`` runs made in
 turns (so that load from other programs hits every method alike); worker pools
-are started before timing (their start-up, ~1-2 s, is reported apart). W2 of
+are started and warmed up (imports, first calls) before timing, for every method
+(start-up, ~1-3 s, is reported apart). W2 of
 ``map_segments`` is also measured on the ORM sample, for a like-for-like ratio. Peak RSS is that of the
 parent process only (sampled every 10 ms during the run). ``--rss-sizes`` also
 measures the parent's peak RSS of W1 at other database sizes (flatness).
@@ -36,6 +37,7 @@ Databases are cached under benchmarks/_data/ (git-ignored).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -146,6 +148,7 @@ def _raw_task(path: str, low: int, high: int) -> int:
     return n
 
 
+@functools.cache
 def _orm_models():
     import sqlalchemy as sa  # noqa: F401
     from sqlalchemy.orm import DeclarativeBase, relationship
@@ -205,7 +208,14 @@ def _orm_task(url: str, ids: list[int], workload: str) -> int:
     return n
 
 
-def _noop(_: int = 0) -> int:
+def _warm(url: str, ids: list[int], method: str) -> int:
+    """Import and run everything once in a worker, so that timings exclude start-up."""
+    import obspy.signal.invsim  # noqa: F401 - what remove_response imports on first use
+
+    if method == "raw_w1":
+        _raw_task(url.removeprefix("sqlite:///"), ids[0], ids[-1])
+    else:
+        _orm_task(url, ids, method[-2:])
     return os.getpid()
 
 
@@ -254,7 +264,9 @@ def child(method: str, url: str, workers: int, sample: int) -> dict:
             df = df.filter(pl.col("id").is_in(station_sample(url, sample)))
         func = w1 if method == "ours_w1" else w2
         t0 = time.perf_counter()
-        df.head(4).s2s.map_segments(func, workers=workers, progress=False)  # start the pool
+        # start the pool and warm every worker up (imports, first calls)
+        df.head(8 * workers).s2s.map_segments(func, workers=workers, progress=False,
+                                              chunksize=2)
         startup = time.perf_counter() - t0
         with PeakRSS() as rss:
             t0 = time.perf_counter()
@@ -272,7 +284,8 @@ def child(method: str, url: str, workers: int, sample: int) -> dict:
     ctx = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
         t0 = time.perf_counter()
-        list(pool.map(_noop, range(workers)))
+        warm = ids[:2]
+        list(pool.map(_warm, [url] * 4 * workers, [warm] * 4 * workers, [method] * 4 * workers))
         startup = time.perf_counter() - t0
         parts = np.array_split(np.array(ids), workers)
         t0 = time.perf_counter()

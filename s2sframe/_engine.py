@@ -35,6 +35,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, Literal
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
@@ -436,7 +437,7 @@ def _is_crash(exc: BaseException) -> bool:
 
 @dataclass
 class _Chunk:
-    positions: list[int]  # rows of the input frame
+    positions: np.ndarray  # rows of the input frame (a view of the run's order array)
     single: bool = False  # a retry of one segment, alone in the pool
 
 
@@ -539,7 +540,10 @@ class _Run:
                         if chunk.single:
                             self.record_died(chunk)
                         else:
-                            retry.extend(_Chunk([p], single=True) for p in chunk.positions)
+                            retry.extend(
+                                _Chunk(chunk.positions[i:i + 1], single=True)
+                                for i in range(len(chunk.positions))
+                            )
                     else:
                         raise ProcessingError(
                             f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
@@ -568,7 +572,7 @@ class _Run:
                 with contextlib.suppress(Exception):
                     cause = cloudpickle.loads(f.exception)
             raise err from cause
-        self.add(min(chunk.positions), res.frame, res.skipped, res.failed)
+        self.add(int(chunk.positions.min()), res.frame, res.skipped, res.failed)
 
     def record_died(self, chunk: _Chunk) -> None:
         ids = self.df[_ID].gather(chunk.positions).to_list()
@@ -576,7 +580,7 @@ class _Run:
             [pl.Series(_ID, ids, dtype=pl.Int64),
              pl.Series(self.job.error_column, [DIED] * len(ids), dtype=pl.String)]
         )
-        self.add(min(chunk.positions), frame, 0, len(ids))
+        self.add(int(chunk.positions.min()), frame, 0, len(ids))
 
     def add(self, key: int, frame: pl.DataFrame, skipped: int, failed: int) -> None:
         t = self.tally
@@ -666,7 +670,7 @@ def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: _Jo
     casts = {k: v for k, v in job.dtypes.items() if k in results.columns}
     if casts:
         results = results.cast(casts)  # type: ignore[arg-type]
-    results = results.select(_ID, *names, err)
+    results = results.select(pl.col(_ID).cast(df.schema[_ID]), *names, err)
     clash = [c for c in results.columns if c != _ID and c in df.columns]
     return df.drop(clash).join(results, on=_ID, how="left", maintain_order="left")
 
@@ -691,8 +695,8 @@ def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
     return pl.Series("station.id", [found.get(i) for i in ids], dtype=pl.Int64)
 
 
-def _chunks(order: Sequence[int], size: int) -> deque[_Chunk]:
-    return deque(_Chunk(list(order[i:i + size])) for i in range(0, len(order), size))
+def _chunks(order: np.ndarray, size: int) -> deque[_Chunk]:
+    return deque(_Chunk(order[i:i + size]) for i in range(0, len(order), size))
 
 
 def _name_of(func: Callable) -> str:
@@ -856,9 +860,9 @@ def map_segments(
         resumed = int(positions.get_column(_ID).is_in(done.implode()).sum()) if len(done) else 0
         if len(done):
             positions = positions.filter(~pl.col(_ID).is_in(done.implode()))
-    order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_list()
+    order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_numpy()
     width = max(nworkers, 1) if executor is None else max(nworkers, 2)
-    size = chunksize or max(1, min(500, -(-len(order) // (width * 4)) if order else 1))
+    size = chunksize or max(1, min(500, -(-len(order) // (width * 4)) if len(order) else 1))
     chunks = _chunks(order, size)
 
     from tqdm.auto import tqdm
