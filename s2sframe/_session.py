@@ -288,12 +288,12 @@ def get_db_items(
     """
     session, own = _open(db)
     try:
-        expr = None if conditions is None else _selection_expr(conditions, _PREFIX.get(item_type))
         if conditions is not None and item_type not in _PREFIX:
             raise SelectionError(
                 f"conditions are supported for {', '.join(t.__name__ for t in _PREFIX)} "
                 f"items, not {getattr(item_type, '__name__', item_type)}"
             )
+        expr = None if conditions is None else _selection_expr(conditions, _PREFIX.get(item_type))
         query = _query(session, item_type, expr, orderby)
         options = []
         if load_only:

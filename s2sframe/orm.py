@@ -550,11 +550,11 @@ class Segment(Base):
                 sa.or_(S.classes.c.id.in_(ids), S.classes.c.label.in_(labels))
             )
             cond = sa.and_(cond, cl.c.class_id.in_(wanted))
-        deleted = session.execute(sa.delete(cl).where(cond)).rowcount > 0
-        if deleted:
-            for obj in list(session.identity_map.values()):
-                if isinstance(obj, ClassLabelling) and obj.segment_id == self.id:
-                    session.expire(obj)
+        gone = set(session.execute(sa.select(cl.c.id).where(cond)).scalars())
+        deleted = bool(gone) and session.execute(sa.delete(cl).where(cond)).rowcount > 0
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, ClassLabelling) and obj.id in gone:
+                session.expunge(obj)
         if deleted and commit:
             session.commit()
             return False
