@@ -169,9 +169,10 @@ def derived_sql(name: str, dialect: sa.engine.Dialect) -> sa.ColumnElement:
 
     Examples
     --------
-    >>> from sqlalchemy.dialects import postgresql
-    >>> print(derived_sql("channel.band_code", postgresql.dialect()))
-    substr(channels.channel, %(substr_1)s, %(substr_2)s)
+    >>> from sqlalchemy.dialects import sqlite
+    >>> sql = derived_sql("station.netsta_code", sqlite.dialect())
+    >>> print(sql.compile(compile_kwargs={"literal_binds": True}))
+    stations.network || '.' || stations.station
     """
     attr = A.ATTRIBUTES[name]
     present = getattr(dialect, "_s2s_present", None)
