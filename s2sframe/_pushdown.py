@@ -45,17 +45,35 @@ _NUMERIC = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UIn
 def translate(predicate: pl.Expr, ctx: A.SQLContext) -> tuple[sa.ColumnElement | None, bool]:
     """Return (SQL condition or None, whether the whole predicate was translated).
 
+    The relations the condition needs joined are added to ``ctx.relations``.
+
     Raises
     ------
     SelectionError
         If the predicate uses a column missing from this database.
     """
+    parts, complete = translate_parts(predicate, ctx.dialect, ctx.present)
+    for _clause, relations in parts:
+        ctx.relations.update(relations)
+    if not parts:
+        return None, False
+    return sa.and_(*(clause for clause, _ in parts)), complete
+
+
+def translate_parts(
+    predicate: pl.Expr, dialect: str, present: dict[str, frozenset[str]]
+) -> tuple[list[tuple[sa.ColumnElement, set[str]]], bool]:
+    """Translate each top-level conjunct: ([(clause, relations it needs)], all translated).
+
+    Conjuncts that cannot be translated are left out (Polars applies them).
+    """
     tree = json.loads(predicate.meta.serialize(format="json"))
     parts = _conjuncts(tree)
-    clauses = []
+    out = []
     for part in parts:
+        ctx = A.SQLContext(dialect, present)
         try:
-            clauses.append(_Translator(ctx).bool_(part))
+            out.append((_Translator(ctx).bool_(part), set(ctx.relations)))
         except Untranslatable:
             continue
         except A.MissingColumnError as exc:
@@ -63,9 +81,7 @@ def translate(predicate: pl.Expr, ctx: A.SQLContext) -> tuple[sa.ColumnElement |
                 f"Cannot select on {exc.table}.{exc.column}: the column is not in this "
                 "database (written by an older stream2segment version)"
             ) from None
-    if not clauses:
-        return None, False
-    return sa.and_(*clauses), len(clauses) == len(parts)
+    return out, len(out) == len(parts)
 
 
 def _conjuncts(node: Any) -> list[Any]:

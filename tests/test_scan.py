@@ -130,9 +130,16 @@ def test_projection_reads_only_needed_tables_and_columns(small_url):
     assert "JOIN" not in sql and "segments.data" not in sql and "events" not in sql
     sql = s2sframe.explain(lf.select("station.network"))
     assert "JOIN stations" in sql and "events" not in sql
-    # a filter on a related table joins it in the segments query only
+    # a filter on one related table is a semi-join on the foreign key
     sql = s2sframe.explain(lf.filter(pl.col("event.magnitude") > 4).select("id"))
-    assert "segments LEFT OUTER JOIN events" in sql and "stations" not in sql
+    assert "segments.event_id IN (SELECT events.id" in sql and "JOIN" not in sql
+    sql = s2sframe.explain(lf.filter(pl.col("station.network") == "GE").select("id"))
+    assert "segments.channel_id IN (SELECT channels.id" in sql and "JOIN stations" in sql
+    # a condition mixing tables joins them in the segments query
+    mixed = (pl.col("event.magnitude") > 4.6) | (pl.col("channel.channel") == "BHN")
+    sql = s2sframe.explain(lf.filter(mixed).select("id"))
+    assert "segments LEFT OUTER JOIN events" in sql and "LEFT OUTER JOIN channels" in sql
+    assert lf.filter(mixed).select("id").collect()["id"].to_list() == [2, 5, 6, 7]
     assert lf.filter(pl.col("event.magnitude") > 4).select("id").collect()["id"].to_list() == [
         4, 5, 6, 7]
 
