@@ -34,7 +34,7 @@ TEMPLATES = {"paramtable.py": "paramtable.py", "paramtable.yaml": "paramtable.ya
              "notebook.ipynb": NOTEBOOK}
 EXAMPLE_DB = "example.db.sqlite"
 
-_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S+)(@)")
 
 
 def mask(text: str) -> str:
