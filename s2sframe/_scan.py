@@ -70,8 +70,13 @@ class _Database:
 
     def id_range(self) -> tuple[int, int] | None:
         with self.engine.connect() as conn:
+            # two scalar subqueries: SQLite answers each from the b-tree ends, but
+            # scans the whole table for "SELECT min(id), max(id)"
             low, high = conn.execute(
-                sa.select(sa.func.min(S.segments.c.id), sa.func.max(S.segments.c.id))
+                sa.select(
+                    sa.select(sa.func.min(S.segments.c.id)).scalar_subquery(),
+                    sa.select(sa.func.max(S.segments.c.id)).scalar_subquery(),
+                )
             ).one()
         return None if low is None else (int(low), int(high))
 
@@ -296,7 +301,7 @@ def _plan(
     statements = [stmt]
     if n_rows is not None:
         statements = [stmt.order_by(S.segments.c.id).limit(max(int(n_rows), 0))]
-    elif nparts > 1:
+    elif nparts > 1 and where is None:  # selective reads use indexes, not id ranges
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
             low, high = rng
