@@ -62,8 +62,9 @@ from .orm import (
 __all__ = [
     "Channel", "Class", "ClassLabelling", "DataCenter", "Download", "Event",
     "ProcessResult", "Segment", "SkipSegment", "Station", "WebService",
-    "close_session", "get_classlabels", "get_db_items", "get_default_segments_selection",
-    "get_segments", "get_session", "imap", "load_only", "map", "process", "yaml_load",
+    "close_session", "get_classlabels", "get_db_items", "get_db_items_count",
+    "get_default_segments_selection", "get_segments", "get_session", "imap", "load_ints_from_txt",
+    "load_only", "map", "process", "save_ints_to_txt", "yaml_load",
 ]
 
 logger = logging.getLogger("s2sframe.process")
@@ -670,6 +671,52 @@ def process(
     return ProcessResult(total, run.stats["processed"], run.stats["skipped"],
                          run.stats["written"],
                          os.path.abspath(outfile) if outfile is not None else None, log.logfile)
+
+
+def get_db_items_count(db: Any, item_type: type, conditions: Mapping[str, Any] | None = None) -> int:
+    """Number of items :func:`get_db_items` would yield (one COUNT query).
+
+    Examples
+    --------
+    >>> get_db_items_count("sqlite:///example.db.sqlite", Segment, {"id": "<3"})  # doctest: +SKIP
+    2
+    """
+    from ._session import _PREFIX, _open, _query, _selection_expr
+
+    session, own = _open(db)
+    try:
+        if conditions is not None and item_type not in _PREFIX:
+            raise SelectionError(f"conditions are not supported for {item_type.__name__}")
+        expr = None if conditions is None else _selection_expr(conditions, _PREFIX[item_type])
+        return _query(session, item_type, expr, None).order_by(None).count()
+    finally:
+        if own:
+            close_session(session)
+
+
+def load_ints_from_txt(path: str | os.PathLike, sep: str = "\n", as_list: bool = True) -> Any:
+    """Read integers (e.g. segment ids) written by :func:`save_ints_to_txt`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "ids.txt")
+    >>> save_ints_to_txt(path, [3, 1, 2])
+    >>> load_ints_from_txt(path)
+    [3, 1, 2]
+    """
+    import numpy as np
+
+    with open(path, encoding="utf-8") as fh:
+        values = np.array([int(v) for v in fh.read().split(sep or "\n") if v.strip()],
+                          dtype=int)
+    return values.tolist() if as_list else values
+
+
+def save_ints_to_txt(path: str | os.PathLike, integers: Any, sep: str = "\n") -> None:
+    """Write integers (e.g. segment ids to pass as a selection), one per line by default."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write((sep or "\n").join(str(int(i)) for i in integers))
 
 
 #: stream2segment's name of :func:`process`.

@@ -413,3 +413,20 @@ def test_docstring_examples():
         assert result.failed == 0 and result.attempted > 0, module.__name__
     assert doctest.testmod(_copy).failed == 0
     assert doctest.testmod(orm).failed == 0
+
+
+def test_public_names_of_the_stream2segment_api(db, tmp_path):
+    wanted = {"imap", "process", "map", "get_segments", "get_db_items", "get_session",
+              "close_session", "yaml_load", "SkipSegment", "load_only", "Segment", "Event",
+              "Station", "Channel", "DataCenter", "Download", "Class", "WebService",
+              "ClassLabelling"}
+    assert wanted <= set(P.__all__)
+    for name in P.__all__:
+        assert getattr(P, name) is not None, name
+    assert P.map is P.process and P.SkipSegment is s2sframe.SkipSegment
+    assert P.get_db_items_count(db, orm.Segment) == len(s2sframe.scan(db).collect())
+    assert P.get_db_items_count(db, orm.Event, {"magnitude": ">100"}) == 0
+    path = tmp_path / "ids.txt"
+    P.save_ints_to_txt(path, np.array([5, 2, 9]))
+    assert P.load_ints_from_txt(path) == [5, 2, 9]
+    assert sorted(imap(seg_id, db, P.load_ints_from_txt(path))) == [2, 5, 9]
