@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm without importing it
 
 import s2sframe
 import s2sframe._namespace  # noqa: F401 - registers df.s2s (until s2sframe/__init__ does)

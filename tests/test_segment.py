@@ -6,7 +6,6 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
-import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm without importing it
 
 import s2sframe
 from s2sframe import SkipSegment
