@@ -1,15 +1,30 @@
 """s2sframe: stream2segment databases of seismic waveform segments as Polars frames.
 
+The public API:
+
+- :func:`scan`, :func:`where`, :func:`explain`, :func:`attributes`: segment
+  metadata as a Polars LazyFrame, stream2segment selections, the SQL it runs;
+- the ``.s2s`` namespace on Polars frames (:func:`s2s` for typed access),
+  :func:`map_segments`, :class:`Segment`: waveforms, inventories and parallel
+  processing with results as columns;
+- :mod:`s2sframe.process`: the stream2segment processing API (``imap``,
+  ``process``, ``get_segments``, ORM models...); :mod:`s2sframe.signal`:
+  signal-processing helpers; :mod:`s2sframe.testing`: example databases.
+
 >>> import s2sframe
->>> sorted(s2sframe.__all__)[:3]
-['DatabaseError', 'ProcessingError', 'S2SFrameError']
+>>> "scan" in s2sframe.__all__ and "map_segments" in s2sframe.__all__
+True
 """
 
 from __future__ import annotations
 
+from . import _namespace  # noqa: F401 - registers the .s2s namespace on Polars frames
 from ._db import mask_url
+from ._engine import map_segments, shutdown_workers
 from ._info import attributes
+from ._namespace import S2SLazyNamespace, S2SNamespace, s2s
 from ._scan import explain, scan
+from ._segment import Segment
 from ._selection import where
 from .exceptions import (
     DatabaseError,
@@ -25,11 +40,17 @@ __all__ = [
     "DatabaseError",
     "ProcessingError",
     "S2SFrameError",
+    "S2SLazyNamespace",
+    "S2SNamespace",
+    "Segment",
     "SelectionError",
     "SkipSegment",
     "attributes",
     "explain",
+    "map_segments",
     "mask_url",
+    "s2s",
     "scan",
+    "shutdown_workers",
     "where",
 ]
