@@ -113,20 +113,24 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
 
     Examples
     --------
-    >>> import polars as pl, s2sframe
-    >>> lf = s2sframe.scan(example_url)  # doctest: +SKIP
-    >>> (lf.filter(s2sframe.where({"event.magnitude": "[8, 9)"}))
-    ...    .select("id", "station.network", "missing_data_sec")
-    ...    .collect())  # doctest: +SKIP
-    shape: (2, 3)
-    ┌─────┬─────────────────┬──────────────────┐
-    │ id  ┆ station.network ┆ missing_data_sec │
-    │ --- ┆ ---             ┆ ---              │
-    │ i64 ┆ str             ┆ f64              │
-    ╞═════╪═════════════════╪══════════════════╡
-    │ 1   ┆ GE              ┆ -11.75           │
-    │ 2   ┆ GE              ┆ -21.25           │
-    └─────┴─────────────────┴──────────────────┘
+    >>> import tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(tempfile.mkdtemp() + "/example.sqlite")
+    >>> lf = s2sframe.scan(url)
+    >>> (lf.filter(s2sframe.where({"event.magnitude": ">=5", "station.network": "GE"}))
+    ...    .select("id", "seed_id", "event.magnitude", "missing_data_sec")
+    ...    .head(3)
+    ...    .collect())
+    shape: (3, 4)
+    ┌─────┬──────────────┬─────────────────┬──────────────────┐
+    │ id  ┆ seed_id      ┆ event.magnitude ┆ missing_data_sec │
+    │ --- ┆ ---          ┆ ---             ┆ ---              │
+    │ i64 ┆ str          ┆ f64             ┆ f64              │
+    ╞═════╪══════════════╪═════════════════╪══════════════════╡
+    │ 1   ┆ GE.WCBO..HHZ ┆ 5.3             ┆ 10.39            │
+    │ 2   ┆ GE.WCBO..HHN ┆ 5.3             ┆ -2.82            │
+    │ 3   ┆ GE.WCBO..HHE ┆ 5.3             ┆ -7.32            │
+    └─────┴──────────────┴─────────────────┴──────────────────┘
     """
     url = _db.parse_url(dburl)
     db = _Database(url)
@@ -423,13 +427,18 @@ def explain(lf: pl.LazyFrame) -> str:
 
     Examples
     --------
-    >>> import s2sframe
-    >>> lf = s2sframe.scan(example_url).filter(s2sframe.where({"event.magnitude": ">7"}))  # doctest: +SKIP
-    >>> print(s2sframe.explain(lf.select("id")))  # doctest: +SKIP
-    SELECT segments.id AS id
-    FROM segments LEFT OUTER JOIN events ON events.id = segments.event_id
-    WHERE events.magnitude > 7
-    ORDER BY segments.id
+    >>> import tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(tempfile.mkdtemp() + "/example.sqlite")
+    >>> lf = s2sframe.scan(url).filter(s2sframe.where({"event.magnitude": ">=6"}))
+    >>> print(s2sframe.explain(lf.select("id", "event.magnitude")))
+    SELECT segments.id AS id, segments.event_id AS event_id
+    FROM segments
+    WHERE segments.event_id IN (SELECT events.id
+    FROM events
+    WHERE events.magnitude >= 6.0);
+    SELECT events.id AS __s2s_key, events.magnitude AS "event.magnitude"
+    FROM events;
     """
     plans: list[_Plan] = []
     with _EXPLAIN_LOCK:

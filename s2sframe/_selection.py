@@ -69,9 +69,12 @@ def where(selection: Mapping[str, Any] | None) -> pl.Expr:
 
     Examples
     --------
-    >>> import s2sframe
-    >>> s2sframe.where({"event.magnitude": "[4, 5)", "station.network": "GE FR"})
-    <Expr ['[(col("event.magnitude").is_be…'] at ...>
+    >>> import polars as pl, s2sframe
+    >>> expr = s2sframe.where({"event.magnitude": "[4, 5)", "station.network": "GE FR"})
+    >>> df = pl.DataFrame({"event.magnitude": [3.9, 4.0, 4.9, 5.0],
+    ...                    "station.network": ["GE", "FR", "IV", "GE"]})
+    >>> df.filter(expr)["event.magnitude"].to_list()
+    [4.0]
     """
     if selection is None:
         return pl.lit(True)

@@ -39,3 +39,16 @@ def test_ruff_clean():
         text=True,
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from s2sframe import _db, _info, _scan, _selection, exceptions
+
+    for module in (s2sframe, _db, _info, _scan, _selection, exceptions):
+        result = doctest.testmod(
+            module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        )
+        assert result.failed == 0, module.__name__
+        assert result.attempted > 0 or module is exceptions, module.__name__
