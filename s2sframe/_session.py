@@ -9,8 +9,6 @@ query joins what the SQL needs; a selection that cannot be translated entirely
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -352,10 +350,3 @@ def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
     """
     return get_db_items(db, M.Class)
 
-
-def ids_condition(ids: Sequence[int]) -> pl.Expr:
-    """Polars condition selecting segments by id."""
-    values = [int(i) for i in ids]
-    if not values:
-        return pl.lit(False)
-    return functools.reduce(operator.or_, [pl.col("id").is_in(values)])

@@ -23,9 +23,11 @@ the column is rendered as ``NULL`` for engines whose database lacks it.
 
 Examples
 --------
->>> from s2sframe.orm import Segment, Event
->>> print(Segment.duration_sec > 60)  # doctest: +SKIP
-<derived duration_sec> > :param_1
+>>> from sqlalchemy.dialects import sqlite
+>>> from s2sframe.orm import Segment
+>>> where = Segment.event_distance_km > 1000
+>>> print(where.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+segments.event_distance_deg * 111.19492664455873 > 1000
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -601,8 +602,3 @@ class Segment(Base):
             obj = getattr(self, rel)
         return getattr(obj, name)
 
-
-def models() -> Iterable[type[Base]]:
-    """The mapped model classes."""
-    return (WebService, DataCenter, Download, Event, Class, ClassLabelling, Station, Channel,
-            Segment)

@@ -17,6 +17,7 @@ import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm
 
 import s2sframe
 from s2sframe import _config, _copy, _writers, cli, orm
+from s2sframe import _run as R
 from s2sframe import process as P
 from s2sframe._config import BadInput, yaml_load
 from s2sframe.exceptions import DatabaseError, ProcessingError, SelectionError, SkipSegment
@@ -205,8 +206,8 @@ def test_imap_stopped_early_logs_and_closes(db, tmp_path):
     assert next(gen) == expected_ids(db)[0]
     gen.close()
     assert "Stopped by the caller" in log.read_text()
-    assert not P.logger.handlers or all(isinstance(h, logging.NullHandler)
-                                        for h in P.logger.handlers)
+    assert not R.logger.handlers or all(isinstance(h, logging.NullHandler)
+                                        for h in R.logger.handlers)
 
 
 def test_orm_extras_inside_processing_functions(db):
@@ -220,7 +221,7 @@ def test_orm_extras_inside_processing_functions(db):
             assert lat == pytest.approx(seg.station.latitude, abs=1e-3)
     finally:
         P.close_session(session)
-    assert P._SESSIONS == {}  # closed at the end of the run
+    assert R._SESSIONS == {}  # closed at the end of the run
 
 
 # ---------------------------------------------------------------------------- process
@@ -408,7 +409,7 @@ def test_load_pyfunc(tmp_path):
 
 
 def test_docstring_examples():
-    for module in (_config, _writers, cli, P):
+    for module in (_config, _writers, cli, P, R):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
     assert doctest.testmod(_copy).failed == 0
