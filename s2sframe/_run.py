@@ -21,10 +21,11 @@ import polars as pl
 from sqlalchemy.engine import URL
 
 from . import _db
+from . import _schema as S
 from ._config import BadInput, check_pyfunc, load_config
 from ._selection import where
 from ._session import close_session, get_session
-from .exceptions import ProcessingError, SelectionError, SkipSegment
+from .exceptions import DatabaseError, ProcessingError, SelectionError, SkipSegment
 from .orm import Segment
 
 logger = logging.getLogger("s2sframe.process")
@@ -261,7 +262,10 @@ class _Run:
         self.config_arg = config
         self.config = load_config(config)
         self.url = _db.parse_url(dburl)
-        _db.get_engine(self.url, readonly=True)  # DatabaseError now if unreachable
+        engine = _db.get_engine(self.url, readonly=True)  # DatabaseError now if unreachable
+        if not S.present_columns(engine).get("segments"):
+            raise DatabaseError(f"{_db.mask_url(self.url)} is not a stream2segment database "
+                                "(no 'segments' table)")
         self.selection = _selection(segments_selection)
         self.workers = _workers(multi_process)
         if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):

@@ -148,6 +148,9 @@ def test_bad_arguments_raise_when_called(db, tmp_path):
     with pytest.raises(DatabaseError, match="not found"):
         imap(seg_id, "sqlite:///" + str(tmp_path / "missing.sqlite"))
     assert not (tmp_path / "missing.sqlite").exists()
+    sa.create_engine("sqlite:///" + str(tmp_path / "empty.sqlite")).connect().close()
+    with pytest.raises(DatabaseError, match="not a stream2segment database"):
+        process(seg_id, "sqlite:///" + str(tmp_path / "empty.sqlite"))
     with pytest.raises(BadInput, match="multi_process"):
         imap(seg_id, db, multi_process="yes")
     with pytest.raises(BadInput, match="chunksize"):
@@ -208,6 +211,17 @@ def test_imap_stopped_early_logs_and_closes(db, tmp_path):
     assert "Stopped by the caller" in log.read_text()
     assert not R.logger.handlers or all(isinstance(h, logging.NullHandler)
                                         for h in R.logger.handlers)
+
+
+def test_legacy_database_event_type_is_none(legacy_url):
+    def evtype(segment, config):
+        return segment.id, segment.event.event_type, segment.event.magnitude
+
+    out = list(imap(evtype, legacy_url, {}))
+    assert sorted(i for i, _, _ in out) == list(range(1, 8))
+    assert {t for _, t, _ in out} == {None} and {m for _, _, m in out} == {4.0, 4.5, 5.0}
+    with pytest.raises(SelectionError, match="events.event_type"):
+        list(imap(evtype, legacy_url, {"event.event_type": "earthquake"}))
 
 
 def test_orm_extras_inside_processing_functions(db):
