@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 from . import _namespace  # noqa: F401 - registers the .s2s namespace on Polars frames
+from ._copy import copy_database
 from ._db import mask_url
 from ._engine import map_segments, shutdown_workers
 from ._info import attributes
@@ -46,6 +47,7 @@ __all__ = [
     "SelectionError",
     "SkipSegment",
     "attributes",
+    "copy_database",
     "explain",
     "map_segments",
     "mask_url",
