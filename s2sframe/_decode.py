@@ -49,6 +49,8 @@ import numpy as np
 import pymseed
 from obspy import Inventory, Stream, Trace, UTCDateTime
 from obspy.core.inventory.response import Response
+from obspy.core.trace import Stats
+from obspy.core.util.attribdict import AttribDict
 from obspy.io.mseed.core import _read_mseed
 from obspy.io.stationxml.core import _read_stationxml
 
@@ -539,13 +541,13 @@ def _make_trace(
             _ffi.release(out)
         if got != npts:
             raise _NotIdentical(_libmseed_reason(got), libmseed_error=got < 0)
-    # same keys, values and order as obspy.io.mseed.core._read_mseed
-    header = {
-        "network": network,
-        "station": station,
-        "location": location,
-        "channel": channel,
-        "mseed": {
+    return _new_trace(
+        samples,
+        network,
+        station,
+        location,
+        channel,
+        {
             "dataquality": quality,
             "number_of_records": nrecords,
             "encoding": _ENCODINGS[encoding][0],
@@ -553,12 +555,74 @@ def _make_trace(
             "record_length": reclen,
             "filesize": min(len(data), _FILESIZE_CAP),
         },
-        "sampling_rate": rate,
-        "starttime": UTCDateTime(ns=seg.starttime),
-        "npts": npts,
-    }
-    trace = Trace(header=header, data=samples)
-    trace.stats._format = "MSEED"
+        float(rate),
+        seg.starttime,
+    )
+
+
+# Building a Trace the way ObsPy does (``Trace(header=..., data=...)``) validates and
+# recomputes the derived stats at every key (~40 us per trace, as much as decoding).
+# _new_trace writes the final state directly: the same classes, keys in the same
+# order, the same values (delta and endtime computed by ObsPy's own formulas in
+# Stats.__setitem__), checked equal to ObsPy's in tests/test_decode.py.
+_new = object.__new__
+_set_attr = object.__setattr__
+_UTC_NS = UTCDateTime.__dict__["_UTCDateTime__ns"]
+_UTC_PRECISION = UTCDateTime.__dict__["_UTCDateTime__precision"]
+_UTC_INITIALIZED = UTCDateTime.__dict__["_initialized"]
+_UTC_HAS_WARNED = UTCDateTime.__dict__["_has_warned"]
+
+
+def _utc(ns: int) -> UTCDateTime:
+    """``UTCDateTime(ns=ns)`` for a Python int, without the argument parsing."""
+    value = _new(UTCDateTime)
+    _UTC_HAS_WARNED.__set__(value, False)
+    _UTC_PRECISION.__set__(value, UTCDateTime.DEFAULT_PRECISION)
+    _UTC_NS.__set__(value, ns)
+    _UTC_INITIALIZED.__set__(value, True)
+    return value
+
+
+def _new_trace(
+    samples: np.ndarray,
+    network: str,
+    station: str,
+    location: str,
+    channel: str,
+    mseed: dict[str, Any],
+    sampling_rate: float,
+    start_ns: int,
+) -> Trace:
+    """The Trace ObsPy's miniSEED reader makes (``Trace(header=h, data=samples)`` with
+    ``h`` = network, station, location, channel, mseed, sampling_rate, starttime,
+    npts; then ``stats._format = "MSEED"``), built without per-key validation."""
+    npts = len(samples)
+    try:
+        delta = 1.0 / sampling_rate
+    except ZeroDivisionError:  # pragma: no cover - the fast path requires rate > 0
+        delta = 0.0
+    timediff = 0 if npts == 0 else float(npts - 1) * delta
+    extra = _new(AttribDict)
+    extra.__dict__.update(mseed)
+    state = dict(Stats.defaults)  # Stats.__init__ starts from these, in this order
+    state.update(
+        sampling_rate=sampling_rate,
+        delta=delta,
+        starttime=_utc(start_ns),
+        endtime=_utc(start_ns + int(round(timediff * 1e9))),
+        npts=npts,
+        network=network,
+        station=station,
+        location=location,
+        channel=channel,
+        mseed=extra,  # new keys: in the order ObsPy sets them
+        _format="MSEED",
+    )
+    stats = _new(Stats)
+    stats.__dict__.update(state)
+    trace = _new(Trace)
+    _set_attr(trace, "stats", stats)
+    _set_attr(trace, "data", samples)
     return trace
 
 

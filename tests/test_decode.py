@@ -92,6 +92,34 @@ def assert_same_stream(expected: Stream, got: Stream) -> None:
         assert tr.stats._format == exp.stats._format == "MSEED"
         assert tr.data.dtype == exp.data.dtype
         np.testing.assert_array_equal(tr.data, exp.data)
+        # same objects inside, not just equal ones (read_mseed builds them directly)
+        assert type(tr) is type(exp) and list(vars(tr)) == list(vars(exp))
+        assert type(tr.stats) is type(exp.stats)
+        assert type(tr.stats.mseed) is type(exp.stats.mseed)
+        assert [(k, type(v)) for k, v in vars(tr.stats).items()] == [
+            (k, type(v)) for k, v in vars(exp.stats).items()
+        ]
+        assert [(k, type(v)) for k, v in vars(tr.stats.mseed).items()] == [
+            (k, type(v)) for k, v in vars(exp.stats.mseed).items()
+        ]
+        for key in ("starttime", "endtime"):
+            a, b = tr.stats[key], exp.stats[key]
+            assert (a.ns, a.precision, a._initialized, a._has_warned) == (
+                b.ns, b.precision, b._initialized, b._has_warned
+            )
+        assert tr.stats.starttime is not exp.stats.starttime
+        assert tr.data.flags.c_contiguous == exp.data.flags.c_contiguous
+        # and they behave alike: derived stats, pickling
+        changed = []
+        for stats in (tr.stats, exp.stats):
+            stats = copy.copy(stats)  # shallow: the original's own objects, changed
+            stats.sampling_rate = stats.sampling_rate / 2
+            stats.starttime += 1.5
+            stats.npts -= 1
+            changed.append(stats)
+        assert changed[0] == changed[1]
+        assert pickle.loads(pickle.dumps(tr)) == pickle.loads(pickle.dumps(exp))
+        assert str(tr) == str(exp)
 
 
 @pytest.fixture
