@@ -642,7 +642,7 @@ def test_template_as_script(
     assert func.__name__ == "main" and callable(func)
     assert dburl == f"sqlite:///{tmp_path}/example.db.sqlite"  # relative to the YAML
     assert selection == config["segments_selection"] and config["snr_threshold"] == 3
-    assert kwargs == {"outfile": out, "append": False}
+    assert kwargs == {"outfile": out, "append": False, "multi_process": True, "verbose": True}
 
     recorded_calls.clear()
     monkeypatch.setattr(sys, "argv", ["paramtable.py", "-d", "sqlite:///x.sqlite"])

@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 from obspy import Trace, UTCDateTime
 from obspy.core.util.obspy_types import ObsPyException
-from s2sframe.process import SkipSegment
 
+from s2sframe.process import SkipSegment
 from s2sframe.signal import (
     ampratio,
     ampspec,
@@ -259,6 +259,7 @@ if __name__ == "__main__":
     import argparse
 
     import yaml
+
     from s2sframe.process import imap, process
 
     parser = argparse.ArgumentParser(description="Compute a parametric table of segments.")
@@ -286,9 +287,10 @@ if __name__ == "__main__":
     selection_ = config_.get("segments_selection") or {}
 
     if args.outfile:
-        # all selected segments, in parallel, written to the output file (one row per
-        # processed segment, plus the segment id; skipped segments are logged):
-        process(main, dburl_, selection_, config_, outfile=args.outfile, append=args.append)
+        # all selected segments, in parallel processes, written to the output file (one
+        # row per processed segment, plus the segment id; skipped segments are logged):
+        process(main, dburl_, selection_, config_, outfile=args.outfile, append=args.append,
+                multi_process=True, verbose=True)
     else:
         # iterate over the results in Python:
         for row_ in imap(main, dburl_, selection_, config_):
