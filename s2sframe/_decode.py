@@ -256,6 +256,34 @@ _VARYING_WEIGHTS = np.array(
     ],
     dtype=np.int64,
 )
+_FLAGS_0X32 = bytes(i & 0x32 for i in range(256))  # bytes.translate table: flags & 0x32
+_count_nonzero = np.count_nonzero
+_min = np.minimum.reduce
+_max = np.maximum.reduce
+_sum = np.add.reduce
+_USEC_ADD = np.array([1, 0, 1], dtype=np.int64)  # blockette 1001's microseconds: to starts
+_EXACT_WEIGHTS: dict[int, np.ndarray] = {}
+
+
+def _exact_weights(delta: int) -> np.ndarray:
+    """Weights giving (start, samples, start + samples * delta) of each record.
+
+    Used when ``1e6 / rate == delta`` exactly (100 Hz, 20 Hz...): then ObsPy's span
+    ``int((samples - 1) / rate * 1e6 + 0.5)`` equals ``(samples - 1) * delta``, since
+    the floating-point result is within a few ulps of that integer (samples < 65536,
+    delta <= 1e9: the error is < 0.01, far from the rounding boundary), and the gap
+    ``start' - (start + span) - delta`` is ``start' - (start + samples * delta)``.
+    """
+    weights = _EXACT_WEIGHTS.get(delta)
+    if weights is None:
+        weights = np.empty((len(_VARYING_WEIGHTS), 3), dtype=np.int64)
+        weights[:, :2] = _VARYING_WEIGHTS
+        weights[:, 2] = _VARYING_WEIGHTS[:, 0] + delta * _VARYING_WEIGHTS[:, 1]
+        if len(_EXACT_WEIGHTS) < 64:
+            _EXACT_WEIGHTS[delta] = weights
+    return weights
+
+
 # columns gathered at once per (blockette layout, header byte order), and how many
 # of them (the first) must be constant
 _GATHER = {
@@ -346,26 +374,40 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
         if const.tobytes() != const[0].tobytes() * nrec:
             return None
         # time correction applied? leap second? (other activity flags may vary)
-        if ((table[:, nconst] & 0x32) != (activity & 0x32)).any():
-            return None
-        # start (microseconds from the year's start) and number of samples of each
-        # record; the time correction (constant) cancels out in the gaps below
-        start_npts = table[:, nconst + 1 :].astype(np.int64) @ _VARYING_WEIGHTS
-        start = start_npts[:, 0]
-        counts = start_npts[:, 1]
-        if usec_at is not None:
-            start += np.frombuffer(data, dtype=np.int8)[usec_at::reclen]
-        if counts.min() <= 0:
+        if data[36::reclen].translate(_FLAGS_0X32) != bytes((activity & 0x32,)) * nrec:
             return None
         # libmseed 2 (ObsPy) appends a record to the trace if
         # |start - (previous start + previous span) - delta| <= delta / 2, where
         # span = (samples - 1) / rate rounded, delta = 1 / rate truncated (in us)
-        span = ((counts[:-1] - 1) / rate * 1000000 + 0.5).astype(np.int64)
         delta = int(1000000 / rate)
-        gaps = start[1:] - start[:-1] - span - delta
-        if np.abs(gaps).max() > int(0.5 * delta):
-            return None
-        npts = int(counts.sum())
+        tol = int(0.5 * delta)
+        if 1000000 / rate == delta and 0 < delta <= 1000000000:
+            # delta is exact: span is (samples - 1) * delta exactly (see _exact_weights),
+            # so one product gives start, samples and start + span + delta per record
+            m = table[:, nconst + 1 :] @ _exact_weights(delta)  # uint8 @ int64: int64
+            if usec_at is not None:
+                m += np.frombuffer(data, dtype=np.int8)[usec_at::reclen, None] * _USEC_ADD
+            counts = m[:, 1]
+            if _count_nonzero(counts) != nrec:  # a record without samples
+                return None
+            gaps = m[1:, 0] - m[:-1, 2]
+            if _min(gaps) < -tol or _max(gaps) > tol:
+                return None
+        else:
+            # start (microseconds from the year's start) and number of samples of each
+            # record; the time correction (constant) cancels out in the gaps
+            start_npts = table[:, nconst + 1 :].astype(np.int64) @ _VARYING_WEIGHTS
+            start = start_npts[:, 0]
+            counts = start_npts[:, 1]
+            if usec_at is not None:
+                start += np.frombuffer(data, dtype=np.int8)[usec_at::reclen]
+            if not counts.all():  # a record without samples (counts are >= 0)
+                return None
+            span = ((counts[:-1] - 1) / rate * 1000000 + 0.5).astype(np.int64)
+            gaps = start[1:] - start[:-1] - span - delta
+            if np.abs(gaps).max() > tol:
+                return None
+        npts = int(_sum(counts))
     if npts != seg.samplecnt:
         return None  # our header reading disagrees with libmseed's: be safe
     # One chain in buffer order = one ObsPy trace. libmseed's segment holds the same
@@ -497,11 +539,24 @@ def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
     return traces
 
 
+_CLEAN_IDS: dict[bytes, tuple[str, ...]] = {}  # memo of _clean_id (few distinct ids)
+
+
 def _clean_id(key: bytes) -> tuple[str, ...]:
     """(quality, network, station, location, channel) as libmseed 2 + ObsPy clean them.
 
     ``key`` is the quality byte followed by header bytes 8-19.
     """
+    ident = _CLEAN_IDS.get(key)
+    if ident is None:
+        ident = _clean_id_uncached(key)
+        if len(_CLEAN_IDS) >= 65536:  # bounded: forget all, rebuild what is used
+            _CLEAN_IDS.clear()
+        _CLEAN_IDS[key] = ident
+    return ident
+
+
+def _clean_id_uncached(key: bytes) -> tuple[str, ...]:
 
     def clean(raw: bytes) -> str:
         raw = raw.split(b"\0", 1)[0].replace(b" ", b"").strip()

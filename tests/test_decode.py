@@ -740,3 +740,20 @@ def test_inventory_cache_pickles_empty(example_inventory_xml: bytes) -> None:
     assert clone.maxsize == 9 and len(clone) == 0 and len(cache) == 1
     with pytest.raises(ValueError):
         InventoryCache(maxsize=0)
+
+
+@pytest.mark.parametrize("rate", [1e6, 1000.0, 200.0, 100.0, 50.0, 40.0, 20.0, 8.0, 1.0, 0.1, 0.001])
+def test_exact_delta_span_equals_obspy_formula(rate: float) -> None:
+    # read_mseed's vectorized check uses span = (samples - 1) * delta when 1e6 / rate
+    # is an integer: it must equal ObsPy's int((samples - 1) / rate * 1e6 + 0.5) for
+    # every possible record sample count (uint16)
+    delta = int(1000000 / rate)
+    assert 1000000 / rate == delta
+    counts = np.arange(1, 65536, dtype=np.int64)
+    obspy_span = ((counts - 1) / rate * 1000000 + 0.5).astype(np.int64)
+    np.testing.assert_array_equal(obspy_span, (counts - 1) * delta)
+    weights = dec._exact_weights(delta)
+    fields = np.array([[0, 1, 2, 3, 4, 0, 7, 1, 44]], dtype=np.uint8)  # doy 1 ... 300 samples
+    start, samples, end = (fields @ weights)[0]
+    assert samples == 300 and end == start + 300 * delta
+    assert start == ((((1 * 24 + 2) * 60 + 3) * 60 + 4) * 1000000 + 7 * 100)
