@@ -161,6 +161,11 @@ def child(method: str, url: str, filtered: str | None) -> None:
 
     import connectorx  # noqa: F401 - imports are not what we measure
     import pyarrow  # noqa: F401 - imported by connectorx's first read of any kind
+
+    try:
+        import psycopg  # noqa: F401 - SQLAlchemy's PostgreSQL driver
+    except ImportError:
+        pass
     import sqlalchemy.orm  # noqa: F401
 
     import s2sframe  # noqa: F401

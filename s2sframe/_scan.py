@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import connectorx as cx
@@ -369,12 +370,16 @@ def _execute(
 ) -> pl.DataFrame:
     types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
     types.update({n: pl.Int64 for n in plan.helpers})
-    df = _typed(_read(db, plan.sql), types)
-    if not df["id"].is_sorted():  # e.g. partitions concatenated in completion order
-        df = df.sort("id")
-    for fk, sql in plan.relations.values():
-        rel = _typed(_read(db, [sql]), {**types, _KEY: pl.Int64})
-        df = df.join(rel, left_on=fk, right_on=_KEY, how="left", maintain_order="left")
+    # related tables are read while the segments are (connectorx releases the GIL):
+    # their connection set-up costs nothing then, which matters for selective reads
+    with ThreadPoolExecutor(max_workers=1 + len(plan.relations)) as pool:
+        related = [(fk, pool.submit(_read, db, [sql])) for fk, sql in plan.relations.values()]
+        df = _typed(_read(db, plan.sql), types)
+        if not df["id"].is_sorted():  # e.g. partitions concatenated in completion order
+            df = df.sort("id")
+        for fk, future in related:
+            rel = _typed(future.result(), {**types, _KEY: pl.Int64})
+            df = df.join(rel, left_on=fk, right_on=_KEY, how="left", maintain_order="left")
     if plan.nulls:
         df = df.with_columns(pl.lit(None, A.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
     if plan.classes:
