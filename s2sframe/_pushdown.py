@@ -207,6 +207,10 @@ class _Translator:
             return sa.func.substr(sa.type_coerce(expr, sa.String) + ".000000", 1, 26)
         return expr
 
+    def byte_order(self, expr: sa.ColumnElement) -> sa.ColumnElement:
+        """Order strings as Polars does (by bytes): PostgreSQL's default collation may not."""
+        return expr if self.ctx.sqlite else expr.collate("C")
+
     # -- boolean expressions ----------------------------------------------------
     def bool_(self, node: Any) -> sa.ColumnElement:
         if not isinstance(node, dict) or len(node) != 1:
@@ -263,6 +267,8 @@ class _Translator:
                 positive = value == (op == "==")
                 return lv if positive else sa.not_(lv)
             a, b = self.column(lv, ldt), self.value(value, ldt)
+        if op not in ("==", "!=") and ldt == pl.String:
+            a = self.byte_order(a)
         return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b,
                 ">=": a >= b}[op]
 
@@ -306,6 +312,8 @@ class _Translator:
                     raise Untranslatable("non-literal bound")
                 bounds.append(self.value(value[0], dtype))
             col = self.column(expr, dtype)
+            if dtype == pl.String:
+                col = self.byte_order(col)
             low = col >= bounds[0] if closed in ("Both", "Left") else col > bounds[0]
             high = col <= bounds[1] if closed in ("Both", "Right") else col < bounds[1]
             return sa.and_(low, high)

@@ -80,6 +80,9 @@ PREDICATES = [
     pl.col("event_distance_km") > 3000,
     pl.col("seed_id") == "GE.AAA..HHZ",
     pl.col("station.netsta_code") == "GE.CCC",
+    pl.col("station.station") > "Aa",  # byte order: "Aa" < "BBB" < "CCC" but "AAA" < "Aa"
+    pl.col("station.site_name").is_between(pl.lit("O"), pl.lit("z")),
+    pl.col("event.event_location_name") < "a",
     pl.col("channel.band_instrument_code") == "BH",
     pl.col("classlabels_count") >= 1,
     pl.col("station.has_inventory"),
