@@ -1,7 +1,9 @@
 """Benchmark of ``map_segments`` against a raw loop and the stream2segment way, side by side.
 
 On a generated stream2segment database (SQLite, real Steim2 miniSEED at 100 Hz and
-20 Hz, 4-minute windows, gzipped multi-channel StationXML with real responses) with
+20 Hz, 4-minute windows, gzipped multi-channel StationXML whose responses are copies
+of the real GEOFON ones of ``../shared/fixtures/example.db.sqlite`` when present,
+else of ObsPy's example inventory: the output says which) with
 at least ``--segments`` segments with valid data (default 20,000), with ``--workers``
 processes (default 2) everywhere:
 
@@ -62,20 +64,48 @@ COLUMNS = [
 
 
 # ------------------------------------------------------------------------ database
+EXAMPLE_DB = ROOT.parent / "shared" / "fixtures" / "example.db.sqlite"
+
+
+@functools.cache
+def inventory_template() -> tuple[bytes | None, str]:
+    """(StationXML whose responses the generated stations copy, description).
+
+    The real GEOFON StationXML of the stream2segment example database (GE.MTE: STS-2
+    responses with FIR decimation stages, as in real downloads) when the shared
+    fixtures are present; else None (ObsPy's example responses, much cheaper to
+    evaluate, which makes W2 unrealistically fast for every method)."""
+    if EXAMPLE_DB.is_file():
+        import sqlite3
+
+        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT network, station, inventory_xml FROM stations "
+                              "WHERE inventory_xml IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+        finally:
+            con.close()
+        if row is not None:
+            return row[2], (f"real GEOFON responses of {row[0]}.{row[1]} (with FIR stages) "
+                            f"from {EXAMPLE_DB}")
+    return None, f"ObsPy's example responses ({EXAMPLE_DB} not found)"
+
+
 def ensure_database(with_data: int) -> str:
     """URL of a cached database with at least ``with_data`` segments with valid data."""
     from s2sframe.testing import make_database
 
+    template, _ = inventory_template()
     events = math.ceil(with_data / 0.8 / (STATIONS * 3))
     DATA.mkdir(exist_ok=True)
-    path = DATA / f"map_{events}x{STATIONS}x3.sqlite"
+    suffix = "_geofon" if template is not None else ""
+    path = DATA / f"map_{events}x{STATIONS}x3{suffix}.sqlite"
     url = f"sqlite:///{path}"
     if not path.exists():
         tmp = path.with_suffix(".tmp.sqlite")
         tmp.unlink(missing_ok=True)
         print(f"generating {events * STATIONS * 3} segments in {path} ...", file=sys.stderr)
         make_database(f"sqlite:///{tmp}", events=events, stations=STATIONS,
-                      channels_per_station=3, seed=0)
+                      channels_per_station=3, seed=0, inventory_template=template)
         tmp.rename(path)
     return url
 
@@ -334,6 +364,7 @@ def main() -> None:
     print(f"database: {url.removeprefix('sqlite:///')} ({len(valid_ids(url))} segments with "
           f"valid data), {w} worker processes, best of {args.repeat}; load average before: "
           f"{os.getloadavg()[0]:.2f}", file=sys.stderr)
+    print(f"instrument responses: {inventory_template()[1]}")
     plan = [("ours_w1", 0), ("raw_w1", 0), ("orm_w1", 0), ("ours_w2", 0),
             ("ours_w2_sample", args.orm_sample), ("orm_w2", args.orm_sample)]
     runs: dict[str, list[dict]] = {m: [] for m, _ in plan}

@@ -197,6 +197,7 @@ def make_database(
     sample_rates: tuple[float, ...] = (100.0, 20.0),
     duration_sec: float = 240.0,
     overwrite: bool = False,
+    inventory_template: bytes | str | os.PathLike[str] | None = None,
 ) -> dict[str, int]:
     """Write a realistic, deterministic stream2segment database.
 
@@ -229,6 +230,16 @@ def make_database(
     overwrite : bool
         If the database already holds stream2segment rows, drop its
         stream2segment tables and write anew (otherwise raise ``ValueError``).
+    inventory_template : bytes, str or path-like, optional
+        A StationXML at response level whose channel responses are used as
+        templates instead of those of ObsPy's example inventory (e.g. a real
+        ``stations.inventory_xml`` of a stream2segment database, with FIR
+        stages): bytes (gzip, bz2, zip, zlib or plain) or the path of such a
+        file. Each generated channel gets a copy of the template channel of the
+        closest sample rate (preferring the same channel code, then the same
+        instrument code, then the same component; latest epoch), with the
+        generated codes, coordinates, orientation and sample rate; the
+        ``channels`` table's sensor description and scale come from it too.
 
     Returns
     -------
@@ -254,6 +265,7 @@ def make_database(
     150
     """
     _check_args(events, stations, channels_per_station, sample_rates, duration_sec)
+    template = _read_template(inventory_template)
     parsed = parse_url(url)
     plan = _Plan.build(
         events=events,
@@ -262,6 +274,7 @@ def make_database(
         seed=seed,
         sample_rates=tuple(float(r) for r in sample_rates),
         duration_sec=float(duration_sec),
+        template=template,
     )
     engine, private = _prepare_database(parsed, overwrite=overwrite, legacy=legacy)
     try:
@@ -425,6 +438,7 @@ class _Plan:
     sta_has_inventory: np.ndarray
     sta_channels: list[list[tuple[str, str, float, float, float]]]  # loc, cha, rate, az, dip
     created_us: int  # StationXML creation time (the first download)
+    template: bytes | None  # StationXML whose responses are copied (None: ObsPy's example)
     # channels
     cha_nslc: list[tuple[str, str, str, str]]
     # segments
@@ -452,6 +466,7 @@ class _Plan:
         seed: int,
         sample_rates: tuple[float, ...],
         duration_sec: float,
+        template: bytes | None = None,
     ) -> _Plan:
         # Independent random streams: the size of one table never shifts the values of another.
         rng_ev, rng_sta, rng_seg, rng_lab, rng_dl = (
@@ -472,7 +487,7 @@ class _Plan:
         flat = [ch for chans in sta_channels for ch in chans]
         n_cha = len(flat)
         cha_rate = np.array([c[2] for c in flat], dtype=np.float64)
-        sensors = {r: _template_channel(r)[1] for r in set(cha_rate.tolist())}
+        sensors = [_channel_template(template, c[2], c[1])[1] for c in flat]
         cha_nslc = [
             (sta["network"][s], sta["station"][s], c[0], c[1])
             for s, c in zip(cha_sta.tolist(), flat, strict=True)
@@ -486,10 +501,10 @@ class _Plan:
                 "depth": sta["depth"][cha_sta],
                 "azimuth": [c[3] for c in flat],
                 "dip": [c[4] for c in flat],
-                "sensor_description": [sensors[r]["description"] for r in cha_rate.tolist()],
-                "scale": [sensors[r]["scale"] for r in cha_rate.tolist()],
-                "scale_freq": [sensors[r]["scale_freq"] for r in cha_rate.tolist()],
-                "scale_units": [sensors[r]["scale_units"] for r in cha_rate.tolist()],
+                "sensor_description": [sen["description"] for sen in sensors],
+                "scale": [sen["scale"] for sen in sensors],
+                "scale_freq": [sen["scale_freq"] for sen in sensors],
+                "scale_units": [sen["scale_units"] for sen in sensors],
                 "sample_rate": cha_rate,
             }
         )
@@ -623,6 +638,7 @@ class _Plan:
             sta_has_inventory=sta["has_inventory"],
             sta_channels=sta_channels,
             created_us=int(downloads["run_time"].dt.epoch("us")[0]),
+            template=template,
             cha_nslc=cha_nslc,
             seg_kind=kinds,
             seg_channel=seg_cha,
@@ -913,7 +929,80 @@ def _template_channel(rate: float) -> tuple[Any, dict[str, Any]]:
     """The template channel closest in sample rate, and its channels-table metadata."""
     templates = _templates()
     best = min(templates, key=lambda r: abs(np.log(r / rate)))
-    cha = templates[best]
+    return _with_sensor(templates[best])
+
+
+def _channel_template(template: bytes | None, rate: float, code: str) -> tuple[Any, dict[str, Any]]:
+    """Template channel (and its channels-table metadata) of a generated channel."""
+    if template is None:
+        return _template_channel(rate)
+    return _user_template_channel(template, rate, code)
+
+
+def _read_template(source: bytes | str | os.PathLike[str] | None) -> bytes | None:
+    """``inventory_template`` -> decompressed StationXML bytes (checked usable), or None."""
+    if source is None:
+        return None
+    from ._decode import decompress
+
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as file:
+            source = file.read()
+    if not isinstance(source, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"inventory_template must be bytes, a path or None, not {type(source).__name__}"
+        )
+    xml = decompress(bytes(source))
+    _user_templates(xml)  # raises ValueError if unusable
+    return xml
+
+
+@lru_cache(maxsize=4)
+def _user_templates(xml: bytes) -> tuple[Any, ...]:
+    """Channels of a StationXML with a response and a sample rate, latest epoch of each."""
+    import obspy
+
+    try:
+        inventory = obspy.read_inventory(io.BytesIO(xml), format="STATIONXML")
+    except Exception as exc:  # noqa: BLE001 - lxml and ObsPy errors alike
+        raise ValueError(f"inventory_template is not a readable StationXML: {exc}") from None
+    latest: dict[tuple[str, str, str, str], Any] = {}
+    for net in inventory:
+        for sta in net:
+            for cha in sta:
+                response = cha.response
+                if response is None or not response.response_stages or not cha.sample_rate:
+                    continue
+                if response.instrument_sensitivity is None:
+                    continue
+                key = (net.code, sta.code, cha.location_code, cha.code)
+                prev = latest.get(key)
+                if prev is None or (
+                    prev.end_date is not None
+                    and (cha.end_date is None or cha.end_date > prev.end_date)
+                ):
+                    latest[key] = cha
+    if not latest:
+        raise ValueError("inventory_template has no channel with a response and a sample rate")
+    return tuple(latest.values())
+
+
+@lru_cache(maxsize=256)
+def _user_template_channel(xml: bytes, rate: float, code: str) -> tuple[Any, dict[str, Any]]:
+    """The channel of ``xml`` closest in sample rate to ``rate``; among those, the first
+    with the same code, else instrument code, else component (deterministic)."""
+    channels = _user_templates(xml)
+    best = min({c.sample_rate for c in channels}, key=lambda r: (abs(np.log(r / rate)), r))
+    candidates = [c for c in channels if c.sample_rate == best]
+    cha = max(
+        candidates,
+        key=lambda c: (c.code == code, c.code[1:2] == code[1:2], c.code[2:] == code[2:]),
+    )
+    return _with_sensor(cha)
+
+
+def _with_sensor(cha: Any) -> tuple[Any, dict[str, Any]]:
+    """A template channel and its channels-table metadata (sensor, scale)."""
     sens = cha.response.instrument_sensitivity
     sensor = cha.sensor
     return cha, {
@@ -934,7 +1023,7 @@ def _inventory_xml(plan: _Plan, i: int) -> bytes:
     elev, depth = float(plan.sta_elevation[i]), float(plan.sta_depth[i])
     channels = []
     for loc, code, rate, azimuth, dip in plan.sta_channels[i]:
-        cha = copy.deepcopy(_template_channel(rate)[0])
+        cha = copy.deepcopy(_channel_template(plan.template, rate, code)[0])
         cha.code, cha.location_code = code, loc
         cha.latitude, cha.longitude, cha.elevation, cha.depth = lat, lon, elev, depth
         cha.azimuth, cha.dip, cha.sample_rate = azimuth, dip, rate

@@ -478,3 +478,105 @@ def test_example_database(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="overwrite=True"):
         example_database(tmp_path / "sub" / "demo.sqlite")
     assert example_database(tmp_path / "sub" / "demo.sqlite", overwrite=True) == url
+
+
+# --------------------------------------------------------------------------- inventory_template
+
+
+def test_inventory_template(
+    example_db: Path, sqlite_url_factory: Callable[[], str], tmp_path: Path
+) -> None:
+    con = sqlite3.connect(f"file:{example_db}?mode=ro", uri=True)
+    (gz,) = con.execute("select inventory_xml from stations where id = 1").fetchone()  # GE.MTE
+    con.close()
+    template = obspy.read_inventory(io.BytesIO(gzip.decompress(gz)))
+    by_code = {c.code: c for c in template[0][0]}  # one epoch per channel in GE.MTE
+    kwargs = {"events": 2, "stations": 4, "channels_per_station": 6, "seed": 3}
+    urls = [sqlite_url_factory() for _ in range(3)]
+    make_database(urls[0], **kwargs)
+    make_database(urls[1], inventory_template=gz, **kwargs)
+    plain = tmp_path / "template.xml"
+    plain.write_bytes(gzip.decompress(gz))
+    make_database(urls[2], inventory_template=str(plain), **kwargs)  # path of plain XML
+    default, real, from_path = (dump(u) for u in urls)
+    assert real == from_path
+    # only the responses (and the channels' sensor metadata) differ from the default
+    for name in TABLES:
+        if name not in ("stations", "channels"):
+            assert real[name] == default[name], name
+    for a, b in zip(real["stations"], default["stations"], strict=True):
+        assert {**a, "inventory_xml": None} == {**b, "inventory_xml": None}
+        assert (a["inventory_xml"] is None) == (b["inventory_xml"] is None)
+    sensor = ("sensor_description", "scale", "scale_freq", "scale_units")
+    for a, b in zip(real["channels"], default["channels"], strict=True):
+        assert {k: v for k, v in a.items() if k not in sensor} == {
+            k: v for k, v in b.items() if k not in sensor
+        }
+        sens = by_code[a["channel"]].response.instrument_sensitivity
+        assert (a["scale"], a["scale_freq"], a["scale_units"]) == (
+            sens.value, sens.frequency, sens.input_units
+        )
+        assert a["scale"] != b["scale"]
+    inventories = {}
+    for sta in real["stations"]:
+        if sta["inventory_xml"] is None:
+            continue
+        inv = obspy.read_inventory(io.BytesIO(gzip.decompress(sta["inventory_xml"])))
+        inventories[sta["id"]] = inv
+        (station,) = inv[0].stations
+        assert inv[0].code == sta["network"] and station.code == sta["station"]
+        for cha in station.channels:  # HH? and BH?: GE.MTE's channels of the same code
+            tpl = by_code[cha.code]
+            assert cha.sample_rate == tpl.sample_rate
+            assert cha.response == tpl.response
+            assert any(isinstance(s, obspy.core.inventory.response.FIRResponseStage)
+                       for s in cha.response.response_stages)
+            assert (cha.latitude, cha.longitude) == (station.latitude, station.longitude)
+    seg = next(s for s in segments_with_data(real)
+               if s["download_code"] == 200 and s["station_id"] in inventories)
+    tr = obspy.read(io.BytesIO(seg["data"]))[0]
+    tr.remove_response(inventory=inventories[seg["station_id"]], output="ACC")
+    assert np.isfinite(tr.data).all() and 0 < np.abs(tr.data).max() < 1e-2
+
+
+def test_inventory_template_closest_rate_latest_epoch(sqlite_url_factory: Callable[[], str]) -> None:
+    example = obspy.read_inventory()  # GR.FUR/WET 100, 20, 1, 0.1 Hz; BW.RJOB 200 Hz, 3 epochs
+    buf = io.BytesIO()
+    example.write(buf, format="STATIONXML")
+    url = sqlite_url_factory()
+    make_database(url, events=1, stations=2, channels_per_station=3, sample_rates=(40.0, 200.0),
+                  inventory_template=buf.getvalue())
+    stations = dump(url)["stations"]
+    got = [
+        obspy.read_inventory(io.BytesIO(gzip.decompress(s["inventory_xml"])))[0][0]
+        for s in stations
+    ]
+    # 40 Hz: closest template rate is 20 Hz (GR.FUR, the first with the same codes)
+    assert [c.code for c in got[0]] == ["BHZ", "BHN", "BHE"]
+    assert [c.sample_rate for c in got[0]] == [40.0] * 3
+    fur = example.select(station="FUR")
+    for cha in got[0]:
+        assert cha.response == fur.select(channel=cha.code)[0][0][0].response
+    # 200 Hz: BW.RJOB's EH? (same instrument and component), latest epoch
+    rjob = example.select(station="RJOB")
+    for cha in got[1]:
+        (tpl,) = [  # RJOB has 3 station epochs
+            c for sta in rjob[0] for c in sta if c.code == "EH" + cha.code[2] and c.end_date is None
+        ]
+        assert cha.response == tpl.response
+        assert cha.sample_rate == 200.0
+
+
+@pytest.mark.parametrize(
+    ("template", "error"),
+    [
+        (b"not xml at all", ValueError),
+        (gzip.compress(b"<FDSNStationXML/>"), ValueError),
+        (12, TypeError),
+    ],
+)
+def test_inventory_template_invalid(
+    sqlite_url_factory: Callable[[], str], template: object, error: type
+) -> None:
+    with pytest.raises(error, match="inventory_template"):
+        make_database(sqlite_url_factory(), events=1, stations=1, inventory_template=template)
