@@ -204,9 +204,13 @@ def _read_mseed_fast(data: bytes) -> Stream:
             tid = mstl.traces.next[0]
             seg = tid.first
             if seg.next == _NULL and seg.recordlist != _NULL:
-                trace = _single_trace(data, tid, seg, nrec)
-                if trace is not None:
-                    return Stream(traces=[trace])
+                single = _single_trace(data, tid, seg, nrec)
+                if single is not None:
+                    return Stream(traces=[single[0]])
+            else:  # one id, several segments (e.g. a gap): each one vectorized
+                traces = _split_traces(data, tid, nrec, _ffi.cast("char *", buf))
+                if traces is not None:
+                    return Stream(traces=traces)
         return Stream(traces=_traces_by_record(data, mstl, _ffi.cast("char *", buf)))
     finally:
         _lib.mstl3_free(holder, 1)
@@ -297,13 +301,18 @@ _FIRST_HEADER = {
 }
 
 
-def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
+def _single_trace(
+    data: bytes, tid: Any, seg: Any, nrec: int, filesize: int | None = None
+) -> tuple[Trace, int, int, str] | None:
     """The whole buffer as ONE ObsPy trace, checked on all headers at once (NumPy).
 
     Returns None when the records do not have the usual layout (equal length,
     blockette 1000 and optionally 1001 at bytes 48/56, constant codes, year, rate,
     flags, time correction) or ObsPy would not make one trace of them: the caller
-    then checks record by record.
+    then checks record by record. Else ``(trace, end, delta, sample type)``: the
+    trace, its end and sampling interval as ObsPy's reader computes them
+    (microseconds; see _split_traces) and its sample type. ``filesize``: size of
+    the whole buffer when ``data`` is a part of it.
     """
     nbytes = len(data)
     reclen = seg.recordlist.first.msr.reclen
@@ -364,6 +373,7 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
         first_us += correction * 100
     if first_us + usec != seg.starttime // 1000 or seg.starttime % 1000:
         return None
+    delta = int(1000000 / rate)  # ObsPy's sampling interval (us, truncated)
     if nrec == 1:
         npts = nsamples
     else:
@@ -379,7 +389,6 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
         # libmseed 2 (ObsPy) appends a record to the trace if
         # |start - (previous start + previous span) - delta| <= delta / 2, where
         # span = (samples - 1) / rate rounded, delta = 1 / rate truncated (in us)
-        delta = int(1000000 / rate)
         tol = int(0.5 * delta)
         if 1000000 / rate == delta and 0 < delta <= 1000000000:
             # delta is exact: span is (samples - 1) * delta exactly (see _exact_weights),
@@ -387,10 +396,11 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
             m = table[:, nconst + 1 :] @ _exact_weights(delta)  # uint8 @ int64: int64
             if usec_at is not None:
                 m += np.frombuffer(data, dtype=np.int8)[usec_at::reclen, None] * _USEC_ADD
+            start = m[:, 0]
             counts = m[:, 1]
             if _count_nonzero(counts) != nrec:  # a record without samples
                 return None
-            gaps = m[1:, 0] - m[:-1, 2]
+            gaps = start[1:] - m[:-1, 2]
             if _min(gaps) < -tol or _max(gaps) > tol:
                 return None
         else:
@@ -408,11 +418,17 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
             if np.abs(gaps).max() > tol:
                 return None
         npts = int(_sum(counts))
+        last_start = first_us + usec + int(start[-1] - start[0])
+        last_count = int(counts[-1])
     if npts != seg.samplecnt:
         return None  # our header reading disagrees with libmseed's: be safe
+    if nrec == 1:
+        last_start, last_count = first_us + usec, nsamples
+    # ObsPy's end of the trace: start of the last record + its span (rounded us)
+    end = last_start + int((last_count - 1) / rate * 1000000 + 0.5)
     # One chain in buffer order = one ObsPy trace. libmseed's segment holds the same
     # records sorted by time, which is the buffer order (start times increase).
-    return _make_trace(
+    trace = _make_trace(
         data,
         tid,
         seg,
@@ -423,7 +439,64 @@ def _single_trace(data: bytes, tid: Any, seg: Any, nrec: int) -> Trace | None:
         reclen=reclen,
         rate=rate,
         big_endian=bool(word_order),
+        filesize=filesize,
     )
+    return trace, end, delta, _ENCODINGS[encoding][1]
+
+
+def _split_traces(data: bytes, tid: Any, nrec: int, base: Any) -> list[Trace] | None:
+    """Several libmseed segments of one id (a gap...) as ObsPy traces, or None.
+
+    Each segment must hold the records of one stretch of the buffer, in buffer
+    order (checked record by record: only pointers), in turn; each stretch must be
+    one ObsPy trace (:func:`_single_trace`) and ObsPy must not join a stretch to the
+    previous one (its rule in _traces_by_record: same record id bytes, same sample
+    type, rates within 0.01% and |gap| <= delta / 2 means joined).
+    """
+    traces: list[Trace] = []
+    position = 0
+    key = None
+    previous: tuple[int, int, str, float] | None = None  # end, delta, sample type, rate
+    seg = tid.first
+    while seg != _NULL:
+        reclist = seg.recordlist
+        if reclist == _NULL:
+            return None
+        count = reclist.recordcnt
+        rec = reclist.first
+        reclen = rec.msr.reclen
+        if reclen < 128:
+            return None
+        offset = position
+        while rec != _NULL:  # exactly the next `count` records of the buffer
+            if rec.bufferptr - base != position or rec.msr.reclen != reclen:
+                return None
+            position += reclen
+            rec = rec.next
+        if position > len(data) or (position - offset) != count * reclen:
+            return None
+        part = data[offset:position]
+        if key is None:
+            key = part[6:7] + part[8:20]
+        elif part[6:7] + part[8:20] != key:
+            return None  # ObsPy would group by these raw bytes: keep it simple
+        single = _single_trace(part, tid, seg, count, filesize=len(data))
+        if single is None:
+            return None
+        trace, end, delta, stype = single
+        rate = trace.stats.sampling_rate
+        if previous is not None:
+            prev_end, prev_delta, prev_stype, prev_rate = previous
+            tol = int(0.5 * prev_delta)
+            gap = seg.starttime // 1000 - prev_end - prev_delta  # start checked exact
+            if prev_stype == stype and abs(1.0 - prev_rate / rate) < 0.0001 and -tol <= gap <= tol:
+                return None  # ObsPy joins what libmseed split
+        previous = (end, delta, stype, rate)
+        traces.append(trace)
+        seg = seg.next
+    if position != len(data) or position != nrec * reclen:
+        return None
+    return traces
 
 
 def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
@@ -580,8 +653,11 @@ def _make_trace(
     reclen: int,
     rate: float,
     big_endian: bool,
+    filesize: int | None = None,
 ) -> Trace:
-    """Decode one libmseed segment (checked equal to an ObsPy trace) into a Trace."""
+    """Decode one libmseed segment (checked equal to an ObsPy trace) into a Trace.
+
+    ``filesize``: size of the whole buffer (default ``len(data)``)."""
     quality, network, station, location, channel = _clean_id(
         data[offset + 6 : offset + 7] + data[offset + 8 : offset + 20]
     )
@@ -608,7 +684,7 @@ def _make_trace(
             "encoding": _ENCODINGS[encoding][0],
             "byteorder": ">" if big_endian else "<",
             "record_length": reclen,
-            "filesize": min(len(data), _FILESIZE_CAP),
+            "filesize": min(len(data) if filesize is None else filesize, _FILESIZE_CAP),
         },
         float(rate),
         seg.starttime,

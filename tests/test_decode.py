@@ -757,3 +757,24 @@ def test_exact_delta_span_equals_obspy_formula(rate: float) -> None:
     start, samples, end = (fields @ weights)[0]
     assert samples == 300 and end == start + 300 * delta
     assert start == ((((1 * 24 + 2) * 60 + 3) * 60 + 4) * 1000000 + 7 * 100)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["gap-2-traces", "gap-0.6-sample", "missing-record", "overlap-2-traces", "rate-change",
+     "duplicate-record-at-end", "tolerance-3Hz-499999us"],
+)
+def test_read_mseed_split_trace_vectorized(
+    name: str, no_obspy_fallback: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # one id split into several traces (gaps, overlaps...) is checked per libmseed
+    # segment at once, without the record-by-record path
+    def fail(*args, **kwargs):
+        raise AssertionError("record-by-record path used")
+
+    monkeypatch.setattr(dec, "_traces_by_record", fail)
+    data, _ = GENERATED[name]
+    got = read_mseed(data)
+    assert len(got) >= 2
+    assert_same_stream(obspy_read(data), got)
+    assert {tr.stats.mseed.filesize for tr in got} == {len(data)}
