@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, NamedTuple, overload
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -285,10 +285,6 @@ def timeof(trace: Trace, index: int | float) -> UTCDateTime:
     return trace.stats.starttime + index * trace.stats.delta
 
 
-@overload
-def cumsumsq(data: Trace, normalize: bool = True) -> Trace: ...
-@overload
-def cumsumsq(data: npt.ArrayLike, normalize: bool = True) -> np.ndarray: ...
 def cumsumsq(data: Trace | npt.ArrayLike, normalize: bool = True) -> Trace | np.ndarray:
     """Return the cumulative sum of the squares of ``data``.
 
@@ -480,28 +476,6 @@ def freqs(data_or_npts: npt.ArrayLike | int, delta: float) -> np.ndarray:
     return np.fft.rfftfreq(_npts(data_or_npts), d=delta)
 
 
-@overload
-def fft(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[False] = False,
-) -> tuple[float, np.ndarray]: ...
-@overload
-def fft(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
 def fft(
     data: Trace | npt.ArrayLike,
     *,
@@ -577,28 +551,6 @@ def _rfft(
     return len(tra.data), tra.stats.delta, np.fft.rfft(tra.data)
 
 
-@overload
-def ampspec(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[False] = False,
-) -> tuple[float, np.ndarray]: ...
-@overload
-def ampspec(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
 def ampspec(
     data: Trace | npt.ArrayLike,
     *,
@@ -627,28 +579,6 @@ def ampspec(
     return (freqs(npts, dt) if return_freqs else dfreq(npts, dt)), np.abs(values)
 
 
-@overload
-def powspec(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[False] = False,
-) -> tuple[float, np.ndarray]: ...
-@overload
-def powspec(
-    data: Trace | npt.ArrayLike,
-    *,
-    delta: float | None = None,
-    starttime: TimeLike | None = None,
-    endtime: TimeLike | None = None,
-    taper_max_percentage: float = 0.05,
-    taper_type: str = "hann",
-    return_freqs: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
 def powspec(
     data: Trace | npt.ArrayLike,
     *,
