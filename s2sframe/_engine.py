@@ -6,7 +6,7 @@ Parent side (this process)::
     default, or any concurrent.futures.Executor) ─► result frames ─► parts on disk
     (``output=``) ─► input columns + result columns, in input order
 
-Worker side (:func:`_run_chunk`): open a read-only DB connection once per run,
+Worker side (:func:`s2sframe._worker._run_chunk`): open a read-only DB connection once per run,
 fetch the chunk's waveform bytes in ONE query, call the function on each
 segment, return a small Polars frame (``id`` + result columns + error column).
 The parent never sees waveform bytes.
@@ -14,22 +14,22 @@ The parent never sees waveform bytes.
 Robustness: a worker process that dies (segfault, ``os._exit``, OOM kill) breaks
 the pool; the chunks in flight are then retried one segment at a time, alone in
 a fresh pool, and a segment that kills its worker again is recorded as failed.
+
+Modules: this one (``map_segments``, planning, the run loop), :mod:`._worker`
+(worker side, results to columns), :mod:`._pool` (executors),
+:mod:`._output` (Parquet parts, resume, final frame).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import json
 import logging
 import os
-import signal
 import sys
-import threading
-import traceback
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
@@ -38,401 +38,32 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from . import _db
 from . import _schema as S
-from ._segment import DBSource, make_segments
-from .exceptions import ProcessingError, SkipSegment
+from ._output import _assemble, _Parts
+from ._pool import _drop_pool, _InlineExecutor, _is_crash, _shared_pool, shutdown_workers
+from ._worker import (
+    _ID,
+    _ChunkResult,
+    _describe,
+    _Job,
+    _process,
+    _run_chunk,
+    _SecretURL,
+    _WorkerState,
+)
+from .exceptions import ProcessingError
 
 __all__ = ["map_segments", "shutdown_workers"]
 
 logger = logging.getLogger("s2sframe")
 
-#: Environment of worker processes: one thread per library, so N workers use N cores.
-THREAD_VARS = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "VECLIB_MAXIMUM_THREADS": "1",
-    "NUMEXPR_NUM_THREADS": "1",
-    "POLARS_MAX_THREADS": "1",
-}
 DIED = (
     "WorkerDied: the worker process died while processing this segment "
     "(crash, os._exit or out of memory), also when retried alone"
 )
-_ID = "id"
-
-
-# --------------------------------------------------------------------------- jobs
-class _SecretURL:
-    """A database URL that travels to workers in memory and never prints its password."""
-
-    __slots__ = ("_text",)
-
-    def __init__(self, url: URL) -> None:
-        self._text = url.render_as_string(hide_password=False)
-
-    def get(self) -> URL:
-        return make_url(self._text)
-
-    def __repr__(self) -> str:
-        return f"<URL {_db.mask_url(self._text)}>"
-
-
-@dataclass
-class _Job:
-    """What every chunk of one run needs (cloudpickled once per run)."""
-
-    run_id: str
-    func: Callable[[Any], Any]
-    url: _SecretURL
-    name: str
-    errors: str
-    skip: tuple[type[BaseException], ...]
-    dtypes: dict[str, pl.DataType]
-    error_column: str
-
-
-@dataclass
-class _Failure:
-    segment_id: int
-    message: str
-    traceback: str
-    exception: bytes | None
-
-
-@dataclass
-class _ChunkResult:
-    frame: pl.DataFrame
-    skipped: int = 0
-    failed: int = 0
-    failure: _Failure | None = None
-    seconds: float = 0.0
-
-
-# ------------------------------------------------------------------ worker side
-class _WorkerState:
-    """Per-process caches, reset when a new run starts (new ``run_id``)."""
-
-    def __init__(self) -> None:
-        self.run_id: str | None = None
-        self.job: _Job | None = None
-        self.engines: dict[str, sa.engine.Engine] = {}
-        self.inventories: Any = None
-        self.limited = False
-
-    def start(self, run_id: str, job: _Job | bytes) -> _Job:
-        if run_id != self.run_id or self.job is None:
-            for engine in self.engines.values():
-                engine.dispose()
-            self.engines.clear()
-            from ._decode import InventoryCache
-
-            self.inventories = InventoryCache()
-            if isinstance(job, bytes):
-                import cloudpickle
-
-                job = cloudpickle.loads(job)
-            self.job = job  # type: ignore[assignment]
-            self.run_id = run_id
-        assert self.job is not None
-        return self.job
-
-    def engine(self, url: _SecretURL) -> sa.engine.Engine:
-        key = url._text
-        engine = self.engines.get(key)
-        if engine is None:
-            engine = self.engines[key] = _db.get_engine(url.get(), readonly=True)
-        return engine
-
-
-_STATE = _WorkerState()
-
-
-def _limit_threads() -> None:
-    if _STATE.limited:
-        return
-    _STATE.limited = True
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=1)
-    except Exception:  # noqa: BLE001 - threadpoolctl is optional
-        pass
-
-
-def _watch_parent() -> None:
-    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans)."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        wait([parent.sentinel])
-        os._exit(3)
-
-    threading.Thread(target=watch, name="s2s-parent-watch", daemon=True).start()
-
-
-def _init_worker() -> None:
-    """Initializer of our spawn pool's processes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    os.environ.update(THREAD_VARS)
-    _limit_threads()
-    _watch_parent()
-
-
-def _worker_pid() -> int:
-    return os.getpid()
-
-
-def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame) -> _ChunkResult:
-    """Task run in workers: process the segments of ``chunk`` (a slice of the frame)."""
-    _limit_threads()
-    job = _STATE.start(run_id, job_bytes)
-    return _process(job, chunk, _STATE)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
-    t0 = perf_counter()
-    source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
-    ids: list[int] = chunk.get_column(_ID).to_list()
-    source.load(ids)
-    segments: list[Any] = make_segments(chunk, source)
-    n = len(ids)
-    results: list[Any] = [None] * n
-    errors: list[str | None] = [None] * n
-    skipped = failed = 0
-    func, skip = job.func, (SkipSegment, *job.skip)
-    for i in range(n):
-        try:
-            results[i] = func(segments[i])
-        except skip as exc:
-            errors[i] = _describe(exc)
-            skipped += 1
-        except Exception as exc:
-            if job.errors == "raise":
-                return _ChunkResult(
-                    pl.DataFrame(), failure=_Failure(
-                        ids[i], _describe(exc), traceback.format_exc(), _try_pickle(exc)
-                    )
-                )
-            errors[i] = _describe(exc)
-            failed += 1
-        segments[i] = None  # drop the decoded stream now
-    frame, bad = _result_frame(ids, results, errors, job)
-    return _ChunkResult(frame, skipped, failed + bad, seconds=perf_counter() - t0)
-
-
-def _try_pickle(exc: BaseException) -> bytes | None:
-    try:
-        import cloudpickle
-
-        data = cloudpickle.dumps(exc)
-        cloudpickle.loads(data)
-        return data
-    except Exception:  # noqa: BLE001
-        return None
-
-
-# ------------------------------------------------------------- results to columns
-def _plain(value: Any) -> Any:
-    """NumPy values to Python ones Polars infers reliably (arrays -> lists)."""
-    tolist = getattr(value, "tolist", None)
-    if tolist is not None and not isinstance(value, (str, bytes)):
-        return tolist()
-    if isinstance(value, tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _series(name: str, values: list, dtype: pl.DataType | None) -> pl.Series:
-    try:
-        return pl.Series(name, values, dtype=dtype, strict=dtype is not None)
-    except (Exception, BaseException) as exc:  # pyo3 panics are BaseException
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        return pl.Series(name, [None] * len(values), dtype=pl.Object)
-
-
-def _storable(series: pl.Series) -> bool:
-    return series.dtype != pl.Object
-
-
-def _result_frame(
-    ids: list[int], results: list[Any], errors: list[str | None], job: _Job
-) -> tuple[pl.DataFrame, int]:
-    """Columns of the results of one chunk; values that fit no column become errors."""
-    n = len(ids)
-    columns: dict[str, list] = {}
-    for i, res in enumerate(results):
-        if res is None:
-            continue
-        items = res.items() if isinstance(res, Mapping) else ((job.name, res),)
-        for key, value in items:
-            col = columns.get(str(key))
-            if col is None:
-                col = columns[str(key)] = [None] * n
-            col[i] = _plain(value)
-    bad = 0
-    out = [pl.Series(_ID, ids, dtype=pl.Int64)]
-    for key, values in columns.items():
-        dtype = job.dtypes.get(key)
-        series = _series(key, values, dtype)
-        if not _storable(series):
-            series, rows = _repair(key, values, dtype)
-            for i in rows:
-                if errors[i] is None:
-                    bad += 1
-                kind = type(results[i].get(key) if isinstance(results[i], Mapping) else results[i])
-                errors[i] = (
-                    f"TypeError: {job.name} returned a {kind.__name__} for column {key!r} "
-                    "that cannot be stored with the other values of that column"
-                )
-        out.append(series)
-    for key, dtype in job.dtypes.items():
-        if key not in columns:
-            out.append(pl.Series(key, [None] * n, dtype=dtype))
-    out.append(pl.Series(job.error_column, errors, dtype=pl.String))
-    return pl.DataFrame(out), bad
-
-
-def _repair(key: str, values: list, dtype: pl.DataType | None) -> tuple[pl.Series, list[int]]:
-    """Null the values that do not fit the column type of the first storable value."""
-    target = dtype
-    bad: list[int] = []
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        one = _series(key, [v], target)
-        if not _storable(one) or (target is not None and one.dtype != target):
-            bad.append(i)
-        elif target is None:
-            target = one.dtype
-    rejected = set(bad)
-    kept = [None if i in rejected else v for i, v in enumerate(values)]
-    return _series(key, kept, target), bad
-
-
-# ------------------------------------------------------------------ parent side
-class _InlineExecutor(cf.Executor):
-    """Runs tasks in the calling thread (``workers=0`` or ``1``: easy debugging)."""
-
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> cf.Future:  # type: ignore[override]
-        fut: cf.Future = cf.Future()
-        try:
-            fut.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - KeyboardInterrupt propagates
-            fut.set_exception(exc)
-        return fut
-
-
-_POOL: dict[str, Any] = {"pool": None, "workers": 0}
-_POOL_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _worker_environment() -> Iterator[None]:
-    """Spawned children read thread settings (e.g. POLARS_MAX_THREADS) at import."""
-    saved = {k: os.environ.get(k) for k in THREAD_VARS}
-    os.environ.update(THREAD_VARS)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def _shared_pool(workers: int) -> cf.ProcessPoolExecutor:
-    """The spawn process pool of this process, kept between runs (spawning costs ~1 s)."""
-    import multiprocessing
-
-    with _POOL_LOCK:
-        pool = _POOL["pool"]
-        if pool is not None and _POOL["workers"] == workers and not getattr(pool, "_broken", False):
-            return pool
-        if pool is not None:
-            _stop(pool)
-        with _worker_environment():
-            pool = cf.ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-            )
-            # start every process now, in this environment
-            started = [pool.submit(_worker_pid) for _ in range(workers)]
-        try:
-            for fut in started:
-                fut.result()
-        except cf.BrokenExecutor as exc:
-            _stop(pool)
-            raise ProcessingError(
-                "The worker processes could not start. If this runs from a script, put the "
-                "code that calls map_segments under `if __name__ == \"__main__\":` (worker "
-                "processes are spawned and import the script); see the errors printed above"
-            ) from exc
-        _POOL.update(pool=pool, workers=workers)
-        if not _POOL.get("atexit"):
-            import atexit
-
-            atexit.register(shutdown_workers)  # before interpreter teardown
-            _POOL["atexit"] = True
-        return pool
-
-
-def _stop(pool: cf.ProcessPoolExecutor) -> None:
-    """Shut a pool down now, terminating busy workers."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        with contextlib.suppress(Exception):
-            p.terminate()
-
-
-def _drop_pool(pool: cf.Executor) -> None:
-    with _POOL_LOCK:
-        if _POOL["pool"] is pool:
-            _POOL.update(pool=None, workers=0)
-    if isinstance(pool, cf.ProcessPoolExecutor):
-        _stop(pool)
-
-
-def shutdown_workers() -> None:
-    """Stop the worker processes kept by :func:`map_segments` between runs.
-
-    They are also stopped when Python exits; call this to free their memory
-    earlier (e.g. in a long-lived notebook).
-
-    Examples
-    --------
-    >>> import s2sframe
-    >>> s2sframe.shutdown_workers()
-    """
-    with _POOL_LOCK:
-        pool = _POOL["pool"]
-        _POOL.update(pool=None, workers=0)
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _is_crash(exc: BaseException) -> bool:
-    """True for executor errors meaning "the process running the task died"."""
-    return isinstance(exc, cf.BrokenExecutor) or type(exc).__name__ in (
-        "KilledWorker", "WorkerLost", "CommClosedError"
-    )
 
 
 @dataclass
@@ -593,86 +224,6 @@ class _Run:
             t.frames.append((key, frame))
         self.bar.update(frame.height)
 
-
-# --------------------------------------------------------------------- output
-class _Parts:
-    """Result frames of completed chunks, one Parquet file each, next to ``output``."""
-
-    def __init__(self, output: Path, job: _Job) -> None:
-        self.output = output
-        self.dir = output.with_name(output.name + ".parts")
-        self.manifest = {"function": job.name, "error_column": job.error_column, "format": 1}
-
-    def open(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / "_manifest.json"
-        if path.exists():
-            old = json.loads(path.read_text())
-            if old != self.manifest:
-                raise ValueError(
-                    f"{self.dir} holds partial results of another run ({old}, now "
-                    f"{self.manifest}): delete it or choose another output path"
-                )
-        else:
-            _atomic_write(path, json.dumps(self.manifest).encode())
-
-    def paths(self) -> list[Path]:
-        return sorted(self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
-
-    def done_ids(self) -> pl.Series:
-        paths = self.paths()
-        if not paths:
-            return pl.Series(_ID, [], dtype=pl.Int64)
-        return pl.scan_parquet(paths).select(_ID).collect().get_column(_ID)
-
-    def write(self, key: int, frame: pl.DataFrame) -> None:
-        path = self.dir / f"part-{key:010d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = path.with_name("." + path.name + ".tmp")
-        frame.write_parquet(tmp, statistics=False)
-        os.replace(tmp, path)
-
-    def frames(self) -> list[tuple[int, pl.DataFrame]]:
-        return [(int(p.name.split("-")[1]), pl.read_parquet(p)) for p in self.paths()]
-
-    def finish(self, final: pl.DataFrame) -> None:
-        tmp = self.output.with_name("." + self.output.name + ".tmp")
-        final.write_parquet(tmp)
-        os.replace(tmp, self.output)
-        import shutil
-
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: _Job) -> pl.DataFrame:
-    """Input columns + result columns (in input row order) + the error column."""
-    ordered = [f for _, f in sorted(frames, key=lambda kf: kf[0]) if f.height]
-    err = job.error_column
-    if ordered:
-        try:
-            results = pl.concat(ordered, how="diagonal_relaxed")
-        except Exception as exc:  # noqa: BLE001
-            raise ProcessingError(
-                f"{job.name} returned values of incompatible types for the same column in "
-                f"different segments ({exc}); return one type per key or pass return_dtypes="
-            ) from None
-    else:
-        results = pl.DataFrame(schema={_ID: pl.Int64, err: pl.String})
-    names = [c for c in results.columns if c not in (_ID, err)]
-    if not names:
-        results = results.with_columns(pl.lit(None, dtype=job.dtypes.get(job.name)).alias(job.name))
-        names = [job.name]
-    casts = {k: v for k, v in job.dtypes.items() if k in results.columns}
-    if casts:
-        results = results.cast(casts)  # type: ignore[arg-type]
-    results = results.select(pl.col(_ID).cast(df.schema[_ID]), *names, err)
-    clash = [c for c in results.columns if c != _ID and c in df.columns]
-    return df.drop(clash).join(results, on=_ID, how="left", maintain_order="left")
 
 
 # ------------------------------------------------------------------ planning
