@@ -21,6 +21,8 @@ from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory.response import Response
 
 import s2sframe._decode as dec
+import s2sframe._mseed as mseed_mod
+import s2sframe._stationxml as stationxml_mod
 from s2sframe._decode import (
     CachedResponse,
     InventoryCache,
@@ -129,20 +131,20 @@ def no_obspy_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args, **kwargs):
         raise AssertionError("ObsPy fallback used")
 
-    monkeypatch.setattr(dec, "_read_mseed", fail)
+    monkeypatch.setattr(mseed_mod, "_read_mseed", fail)
 
 
 @pytest.fixture
 def fallback_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Count the calls to ObsPy's reader (the fallback)."""
     calls: list[int] = []
-    real = dec._read_mseed
+    real = mseed_mod._read_mseed
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dec, "_read_mseed", counting)
+    monkeypatch.setattr(mseed_mod, "_read_mseed", counting)
     return calls
 
 
@@ -654,13 +656,13 @@ def test_cached_response_equality(example_pair) -> None:
 @pytest.fixture
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = dec._read_stationxml
+    real = stationxml_mod._read_stationxml
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(dec, "_read_stationxml", counting)
+    monkeypatch.setattr(stationxml_mod, "_read_stationxml", counting)
     return calls
 
 
@@ -772,7 +774,7 @@ def test_read_mseed_split_trace_vectorized(
     def fail(*args, **kwargs):
         raise AssertionError("record-by-record path used")
 
-    monkeypatch.setattr(dec, "_traces_by_record", fail)
+    monkeypatch.setattr(mseed_mod, "_traces_by_record", fail)
     data, _ = GENERATED[name]
     got = read_mseed(data)
     assert len(got) >= 2

@@ -1,0 +1,244 @@
+"""Channel responses that memoize their evaluation.
+
+* :class:`CachedResponse`: an ObsPy Response whose ``get_evalresp_response`` (what
+  ``Trace.remove_response`` calls) is memoized in a process-wide LRU bounded in bytes.
+* :func:`enable_response_cache`: turn every channel response of an inventory into a
+  :class:`CachedResponse`.
+* :func:`response_cache_info`, :func:`clear_response_cache`,
+  :func:`set_response_cache_size`: statistics and size controls of that memo.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any, NamedTuple
+
+import numpy as np
+from obspy import Inventory
+from obspy.core.inventory.response import Response
+
+__all__ = [
+    "CachedResponse",
+    "ResponseCacheInfo",
+    "clear_response_cache",
+    "enable_response_cache",
+    "response_cache_info",
+    "set_response_cache_size",
+]
+
+
+def enable_response_cache(inventory: Inventory) -> Inventory:
+    """Turn every channel response of ``inventory`` into a :class:`CachedResponse`.
+
+    :func:`read_inventory` does it for you; use this on inventories obtained
+    otherwise (e.g. ``obspy.read_inventory``).
+
+    Parameters
+    ----------
+    inventory : obspy.Inventory
+        Modified in place: responses already cached are left alone.
+
+    Returns
+    -------
+    obspy.Inventory
+        ``inventory`` itself, for chaining.
+    """
+    for network in inventory.networks:
+        for station in network.stations:
+            for channel in station.channels:
+                response = channel.response
+                if response is not None and not isinstance(response, CachedResponse):
+                    channel.response = CachedResponse.from_response(response)
+    return inventory
+
+
+class _ResponseMemo:
+    """Process-wide LRU of evaluated responses, bounded by total bytes."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._items: OrderedDict[Hashable, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable) -> tuple[np.ndarray, np.ndarray] | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                self.misses += 1
+                return None
+            self._items.move_to_end(key)
+            self.hits += 1
+            return value
+
+    def put(self, key: Hashable, value: tuple[np.ndarray, np.ndarray]) -> None:
+        size = value[0].nbytes + value[1].nbytes
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.nbytes -= old[0].nbytes + old[1].nbytes
+            self._items[key] = value
+            self.nbytes += size
+            while self.nbytes > self.max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self.nbytes -= dropped[0].nbytes + dropped[1].nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+            self.hits = self.misses = 0
+
+    def resize(self, max_bytes: int) -> None:
+        with self._lock:
+            self.max_bytes = max_bytes
+            while self.nbytes > max_bytes and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self.nbytes -= dropped[0].nbytes + dropped[1].nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_DEFAULT_MEMO_BYTES = 64 * 1024 * 1024
+_MEMO = _ResponseMemo(_DEFAULT_MEMO_BYTES)
+_TOKENS = itertools.count()
+
+
+class ResponseCacheInfo(NamedTuple):
+    """Statistics of the process-wide response cache (see :func:`response_cache_info`)."""
+
+    hits: int
+    misses: int
+    entries: int
+    nbytes: int
+    max_bytes: int
+
+
+def response_cache_info() -> ResponseCacheInfo:
+    """Statistics of the process-wide cache of evaluated responses.
+
+    Returns
+    -------
+    ResponseCacheInfo
+        ``(hits, misses, entries, nbytes, max_bytes)`` (since the last clear).
+    """
+    return ResponseCacheInfo(_MEMO.hits, _MEMO.misses, len(_MEMO), _MEMO.nbytes, _MEMO.max_bytes)
+
+
+def clear_response_cache() -> None:
+    """Drop all memoized response evaluations (and reset the statistics).
+
+    Needed only if a response object is modified in place after being evaluated
+    (e.g. with ``Response.recalculate_overall_sensitivity``).
+    """
+    _MEMO.clear()
+
+
+def set_response_cache_size(max_bytes: int) -> None:
+    """Bound the memory of memoized responses in this process (default 64 MiB).
+
+    Parameters
+    ----------
+    max_bytes : int
+        Maximum total size of the cached arrays; least recently used evaluations
+        are dropped beyond it. A 4-minute 100 Hz segment's response (complex
+        spectrum plus frequencies) takes about 0.6 MB, a 20 Hz one about 0.12 MB.
+        0 disables memoization.
+    """
+    if max_bytes < 0:
+        raise ValueError("max_bytes must be >= 0")
+    _MEMO.resize(int(max_bytes))
+
+
+class CachedResponse(Response):
+    """An ObsPy :class:`~obspy.core.inventory.response.Response` that memoizes
+    :meth:`get_evalresp_response`, the method ``Trace.remove_response`` (and e.g.
+    PPSD) calls with the trace's sampling interval and FFT length.
+
+    Results are kept in a process-wide LRU bounded in bytes (see
+    :func:`set_response_cache_size`), keyed by this object and all the arguments;
+    callers always get fresh copies (``remove_response`` modifies the array in
+    place), bit-identical to an uncached evaluation. The memo is not part of the
+    object's state: it is dropped on pickling/copying (the copy gets its own) and
+    ignored by ``==``. Warnings emitted by evalresp (e.g. sensitivity mismatch) are
+    emitted only on the first, uncached evaluation.
+    """
+
+    __slots__ = ("_memo_token",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._memo_token = next(_TOKENS)
+
+    @classmethod
+    def from_response(cls, response: Response) -> CachedResponse:
+        """A CachedResponse sharing the attributes (stages, sensitivity...) of ``response``."""
+        new = cls.__new__(cls)
+        new.__dict__.update(response.__dict__)
+        new._memo_token = next(_TOKENS)
+        return new
+
+    def get_evalresp_response(
+        self,
+        t_samp: float,
+        nfft: int,
+        output: str = "VEL",
+        start_stage: int | None = None,
+        end_stage: int | None = None,
+        hide_sensitivity_mismatch_warning: bool = False,
+        **kwargs: Any,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Memoized :meth:`obspy.core.inventory.response.Response.get_evalresp_response`.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(response, frequencies)``: new arrays, equal bit for bit to those of
+            the uncached method.
+        """
+        call_kwargs = dict(
+            output=output,
+            start_stage=start_stage,
+            end_stage=end_stage,
+            hide_sensitivity_mismatch_warning=hide_sensitivity_mismatch_warning,
+            **kwargs,
+        )
+        try:
+            key = (self._memo_token, t_samp, nfft, *sorted(call_kwargs.items()))
+            hash(key)
+        except TypeError:  # unhashable argument: just compute
+            key = None
+        if key is None or _MEMO.max_bytes <= 0:
+            return super().get_evalresp_response(t_samp, nfft, **call_kwargs)
+        cached = _MEMO.get(key)
+        if cached is None:
+            response, freqs = super().get_evalresp_response(t_samp, nfft, **call_kwargs)
+            cached = (response.copy(), freqs.copy())
+            for array in cached:
+                array.flags.writeable = False
+            _MEMO.put(key, cached)
+            return response, freqs
+        return cached[0].copy(), cached[1].copy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._memo_token = next(_TOKENS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Response) and self.__dict__ == other.__dict__
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # like Response (defines __eq__)
