@@ -1,0 +1,28 @@
+"""Shared pieces of :mod:`s2sframe.signal`: the ``TimeLike`` alias and array -> Trace."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from obspy import Trace, UTCDateTime
+
+#: Anything :class:`obspy.UTCDateTime` accepts: UTCDateTime, (naive UTC) datetime, ISO
+#: string or POSIX timestamp.
+TimeLike = UTCDateTime | datetime | str | float
+
+
+def _as_float_trace(data: Trace | npt.ArrayLike, delta: float | None, copy: bool) -> Trace:
+    """Return a Trace of float64 data from a Trace or from an array with period ``delta``."""
+    if isinstance(data, Trace):
+        if delta is not None and not math.isclose(delta, data.stats.delta):
+            raise ValueError(f"delta={delta} differs from the trace's ({data.stats.delta})")
+        trace = data.copy() if copy else data
+        if trace.data.dtype != np.float64:
+            trace.data = trace.data.astype(np.float64)
+        return trace
+    if delta is None or not delta > 0:
+        raise ValueError("a positive 'delta' (sampling period, s) is needed with array input")
+    return Trace(np.array(data, dtype=np.float64, ndmin=1), header={"delta": float(delta)})
