@@ -270,6 +270,11 @@ def _plan(
     if predicate is not None:
         parts, pushed_all = translate_parts(predicate, db.dialect.name, db.present)
     where, joins = _where(parts)
+    # channel/station conditions become channel_id IN (...), served by the index of the
+    # (channel_id, event_id) unique constraint; other conditions scan the table anyway
+    indexed = any(rels and rels <= {"channel", "station"} for _c, rels in parts)
+    # PostgreSQL scans in parallel by itself: split only its full reads (measured)
+    split = where is None or (db.sqlite and not indexed)
     seg_cols: dict[str, sa.ColumnElement] = {}
     rel_cols: dict[str, dict[str, sa.ColumnElement]] = {}
     nulls: list[str] = []
@@ -306,7 +311,7 @@ def _plan(
     statements = [stmt]
     if n_rows is not None:
         statements = [stmt.order_by(S.segments.c.id).limit(max(int(n_rows), 0))]
-    elif nparts > 1 and where is None:  # selective reads use indexes, not id ranges
+    elif nparts > 1 and split:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
             low, high = rng
