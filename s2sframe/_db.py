@@ -38,9 +38,9 @@ def parse_url(dburl: str | URL) -> URL:
             raise DatabaseError("In-memory SQLite databases cannot be scanned: give a file path")
         if not db.startswith("file:"):
             url = url.set(database=os.path.abspath(db))
-    elif backend in ("postgres", "postgresql"):
-        url = url.set(drivername="postgresql" + ("+" + url.get_driver_name() if "+" in url.drivername else ""))
-    else:
+    elif backend == "postgres":  # accepted by libpq; SQLAlchemy calls it postgresql
+        url = url.set(drivername="postgresql" + url.drivername[len("postgres"):])
+    elif backend != "postgresql":
         raise DatabaseError(
             f"Unsupported database {mask_url(url)!r}: use sqlite:/// or postgresql:// URLs"
         )
@@ -92,11 +92,10 @@ def readonly_sqlite_url(url: URL) -> URL:
 @lru_cache(maxsize=32)
 def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
     url = make_url(url_str)
-    kwargs: dict = {}
     if is_sqlite(url):
         if readonly:
             url = readonly_sqlite_url(url)
-        engine = sa.create_engine(url, **kwargs)
+        engine = sa.create_engine(url)
 
         @sa.event.listens_for(engine, "connect")
         def _fk_on(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -105,7 +104,7 @@ def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+    return sa.create_engine(url, pool_pre_ping=True)
 
 
 def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
@@ -121,13 +120,12 @@ def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
             pass
     except Exception as exc:  # noqa: BLE001
         _engine.cache_clear()
-        raise DatabaseError(
-            f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}"
-        ) from None
+        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}") from None
     return engine
 
 
 def _first_line(exc: BaseException, url: URL) -> str:
+    """First line of a driver error, with the password of ``url`` masked."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     if url.password:

@@ -52,7 +52,7 @@ _EXPLAIN: dict[str, list[_Plan] | None] = {"plans": None}
 
 
 class _Database:
-    """What a scan needs to know about one database (picklable-free, per process)."""
+    """What a scan needs to know about one database: engine, dialect, present columns."""
 
     def __init__(self, url: URL) -> None:
         self.url = url
@@ -278,10 +278,11 @@ def _plan(
     seg_cols: dict[str, sa.ColumnElement] = {}
     rel_cols: dict[str, dict[str, sa.ColumnElement]] = {}
     nulls: list[str] = []
+    ctx = A.SQLContext(db.dialect.name, db.present)
     for name in loaded:
         attr = A.ATTRIBUTES[name]
         try:
-            col = _column(attr, A.SQLContext(db.dialect.name, db.present))
+            col = _column(attr, ctx)
         except A.MissingColumnError:
             nulls.append(name)
             continue
@@ -352,9 +353,7 @@ def _read(db: _Database, queries: list[str]) -> pl.DataFrame:
         return cx.read_sql(_db.cx_url(db.url), queries if len(queries) > 1 else queries[0],
                            return_type="polars")
     except Exception as exc:  # noqa: BLE001 - connectorx raises RuntimeError & co
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if db.url.password:
-            msg = msg.replace(str(db.url.password), "***")
+        msg = _db._first_line(exc, db.url)
         raise DatabaseError(f"Query on {_db.mask_url(db.url)} failed: {msg}") from None
 
 
@@ -406,8 +405,7 @@ def _attach_classes(db: _Database, df: pl.DataFrame, names: list[str]) -> pl.Dat
         .select_from(cl.join(c, c.c.id == cl.c.class_id))
         .order_by(cl.c.segment_id, c.c.id)
     )
-    sql = str(stmt.compile(dialect=db.dialect, compile_kwargs={"literal_binds": True}))
-    labels = _read(db, [sql])
+    labels = _read(db, [_compile(db, stmt)])
     inner = {n: A.ATTRIBUTES[n].dtype.inner for n in names}  # type: ignore[union-attr]
     if labels.height == 0:
         labels = pl.DataFrame(schema={"id": pl.Int64, **inner})
