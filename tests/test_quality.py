@@ -52,3 +52,14 @@ def test_docstring_examples_run():
         )
         assert result.failed == 0, module.__name__
         assert result.attempted > 0 or module is exceptions, module.__name__
+
+
+def test_every_public_name_is_documented():
+    import s2sframe.process
+    import s2sframe.signal
+    import s2sframe.testing
+
+    docs = "".join(p.read_text() for p in (ROOT / "docs").glob("*.md"))
+    for module in (s2sframe, s2sframe.process, s2sframe.signal, s2sframe.testing):
+        missing = [name for name in module.__all__ if f"`{name}" not in docs]
+        assert not missing, (module.__name__, missing)
