@@ -86,14 +86,13 @@ class _Run:
 
     def __init__(
         self, df: pl.DataFrame, job: _Job, executor: cf.Executor | None, workers: int,
-        errors: str, output: _Parts | None, bar: Any,
+        output: _Parts | None, bar: Any,
     ) -> None:
         self.df = df
         self.job = job
         self.user_executor = executor
         self.workers = workers
         self.inline = executor is None and workers <= 1
-        self.errors = errors
         self.output = output
         self.bar = bar
         self.tally = _Tally()
@@ -118,7 +117,6 @@ class _Run:
             exe = self.executor()
             try:
                 if self.inline:
-                    assert self.state is not None
                     return exe.submit(self._inline, frame), exe
                 return exe.submit(_run_chunk, self.job.run_id, self.job_bytes, frame), exe
             except cf.BrokenExecutor:
@@ -408,12 +406,13 @@ def map_segments(
     resumed = 0
     if parts is not None:
         done = parts.done_ids()
-        resumed = int(positions.get_column(_ID).is_in(done.implode()).sum()) if len(done) else 0
         if len(done):
-            positions = positions.filter(~pl.col(_ID).is_in(done.implode()))
+            is_done = positions.get_column(_ID).is_in(done.implode())
+            resumed = int(is_done.sum())
+            positions = positions.filter(~is_done)
     order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_numpy()
     width = max(nworkers, 1) if executor is None else max(nworkers, 2)
-    size = chunksize or max(1, min(500, -(-len(order) // (width * 4)) if len(order) else 1))
+    size = chunksize or max(1, min(500, -(-len(order) // (width * 4))))
     chunks = _chunks(order, size)
 
     from tqdm.auto import tqdm
@@ -422,7 +421,7 @@ def map_segments(
         total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
         dynamic_ncols=True, smoothing=0.05,
     )
-    run = _Run(df, job, executor, nworkers, errors, parts, bar)
+    run = _Run(df, job, executor, nworkers, parts, bar)
     run.tally.resumed = resumed
     t0 = perf_counter()
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from . import _attributes as A
+from . import _db
 from . import _schema as S
 from .exceptions import SkipSegment
 
@@ -43,13 +44,12 @@ class Rows:
     frames with a hundred columns.
     """
 
-    __slots__ = ("frame", "_lists", "columns", "_ids")
+    __slots__ = ("frame", "_lists", "columns")
 
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
         self.columns: frozenset[str] = frozenset(frame.columns)
         self._lists: dict[str, list] = {}
-        self._ids: list[int] | None = None
 
     def __len__(self) -> int:
         return self.frame.height
@@ -59,12 +59,6 @@ class Rows:
         if values is None:
             values = self._lists[column] = self.frame.get_column(column).to_list()
         return values[index]
-
-    @property
-    def ids(self) -> list[int]:
-        if self._ids is None:
-            self._ids = self.frame.get_column("id").to_list()
-        return self._ids
 
 
 class DBSource:
@@ -101,16 +95,12 @@ class DBSource:
         self._attrs: dict[int, dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
-        from ._db import mask_url
-
-        return f"DBSource({mask_url(self.url)!r}, batch of {len(self._batch)})"
+        return f"DBSource({_db.mask_url(self.url)!r}, batch of {len(self._batch)})"
 
     @property
     def engine(self) -> sa.engine.Engine:
         if self._engine is None:
-            from ._db import get_engine
-
-            self._engine = get_engine(self.url, readonly=True)
+            self._engine = _db.get_engine(self.url, readonly=True)
         return self._engine
 
     # -- waveforms -------------------------------------------------------------------
@@ -447,17 +437,6 @@ def make_segments(frame: pl.DataFrame, source: DBSource | None) -> list[Segment]
     return [Segment(rows, i, source) for i in range(frame.height)]
 
 
-def as_mapping(segment: Segment) -> Mapping[str, Any]:
-    """The frame row of ``segment`` as a dict (for debugging and repr)."""
-    return {c: segment._rows.value(c, segment._index) for c in segment._rows.frame.columns}
-
-
-def _source_url(dburl: Any) -> URL:
-    from ._db import default_url
-
-    return default_url(dburl)
-
-
 def iter_segments(
     df: pl.DataFrame, *, batch_size: int = 500, dburl: str | URL | None = None
 ) -> Iterator[Segment]:
@@ -479,7 +458,7 @@ def iter_segments(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size}")
     _require_id(df)
-    url = _source_url(dburl)
+    url = _db.default_url(dburl)
     inventories = None
     for start in range(0, df.height, batch_size):
         batch = df.slice(start, batch_size)
@@ -516,7 +495,7 @@ def get_segment(
         if not -df.height <= index < df.height:
             raise IndexError(f"row {index} out of range for a frame of {df.height} rows")
         row = df.slice(index % df.height, 1)
-    source = DBSource(_source_url(dburl))
+    source = DBSource(_db.default_url(dburl))
     source.load(row.get_column("id").to_list())
     return make_segments(row.head(1), source)[0]
 

@@ -18,7 +18,6 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from time import perf_counter
 from typing import Any
 
 import polars as pl
@@ -26,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from . import _db
-from ._segment import DBSource, make_segments
+from ._segment import DBSource, _describe, make_segments
 from .exceptions import SkipSegment
 
 #: Environment of worker processes: one thread per library, so N workers use N cores.
@@ -85,7 +84,6 @@ class _ChunkResult:
     skipped: int = 0
     failed: int = 0
     failure: _Failure | None = None
-    seconds: float = 0.0
 
 
 # ------------------------------------------------------------------ worker side
@@ -174,13 +172,7 @@ def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame) -> _ChunkResu
     return _process(job, chunk, _STATE)
 
 
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
-    t0 = perf_counter()
     source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
     ids: list[int] = chunk.get_column(_ID).to_list()
     source.load(ids)
@@ -207,7 +199,7 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResul
             failed += 1
         segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
-    return _ChunkResult(frame, skipped, failed + bad, seconds=perf_counter() - t0)
+    return _ChunkResult(frame, skipped, failed + bad)
 
 
 def _try_pickle(exc: BaseException) -> bytes | None:
