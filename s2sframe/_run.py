@@ -20,12 +20,13 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import URL
 
+from . import _attributes as A
 from . import _db
-from . import _schema as S
 from ._config import BadInput, check_pyfunc, load_config
+from ._scan import scan
 from ._selection import where
 from ._session import close_session, get_session
-from .exceptions import DatabaseError, ProcessingError, SelectionError, SkipSegment
+from .exceptions import ProcessingError, SelectionError, SkipSegment
 from .orm import Segment
 
 logger = logging.getLogger("s2sframe.process")
@@ -262,10 +263,7 @@ class _Run:
         self.config_arg = config
         self.config = load_config(config)
         self.url = _db.parse_url(dburl)
-        engine = _db.get_engine(self.url, readonly=True)  # DatabaseError now if unreachable
-        if not S.present_columns(engine).get("segments"):
-            raise DatabaseError(f"{_db.mask_url(self.url)} is not a stream2segment database "
-                                "(no 'segments' table)")
+        self.scan = scan(self.url)  # DatabaseError now if unreachable or not stream2segment
         self.selection = _selection(segments_selection)
         self.workers = _workers(multi_process)
         if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
@@ -296,12 +294,9 @@ class _Run:
 
     def frame(self, done: pl.Series | None = None) -> pl.DataFrame:
         """The selected segments (all attributes but long ones), ordered by station and id."""
-        from . import _attributes as A
-        from ._scan import scan
-
         columns = [n for n in A.ATTRIBUTES if n not in _NOT_LOADED]
         logger.info("Fetching segments to process (please wait)")
-        df = scan(self.url).filter(self.selection).select(columns).collect()
+        df = self.scan.filter(self.selection).select(columns).collect()
         if done is not None and len(done):
             before = df.height
             df = df.filter(~pl.col("id").is_in(done.implode()))

@@ -294,13 +294,12 @@ def get_db_items(
         expr = None if conditions is None else _selection_expr(conditions, _PREFIX.get(item_type))
         query = _query(session, item_type, expr, orderby)
         options = []
-        if load_only:
-            names = [load_only] if isinstance(load_only, str) else list(load_only)
-            options.append(sa_orm.load_only(*[_attr(item_type, n) for n in names]))
+        only = ([load_only] if isinstance(load_only, str) else list(load_only)) if load_only else []
+        if only:
+            options.append(sa_orm.load_only(*[_attr(item_type, n) for n in only]))
         if defer:
             names = [defer] if isinstance(defer, str) else list(defer)
-            if load_only and set(map(str, names)) & set(
-                    map(str, [load_only] if isinstance(load_only, str) else load_only)):
+            if set(map(str, names)) & set(map(str, only)):
                 raise ValueError("the same attribute cannot be in both load_only and defer")
             options += [sa_orm.defer(_attr(item_type, n)) for n in names]
         if options:

@@ -104,9 +104,7 @@ def _reflect_before_execute(state: Any) -> None:
     mapper = state.bind_mapper
     if mapper is None or not issubclass(mapper.class_, Base):
         return
-    bind = state.session.get_bind(mapper=mapper)
-    if getattr(bind.dialect, "_s2s_present", None) is None:
-        present_columns(bind)
+    present_columns(state.session.get_bind(mapper=mapper))
 
 
 class _Optional(sa.sql.expression.ColumnElement):
@@ -369,6 +367,13 @@ def _seed_id(seg: Segment) -> str | None:
     return ".".join((sta.network, sta.station, cha.location, cha.channel))
 
 
+def _classes_matching(class_ids_or_labels: tuple[int | str, ...]) -> sa.ColumnElement:
+    """Condition on ``classes``: id among the ints, or label among the other values."""
+    ids = {x for x in class_ids_or_labels if isinstance(x, int)}
+    labels = {str(x) for x in class_ids_or_labels if not isinstance(x, int)}
+    return sa.or_(S.classes.c.id.in_(ids), S.classes.c.label.in_(labels))
+
+
 class Segment(Base):
     """A waveform segment: its miniSEED data, metadata and related objects.
 
@@ -515,12 +520,8 @@ class Segment(Base):
         session = self._session()
         pending = self.del_classlabel(commit=False) if empty_first else False
         mine = set() if empty_first else {c.id for c in self.classes}
-        ids = {x for x in class_ids_or_labels if isinstance(x, int)}
-        labels = {str(x) for x in class_ids_or_labels if not isinstance(x, int)}
-        if ids or labels:
-            query = session.query(Class.id).filter(
-                sa.or_(Class.id.in_(ids), Class.label.in_(labels))
-            )
+        if class_ids_or_labels:
+            query = session.query(Class.id).filter(_classes_matching(class_ids_or_labels))
             new = {cid for (cid,) in query} - mine
             session.add_all(
                 ClassLabelling(segment_id=self.id, class_id=cid, annotator=annotator,
@@ -546,11 +547,7 @@ class Segment(Base):
         cl = S.class_labellings
         cond = cl.c.segment_id == self.id
         if class_ids_or_labels:
-            ids = {x for x in class_ids_or_labels if isinstance(x, int)}
-            labels = {str(x) for x in class_ids_or_labels if not isinstance(x, int)}
-            wanted = sa.select(S.classes.c.id).where(
-                sa.or_(S.classes.c.id.in_(ids), S.classes.c.label.in_(labels))
-            )
+            wanted = sa.select(S.classes.c.id).where(_classes_matching(class_ids_or_labels))
             cond = sa.and_(cond, cl.c.class_id.in_(wanted))
         gone = set(session.execute(sa.select(cl.c.id).where(cond)).scalars())
         deleted = bool(gone) and session.execute(sa.delete(cl).where(cond)).rowcount > 0

@@ -241,13 +241,13 @@ def process(
     total = 0
     try:
         run.header(str(outfile) if outfile is not None else None, log.logfile)
-        if writer is not None and append:
-            logger.info("Appending results to existing file" if writer.appending or
-                        len(writer.done_ids()) else
-                        "Ignoring append: the output file does not exist or is empty")
+        done = writer.done_ids() if writer is not None and append else None
+        if done is not None:
+            logger.info("Appending results to existing file" if writer.appending or len(done)
+                        else "Ignoring append: the output file does not exist or is empty")
         elif existed:
             logger.info("Overwriting existing output file")
-        df = run.frame(writer.done_ids() if writer is not None and append else None)
+        df = run.frame(done)
         total = df.height
         for out in run.batches(df, verbose):
             if writer is None or _P + "row" not in out.columns:

@@ -106,17 +106,26 @@ def db_url_factory(request: pytest.FixtureRequest) -> Callable[[], str]:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def _make(request: pytest.FixtureRequest, tmp_path_factory, legacy: bool) -> str:
-    if request.param == "sqlite":
-        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "small.sqlite")
-        smalldb.build(url, legacy=legacy).dispose()
-        return url
+def new_pg_database(request: pytest.FixtureRequest) -> str:
+    """URL of a new empty PostgreSQL database, dropped at the teardown of ``request``."""
     admin = request.getfixturevalue("pg_admin")
     name = "s2stest_" + uuid.uuid4().hex[:12]
     with admin.connect() as conn:
         conn.execute(sa.text(f'create database "{name}"'))
-    request.addfinalizer(lambda: _drop(admin, name))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop() -> None:
+        sa.orm.close_all_sessions()
+        _drop(admin, name)
+
+    request.addfinalizer(drop)
+    return admin.url.set(database=name).render_as_string(hide_password=False)
+
+
+def _make(request: pytest.FixtureRequest, tmp_path_factory, legacy: bool) -> str:
+    if request.param == "sqlite":
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "small.sqlite")
+    else:
+        url = new_pg_database(request)
     smalldb.build(url, legacy=legacy).dispose()
     return url
 

@@ -38,7 +38,7 @@ from s2sframe.process import (
     load_only,
 )
 from tests import smalldb
-from tests.conftest import BACKENDS, _drop
+from tests.conftest import BACKENDS, new_pg_database
 
 PAGE_SELECTION = {"has_data": "true", "maxgap_numsamples": "[-0.5, 0.5]",
                   "event_distance_deg": "[70, 80]"}
@@ -46,23 +46,14 @@ VEL_2 = [-1.42699395e-06, -1.43603990e-06, -1.42210201e-06]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def example_any_url(request, example_db: Path) -> Iterator[str]:
+def example_any_url(request, example_db: Path) -> str:
     """The stream2segment example database: the file, or a PostgreSQL copy of it."""
     src = "sqlite:///" + str(example_db)
     if request.param == "sqlite":
-        yield src
-        return
-    import uuid
-
-    admin = request.getfixturevalue("pg_admin")
-    name = "s2stest_" + uuid.uuid4().hex[:12]
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
+        return src
+    url = new_pg_database(request)
     copy_database(src, url)
-    yield url
-    sa.orm.close_all_sessions()
-    _drop(admin, name)
+    return url
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import doctest
 import logging
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,28 +21,20 @@ from s2sframe._config import BadInput, yaml_load
 from s2sframe.exceptions import DatabaseError, ProcessingError, SelectionError, SkipSegment
 from s2sframe.process import get_default_segments_selection, imap, process
 from s2sframe.testing import make_database
-from tests.conftest import BACKENDS, _drop
+from tests.conftest import BACKENDS, new_pg_database
 
 CALLS: list[int] = []  # segment ids seen by `record` (single process only)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def db(request, tmp_path_factory) -> Iterator[str]:
+def db(request, tmp_path_factory) -> str:
     """A realistic database of 27 segments (3 events, 3 stations), SQLite or PostgreSQL."""
     if request.param == "sqlite":
         url = "sqlite:///" + str(tmp_path_factory.mktemp("proc") / "db.sqlite")
-        make_database(url, events=3, stations=3, seed=11)
-        yield url
-        return
-    admin = request.getfixturevalue("pg_admin")
-    name = "s2stest_" + uuid.uuid4().hex[:12]
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'create database "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
+    else:
+        url = new_pg_database(request)
     make_database(url, events=3, stations=3, seed=11)
-    yield url
-    sa.orm.close_all_sessions()
-    _drop(admin, name)
+    return url
 
 
 def expected_ids(url: str, selection=None) -> list[int]:
