@@ -20,17 +20,14 @@ and :mod:`s2sframe._mseed_trace`), :mod:`s2sframe._stationxml` and
 from __future__ import annotations
 
 from ._mseed import read_mseed
-from ._mseed_vector import _exact_weights  # noqa: F401
 from ._responses import (
-    _DEFAULT_MEMO_BYTES,  # noqa: F401
     CachedResponse,
-    ResponseCacheInfo,  # noqa: F401
     clear_response_cache,
     enable_response_cache,
     response_cache_info,
     set_response_cache_size,
 )
-from ._stationxml import CacheInfo, InventoryCache, decompress, read_inventory  # noqa: F401
+from ._stationxml import InventoryCache, decompress, read_inventory
 
 __all__ = [
     "CachedResponse",

@@ -232,6 +232,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
                 f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}"
             ) from None
         ours = [t for t in _TABLE_ORDER if t in names]
+        private = is_sqlite(url) and names <= set(metadata.tables)
         if ours:
             with engine.connect() as conn:
                 filled = [
@@ -249,7 +250,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
                     f"{mask_url(url)} already holds stream2segment data ({n_seg} segments, "
                     f"tables: {', '.join(filled)}): pass overwrite=True to replace it"
                 )
-            if is_sqlite(url) and names <= set(metadata.tables):
+            if private:
                 engine.dispose()  # nothing else in the file: start a fresh one (no bloat)
                 for suffix in ("", "-wal", "-shm", "-journal"):
                     if os.path.exists(path + suffix):
@@ -263,4 +264,4 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
     except BaseException:
         engine.dispose()
         raise
-    return engine, is_sqlite(url) and names <= set(metadata.tables)
+    return engine, private

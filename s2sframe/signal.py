@@ -47,30 +47,11 @@ df=0.1 Hz, peak at 5.0 Hz, amplitude 3.000
 from __future__ import annotations
 
 # The implementation lives in private modules; this module re-exports their names.
-from ._sig_common import TimeLike, _as_float_trace  # noqa: F401
-from ._sig_filters import _OUTPUTS, ampratio, bandpass, bandpass_remresp  # noqa: F401
+from ._sig_common import TimeLike  # noqa: F401 - type alias of the time arguments
+from ._sig_filters import ampratio, bandpass, bandpass_remresp
 from ._sig_peaks import ResponseSpectrum, maxabs, pga, pgv, respspec
-from ._sig_spectra import (  # noqa: F401
-    _SIGNAL_FORMS,
-    _argtrim,
-    _npts,
-    _rfft,
-    ampspec,
-    dfreq,
-    fft,
-    freqs,
-    powspec,
-    snr,
-    triangsmooth,
-)
-from ._sig_windows import (  # noqa: F401
-    _parse_win_length,
-    cumsumsq,
-    sn_split,
-    sn_windows,
-    timeof,
-    timeswhere,
-)
+from ._sig_spectra import ampspec, dfreq, fft, freqs, powspec, snr, triangsmooth
+from ._sig_windows import cumsumsq, sn_split, sn_windows, timeof, timeswhere
 
 __all__ = [
     "ResponseSpectrum",

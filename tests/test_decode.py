@@ -20,8 +20,9 @@ import pytest
 from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory.response import Response
 
-import s2sframe._decode as dec
 import s2sframe._mseed as mseed_mod
+import s2sframe._mseed_vector as mseed_vector_mod
+import s2sframe._responses as responses_mod
 import s2sframe._stationxml as stationxml_mod
 from s2sframe._decode import (
     CachedResponse,
@@ -637,7 +638,7 @@ def test_response_cache_is_bounded(example_pair) -> None:
         set_response_cache_size(0)
         assert response_cache_info().entries == 0
     finally:
-        set_response_cache_size(dec._DEFAULT_MEMO_BYTES)
+        set_response_cache_size(responses_mod._DEFAULT_MEMO_BYTES)
 
 
 def test_cached_response_equality(example_pair) -> None:
@@ -754,7 +755,7 @@ def test_exact_delta_span_equals_obspy_formula(rate: float) -> None:
     counts = np.arange(1, 65536, dtype=np.int64)
     obspy_span = ((counts - 1) / rate * 1000000 + 0.5).astype(np.int64)
     np.testing.assert_array_equal(obspy_span, (counts - 1) * delta)
-    weights = dec._exact_weights(delta)
+    weights = mseed_vector_mod._exact_weights(delta)
     fields = np.array([[0, 1, 2, 3, 4, 0, 7, 1, 44]], dtype=np.uint8)  # doy 1 ... 300 samples
     start, samples, end = (fields @ weights)[0]
     assert samples == 300 and end == start + 300 * delta
