@@ -2,7 +2,7 @@
 
 1. miniSEED -> Stream, per segment: ``obspy.read(io.BytesIO(data), format="MSEED")``
    vs ObsPy's reader without plugin dispatch (``obspy.io.mseed.core._read_mseed``)
-   vs ``s2sframe._decode.read_mseed``, on ~2,000 generated 4-minute Steim2 segments
+   vs ``s2sframe.decode.read_mseed``, on ~2,000 generated 4-minute Steim2 segments
    (half 100 Hz, half 20 Hz, 512-byte records). Every result is first checked equal
    to ``obspy.read``'s. Also ``read_mseed`` in a thread pool (libmseed releases the GIL).
 2. ``trace.remove_response(inventory, output="ACC")`` with a plain ObsPy inventory vs
@@ -36,7 +36,7 @@ from obspy.io.mseed.core import _read_mseed
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from s2sframe._decode import read_inventory, read_mseed  # noqa: E402
+from s2sframe.decode import read_inventory, read_mseed  # noqa: E402
 
 EXAMPLE_DB = ROOT.parent / "shared" / "fixtures" / "example.db.sqlite"
 

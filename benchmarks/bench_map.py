@@ -14,7 +14,7 @@ processes (default 2) everywhere:
   * *ORM*: stream2segment's way: SQLAlchemy ORM Segment objects, ``obspy.read``.
 - **W2**: ``trace.remove_response(inventory, output="ACC")`` then PGA.
   * ``map_segments`` as above (inventories parsed once per station per worker,
-    responses memoized by ``s2sframe._decode``);
+    responses memoized by ``s2sframe.decode``);
   * *ORM*: the same ObsPy calls on ORM objects (inventory parsed once per station
     per process, as stream2segment caches it on the Station object), on a sample
     of ``--orm-sample`` segments because it is slow: all the segments of the first
@@ -183,7 +183,7 @@ def _orm_models():
     import sqlalchemy as sa  # noqa: F401
     from sqlalchemy.orm import DeclarativeBase, relationship
 
-    from s2sframe import _schema as S
+    from s2sframe.db import schema as S
 
     class Base(DeclarativeBase):
         pass
@@ -285,8 +285,8 @@ def child(method: str, url: str, workers: int, sample: int) -> dict:
         import polars as pl
 
         import s2sframe
-        import s2sframe._namespace  # noqa: F401 - registers df.s2s
-        from s2sframe._engine import shutdown_workers
+        import s2sframe.engine.namespace  # noqa: F401 - registers df.s2s
+        from s2sframe.engine.run import shutdown_workers
 
         df = (s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"}))
               .select(COLUMNS).collect())

@@ -88,7 +88,7 @@ def run_s2sframe(url: str, filtered: str | None) -> int:
 def run_connectorx(url: str, filtered: str | None) -> int:
     import connectorx as cx
 
-    from s2sframe import _db
+    from s2sframe.db import urls as _db
 
     u = _db.parse_url(url)
     if _db.is_sqlite(u):
@@ -114,7 +114,7 @@ def run_orm(url: str, filtered: str | None) -> int:
     import sqlalchemy as sa
     from sqlalchemy import orm
 
-    from s2sframe import _schema as S
+    from s2sframe.db import schema as S
 
     reg = orm.registry()
 

@@ -18,15 +18,14 @@ True
 
 from __future__ import annotations
 
-from . import _namespace  # noqa: F401 - registers the .s2s namespace on Polars frames
-from ._copy import copy_database
-from ._db import mask_url
-from ._engine import map_segments, shutdown_workers
-from ._info import attributes
-from ._namespace import S2SLazyNamespace, S2SNamespace, s2s
-from ._scan import explain, scan
-from ._segment import Segment
-from ._selection import where
+from .db.copy import copy_database
+from .db.info import attributes
+from .db.scan import explain, scan
+from .db.selection import where
+from .db.urls import mask_url
+from .engine.namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
+from .engine.run import map_segments, shutdown_workers
+from .engine.segment import Segment
 from .exceptions import (
     DatabaseError,
     ProcessingError,

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from ._config import BadInput, load_pyfunc, logfile_path, resolve_dburl, yaml_load
+from .compat.config import BadInput, load_pyfunc, logfile_path, resolve_dburl, yaml_load
 from .exceptions import DatabaseError, ProcessingError, SelectionError
 
 #: Files written by ``s2s init`` (template name -> written name).
@@ -183,7 +183,7 @@ def process(dburl: str, pyfile: Path, funcname: str, config: Path | None, append
     function raises SkipSegment are logged and skipped; any other error stops the
     run (exit code 1) naming the segment.
     """
-    from .process import process as run_process
+    from .compat.api import process as run_process
 
     cfg = yaml_load(config) if config is not None else {}
     url = resolve_dburl(dburl)

@@ -12,7 +12,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from s2sframe import _schema as S
+from s2sframe.db import schema as S
 
 HOSTILE = ["O'Higgins", "'; DROP TABLE segments; --", "back\\slash\\", "Zürich ✓ 東京", 'dq"uote']
 

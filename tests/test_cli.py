@@ -14,8 +14,8 @@ from click.testing import CliRunner
 
 import s2sframe
 from s2sframe import cli
-from s2sframe._config import yaml_load
 from s2sframe.cli import NOTEBOOK, main
+from s2sframe.compat.config import yaml_load
 from tests.conftest import ROOT
 
 TEMPLATES = ROOT / "s2sframe" / "templates"

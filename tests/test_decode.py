@@ -1,4 +1,4 @@
-"""Tests of s2sframe._decode: miniSEED, decompression, StationXML, cached responses."""
+"""Tests of s2sframe.decode: miniSEED, decompression, StationXML, cached responses."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ import pytest
 from obspy import Stream, Trace, UTCDateTime
 from obspy.core.inventory.response import Response
 
-import s2sframe._mseed as mseed_mod
-import s2sframe._mseed_vector as mseed_vector_mod
-import s2sframe._responses as responses_mod
-import s2sframe._stationxml as stationxml_mod
-from s2sframe._decode import (
+import s2sframe.decode.mseed as mseed_mod
+import s2sframe.decode.mseed_vector as mseed_vector_mod
+import s2sframe.decode.responses as responses_mod
+import s2sframe.decode.stationxml as stationxml_mod
+from s2sframe.decode import (
     CachedResponse,
     InventoryCache,
     clear_response_cache,

@@ -23,9 +23,9 @@ import polars as pl
 import pytest
 
 import s2sframe
-import s2sframe._namespace  # noqa: F401 - registers df.s2s (until s2sframe/__init__ does)
+import s2sframe.engine.namespace  # noqa: F401 - registers df.s2s (until s2sframe/__init__ does)
 from s2sframe import ProcessingError, SkipSegment
-from s2sframe._engine import map_segments
+from s2sframe.engine.run import map_segments
 from s2sframe.testing import make_database
 from tests.conftest import ROOT
 
@@ -297,7 +297,7 @@ def test_killed_parent_resumes_to_the_uninterrupted_result(df, url, tmp_path):
     parts = tmp_path / "res.parquet.parts"
     script = tmp_path / "run.py"
     script.write_text(
-        "import signal, sys, polars as pl, s2sframe, s2sframe._namespace\n"
+        "import signal, sys, polars as pl, s2sframe, s2sframe.engine.namespace\n"
         "from tests.test_map import gated\n"
         "if __name__ == '__main__':\n"
         "    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal\n"
@@ -346,7 +346,7 @@ def test_killed_parent_resumes_to_the_uninterrupted_result(df, url, tmp_path):
 
 def test_function_defined_in_main_via_python_c(example_url):
     code = (
-        "import json, numpy as np, s2sframe, s2sframe._namespace\n"
+        "import json, numpy as np, s2sframe, s2sframe.engine.namespace\n"
         "def peak(segment):\n"
         "    return {'peak': int(np.abs(segment.stream()[0].data).max()), 'pid': __import__('os').getpid()}\n"
         f"df = s2sframe.scan({example_url!r}).collect()\n"
@@ -407,7 +407,7 @@ def test_password_never_printed(pg_url_factory, capfd):
     assert "RuntimeError: nope" in out["s2s_error"].to_list()
     assert "s3cretpw" not in captured.out + captured.err + str(info.value)
     assert "s3cretpw" not in " ".join(out["s2s_error"].drop_nulls().to_list())
-    assert "s3cretpw" not in repr(s2sframe._engine._SecretURL(db))
+    assert "s3cretpw" not in repr(s2sframe.engine.run._SecretURL(db))
 
 
 def test_empty_frame(df, url):

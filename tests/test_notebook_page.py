@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from s2sframe._copy import copy_database
+from s2sframe.db.copy import copy_database
 from tests.conftest import ROOT
 
 PAGE = ROOT / "docs" / "stream2segment_in_python.md"

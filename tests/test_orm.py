@@ -17,8 +17,8 @@ import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm
 from sqlalchemy.orm.exc import DetachedInstanceError
 
 import s2sframe
-from s2sframe import _schema as S
-from s2sframe._copy import copy_database
+from s2sframe.db import schema as S
+from s2sframe.db.copy import copy_database
 from s2sframe.exceptions import DatabaseError, SelectionError, SkipSegment
 from s2sframe.process import (
     Channel,

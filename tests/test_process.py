@@ -14,10 +14,15 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm
 
 import s2sframe
-from s2sframe import _config, _copy, _writers, cli, orm
-from s2sframe import _run as R
+from s2sframe import cli, orm
 from s2sframe import process as P
-from s2sframe._config import BadInput, yaml_load
+from s2sframe.compat import api as API
+from s2sframe.compat import config as _config
+from s2sframe.compat import orm as ORM
+from s2sframe.compat import runner as R
+from s2sframe.compat import writers as _writers
+from s2sframe.compat.config import BadInput, yaml_load
+from s2sframe.db import copy as _copy
 from s2sframe.exceptions import DatabaseError, ProcessingError, SelectionError, SkipSegment
 from s2sframe.process import get_default_segments_selection, imap, process
 from s2sframe.testing import make_database
@@ -413,11 +418,11 @@ def test_load_pyfunc(tmp_path):
 
 
 def test_docstring_examples():
-    for module in (_config, _writers, cli, P, R):
+    for module in (_config, _writers, cli, API, R):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
     assert doctest.testmod(_copy).failed == 0
-    assert doctest.testmod(orm).failed == 0
+    assert doctest.testmod(ORM).failed == 0
 
 
 def test_public_names_of_the_stream2segment_api(db, tmp_path):

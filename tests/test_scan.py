@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 import s2sframe
-from s2sframe import _attributes as A
-from s2sframe import _scan
+from s2sframe.db import attributes as A
+from s2sframe.db import scan as _scan
 from tests import smalldb
 
 
@@ -234,7 +234,7 @@ def test_sqlite_opened_read_only(tmp_path):
     smalldb.build(url).dispose()
     import connectorx as cx
 
-    from s2sframe import _db
+    from s2sframe.db import urls as _db
 
     path = tmp_path / "ro.sqlite"
     before = path.read_bytes()

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 
 import s2sframe
 from s2sframe import SkipSegment
-from s2sframe._db import get_engine
-from s2sframe._namespace import S2SLazyNamespace, S2SNamespace, s2s
+from s2sframe.db.urls import get_engine
+from s2sframe.engine.namespace import S2SLazyNamespace, S2SNamespace, s2s
 from s2sframe.testing import make_database
 
 COUNTS_2 = [-314, -280, -251]

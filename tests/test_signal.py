@@ -77,7 +77,11 @@ def example() -> tuple[Trace, obspy.Inventory]:
 def test_docstring_examples_run() -> None:
     # s2sframe.signal re-exports names defined in private modules: doctest only collects
     # the docstrings of objects defined in the module it is given, so test them all.
-    from s2sframe import _sig_common, _sig_filters, _sig_peaks, _sig_spectra, _sig_windows
+    from s2sframe.signal import common as _sig_common
+    from s2sframe.signal import filters as _sig_filters
+    from s2sframe.signal import peaks as _sig_peaks
+    from s2sframe.signal import spectra as _sig_spectra
+    from s2sframe.signal import windows as _sig_windows
 
     attempted = 0
     for module in (s2ssignal, _sig_common, _sig_filters, _sig_windows, _sig_spectra, _sig_peaks):

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown calls sa.orm.close_all_sessions()
 from obspy.geodetics import locations2degrees
 
-from s2sframe._schema import missing_required, present_columns
+from s2sframe.db.schema import missing_required, present_columns
 from s2sframe.testing import _p_travel_time, example_database, make_database
 
 TABLES = (

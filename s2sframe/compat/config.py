@@ -1,0 +1,210 @@
+"""YAML configurations, processing functions loaded from files, log file names.
+
+Everything here raises :class:`BadInput` (a ``ValueError``) with a message
+meant for the user when the input is wrong: the ``s2s`` command turns it into
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import inspect
+import os
+import sys
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..exceptions import S2SFrameError
+
+__all__ = ["BadInput", "check_pyfunc", "load_config", "load_pyfunc", "logfile_path",
+           "resolve_dburl", "yaml_load"]
+
+
+class BadInput(S2SFrameError, ValueError):
+    """A wrong argument given by the user (bad YAML, missing file or function...)."""
+
+
+def _merge(base: dict, updates: Mapping) -> dict:
+    for key, value in updates.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _sqlite_relative_to(dburl: Any, folder: Path) -> Any:
+    """``sqlite:///relative/path`` -> ``sqlite:////<folder>/relative/path``."""
+    prefix = "sqlite:///"
+    if isinstance(dburl, str) and dburl.startswith(prefix):
+        path = dburl[len(prefix):]
+        if path and path != ":memory:" and not path.startswith("file:") \
+                and not os.path.isabs(path):
+            return prefix + str(folder / path)
+    return dburl
+
+
+def yaml_load(source: str | os.PathLike | Mapping, **updates: Any) -> dict:
+    """Load a YAML file (or copy a dict) and merge ``updates`` into it.
+
+    A ``dburl`` written as a relative SQLite path (``sqlite:///db.sqlite``) is
+    made relative to the folder of the YAML file, not to the current directory.
+    Nested dicts of ``updates`` are merged (``a={'c': 2}`` keeps ``a['b']``).
+
+    Parameters
+    ----------
+    source : str, path or dict
+        The YAML file.
+    **updates
+        Values replacing (or merged into) those of the file.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    BadInput
+        Missing file, invalid YAML (with the line) or a YAML that is not a mapping.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "download.yaml")
+    >>> _ = open(path, "w").write("dburl: sqlite:///db.sqlite\\nmagnitude: 5\\n")
+    >>> cfg = yaml_load(path, magnitude=6)
+    >>> cfg["dburl"] == "sqlite:///" + os.path.join(os.path.dirname(path), "db.sqlite")
+    True
+    >>> cfg["magnitude"]
+    6
+    """
+    if isinstance(source, Mapping):
+        data = _copy(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise BadInput(f"YAML file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise BadInput(f"Invalid YAML in {path}: {exc}") from None
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise BadInput(f"{path} must hold a mapping (key: value lines), "
+                           f"not a {type(data).__name__}")
+        if "dburl" in data:
+            data["dburl"] = _sqlite_relative_to(data["dburl"], path.resolve().parent)
+    return _merge(data, updates)
+
+
+def _copy(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def load_config(config: str | os.PathLike | Mapping | None) -> dict:
+    """The ``config`` argument of ``imap``/``process``: a dict (kept as is), a YAML path or None."""
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return config
+    if isinstance(config, Mapping):
+        return dict(config)
+    if isinstance(config, str | os.PathLike):
+        return yaml_load(config)
+    raise BadInput(f"config must be a dict or the path of a YAML file, not {type(config).__name__}")
+
+
+def resolve_dburl(value: str) -> str:
+    """A database URL, or the ``dburl`` of the YAML file ``value`` (for ``s2s process -d``)."""
+    text = str(value)
+    if text.lower().endswith((".yaml", ".yml")) and "://" not in text:
+        config = yaml_load(text)
+        if not config.get("dburl"):
+            raise BadInput(f"{text} has no 'dburl' entry")
+        return str(config["dburl"])
+    return text
+
+
+def check_pyfunc(pyfunc: Any) -> None:
+    """Raise BadInput unless ``pyfunc`` can be called as ``pyfunc(segment, config)``."""
+    if not callable(pyfunc):
+        raise BadInput(f"the processing function must be callable, not {type(pyfunc).__name__}")
+    try:
+        sig = inspect.signature(pyfunc)
+    except (TypeError, ValueError):  # builtins without a signature: trust them
+        return
+    try:
+        sig.bind(None, None)
+    except TypeError:
+        name = getattr(pyfunc, "__name__", repr(pyfunc))
+        raise BadInput(
+            f"the processing function {name}{sig} must accept two arguments "
+            "(segment, config): e.g. def main(segment, config): ..."
+        ) from None
+
+
+def load_pyfunc(pyfile: str | os.PathLike, funcname: str = "main") -> Callable:
+    """Import the Python file ``pyfile`` and return its function ``funcname``.
+
+    The module is pickled by value for worker processes (its folder need not be
+    importable there).
+
+    Raises
+    ------
+    BadInput
+        Missing file, import error (with its message) or missing function.
+    """
+    path = Path(pyfile)
+    if not path.is_file():
+        raise BadInput(f"Python file not found: {path}")
+    name = f"s2s_processing_{path.stem}_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise BadInput(f"Cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    folder = str(path.resolve().parent)
+    added = folder not in sys.path
+    if added:
+        sys.path.insert(0, folder)  # the module may import its neighbours
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # noqa: BLE001 - any error of the user's module
+        sys.modules.pop(name, None)
+        raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(folder)
+    func = getattr(module, funcname, None)
+    if func is None:
+        found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
+                       and v.__module__ == name)
+        hint = f" (functions found: {', '.join(found)})" if found else ""
+        raise BadInput(f"function {funcname!r} not found in {path}{hint}")
+    check_pyfunc(func)
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    return func
+
+
+def logfile_path(base: str | os.PathLike) -> str:
+    """``<base>.<YYYY-MM-DDTHH.MM.SS>.log``, the log file derived from an output file.
+
+    Examples
+    --------
+    >>> logfile_path("out.csv").startswith("out.csv.") and logfile_path("x").endswith(".log")
+    True
+    """
+    now = dt.datetime.now().strftime("%Y-%m-%dT%H.%M.%S")
+    return f"{os.fspath(base)}.{now}.log"

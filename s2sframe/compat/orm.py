@@ -1,0 +1,601 @@
+"""SQLAlchemy ORM models of a stream2segment database (stream2segment's ``process`` models).
+
+The models are mapped onto the Core tables of :mod:`s2sframe.db.schema` (one
+schema for everything): ``Segment``, ``Event``, ``Station``, ``Channel``,
+``DataCenter``, ``Download``, ``WebService``, ``Class`` and ``ClassLabelling``,
+with stream2segment's relationships and dynamic back-references::
+
+    segment.event / .channel / .station (through the channel) / .datacenter / .download
+    event.segments, channel.segments, station.segments, datacenter.segments,
+    download.segments, class_.segments        (dynamic: queries, e.g. ``.count()``)
+    station.channels, datacenter.stations, segment.classes
+
+Derived attributes (``Segment.has_valid_data``, ``Segment.missing_data_sec``,
+``Segment.seed_id``, ``Station.netsta_code``, ``Channel.band_code``...) are hybrid
+properties: Python values on objects, SQL in queries. Their SQL side is the
+one of the attribute registry (:mod:`s2sframe.db.attributes`), rendered for the
+dialect of the database at compile time (SQLite and PostgreSQL compute
+datetime differences differently).
+
+Optional columns (``events.event_type``, absent from databases written by older
+stream2segment versions) read as None on those databases instead of failing:
+the column is rendered as ``NULL`` for engines whose database lacks it.
+
+Examples
+--------
+>>> from sqlalchemy.dialects import sqlite
+>>> from s2sframe.orm import Segment
+>>> where = Segment.event_distance_km > 1000
+>>> print(where.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+segments.event_distance_deg * 111.19492664455873 > 1000
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    backref,
+    column_property,
+    object_session,
+    relationship,
+)
+from sqlalchemy.orm import Session as _Session
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from ..db import attributes as A
+from ..db import schema as S
+from ..exceptions import SkipSegment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from obspy import Inventory, Stream
+    from sqlalchemy.orm import Query
+
+__all__ = [
+    "Base",
+    "Channel",
+    "Class",
+    "ClassLabelling",
+    "DataCenter",
+    "Download",
+    "Event",
+    "Segment",
+    "Station",
+    "WebService",
+]
+
+#: relation -> (table, join condition from segments), in join order.
+JOINS: dict[str, tuple[sa.Table, sa.ColumnElement]] = {
+    "event": (S.events, S.events.c.id == S.segments.c.event_id),
+    "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
+    "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
+    "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
+    "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
+}
+
+
+# ------------------------------------------------------------------ schema per engine
+def present_columns(bind: sa.engine.Engine | sa.engine.Connection) -> dict[str, frozenset[str]]:
+    """Columns really in the database of ``bind``, reflected once per engine.
+
+    Stored on the engine's dialect (one per engine, so one per database), which is
+    where the SQL compilers of :class:`_Optional` and :class:`_Derived` look.
+    """
+    engine = bind.engine if isinstance(bind, sa.engine.Connection) else bind
+    present = getattr(engine.dialect, "_s2s_present", None)
+    if present is None:
+        present = S.present_columns(engine)
+        engine.dialect._s2s_present = present  # type: ignore[attr-defined]
+    return present
+
+
+@sa_event.listens_for(_Session, "do_orm_execute")
+def _reflect_before_execute(state: Any) -> None:
+    """Reflect the database columns before the first ORM statement on an engine."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, Base):
+        return
+    present_columns(state.session.get_bind(mapper=mapper))
+
+
+class _Optional(sa.sql.expression.ColumnElement):
+    """A column that may be absent from a database: rendered NULL where it is."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: sa.Column) -> None:
+        self.column = column
+        self.type = column.type
+
+    @property
+    def _from_objects(self) -> list:  # the FROM of queries selecting only this column
+        return self.column._from_objects
+
+
+@compiles(_Optional)
+def _compile_optional(element: _Optional, compiler: Any, **kw: Any) -> str:
+    present = getattr(compiler.dialect, "_s2s_present", None)
+    col = element.column
+    if present is not None and col.name not in present.get(col.table.name, ()):
+        return compiler.process(sa.cast(sa.null(), col.type), **kw)
+    return compiler.process(col, **kw)
+
+
+_SA_TYPES: dict[Any, type] = {
+    pl.Boolean: sa.Boolean, pl.Float64: sa.Float, pl.String: sa.String, pl.Int64: sa.Integer,
+}
+
+
+class _Derived(sa.sql.expression.ColumnElement):
+    """The SQL of a derived attribute of the registry, rendered for the dialect.
+
+    Segment attributes needing other tables (``seed_id``) become correlated scalar
+    subqueries, so ``session.query(Segment).filter(Segment.seed_id == ...)`` needs
+    no explicit join.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("name", InternalTraversal.dp_string)]
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.type = _SA_TYPES[A.ATTRIBUTES[name].dtype]()
+
+    @property
+    def _from_objects(self) -> list:
+        attr = A.ATTRIBUTES[self.name]
+        table = S.segments if attr.relation is None else A.RELATIONS[attr.relation]
+        return [table]
+
+
+@compiles(_Derived)
+def _compile_derived(element: _Derived, compiler: Any, **kw: Any) -> str:
+    return compiler.process(derived_sql(element.name, compiler.dialect), **kw)
+
+
+def derived_sql(name: str, dialect: sa.engine.Dialect) -> sa.ColumnElement:
+    """SQL expression of the registry attribute ``name`` for ``dialect``.
+
+    Examples
+    --------
+    >>> from sqlalchemy.dialects import sqlite
+    >>> sql = derived_sql("station.netsta_code", sqlite.dialect())
+    >>> print(sql.compile(compile_kwargs={"literal_binds": True}))
+    stations.network || '.' || stations.station
+    """
+    attr = A.ATTRIBUTES[name]
+    present = getattr(dialect, "_s2s_present", None)
+    if present is None:
+        present = {t.name: frozenset(t.columns.keys()) for t in S.metadata.tables.values()}
+    ctx = A.SQLContext(dialect.name, present)
+    expr = attr.sql_expr(ctx)
+    if attr.relation is None and ctx.relations:
+        tables = [JOINS[r][0] for r in JOINS if r in ctx.relations]
+        conds = [JOINS[r][1] for r in JOINS if r in ctx.relations]
+        expr = sa.select(expr).select_from(*tables).where(*conds).scalar_subquery()
+    return expr
+
+
+def _hybrid(name: str, fget: Any) -> hybrid_property:
+    """A hybrid property: ``fget`` on objects, the registry's SQL in queries."""
+    fget.__doc__ = A.ATTRIBUTES[name].doc
+
+    def expr(cls: type) -> sa.ColumnElement:
+        return _Derived(name).label(name.rsplit(".", 1)[-1])
+
+    return hybrid_property(fget, expr=expr)
+
+
+def _many(name: str, table: sa.Table, **kwargs: Any) -> Any:
+    """A dynamic back-reference (a query, e.g. ``event.segments.count()``), ordered by id."""
+    return backref(name, lazy="dynamic", order_by=table.c.id, **kwargs)
+
+
+# ------------------------------------------------------------------------------ base
+_MAXCHARS = 10
+
+
+class Base(DeclarativeBase):
+    """Base of the models: ``str(obj)`` lists loaded attributes and related objects."""
+
+    metadata = S.metadata
+
+    def __str__(self) -> str:
+        state = sa.inspect(self)
+        loaded = state.dict
+        lines = [type(self).__name__]
+        order = {c.key: i for i, c in enumerate(state.mapper.local_table.columns)}
+        attrs = sorted((p.key for p in state.mapper.column_attrs),
+                       key=lambda k: order.get(k, len(order)))
+        shown = []
+        for key in attrs:
+            if key not in loaded:
+                shown.append(f"  {key}")
+                continue
+            val = loaded[key]
+            cut = ""
+            if isinstance(val, str | bytes) and len(val) > _MAXCHARS:
+                kind = "characters" if isinstance(val, str) else "elements"
+                cut = f", {len(val)} {kind}, showing first {_MAXCHARS} only"
+                val = val[:_MAXCHARS]
+            shown.append(f"  {key}: {val} ({type(val).__name__}{cut})")
+        n = sum(k in loaded for k in attrs)
+        lines.append(f" attributes ({n} of {len(attrs)} loaded):")
+        lines += shown
+        rels = list(state.mapper.relationships.keys())
+        nrel = sum(r in loaded for r in rels)
+        lines.append(f" related_objects ({nrel} of {len(rels)} loaded):")
+        for r in rels:
+            lines.append(f"  {r}: `{type(loaded[r]).__name__}` object" if r in loaded
+                         else f"  {r}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        ident = sa.inspect(self).identity
+        return f"<{type(self).__name__} id={ident[0] if ident else None}>"
+
+
+# ----------------------------------------------------------------------------- models
+class WebService(Base):
+    """A web service (e.g. the event catalog queried by the download)."""
+
+    __table__ = S.web_services
+
+
+class DataCenter(Base):
+    """A data center (FDSN station and dataselect URLs)."""
+
+    __table__ = S.data_centers
+
+
+class Download(Base):
+    """One execution of stream2segment's download (``config`` holds its YAML)."""
+
+    __table__ = S.downloads
+
+
+class Event(Base):
+    """A seismic event. ``event_type`` is None on databases lacking that column."""
+
+    __table__ = S.events
+    __mapper_args__ = {"exclude_properties": ["event_type"]}
+    event_type = column_property(_Optional(S.events.c.event_type))
+
+
+class Class(Base):
+    """A class label (``label``, ``description``) that segments can be annotated with."""
+
+    __table__ = S.classes
+
+
+class ClassLabelling(Base):
+    """One (segment, class label) annotation."""
+
+    __table__ = S.class_labellings
+
+
+class Station(Base):
+    """A station; ``inventory()`` parses its StationXML (once per object)."""
+
+    __table__ = S.stations
+    datacenter = relationship(DataCenter, backref=_many("stations", S.stations))
+
+    netsta_code = _hybrid("station.netsta_code", lambda self: f"{self.network}.{self.station}")
+    has_inventory = _hybrid("station.has_inventory", lambda self: bool(self.inventory_xml))
+
+    def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
+        """Return the station inventory, parsed once and then cached on this object.
+
+        Parameters
+        ----------
+        reload : bool
+            Parse the stored StationXML again.
+        format : {None, "stationxml", "stationtxt"}
+            None: an ObsPy Inventory; "stationxml": the StationXML bytes;
+            "stationtxt": the FDSN text format (str).
+
+        Raises
+        ------
+        SkipSegment
+            If the station has no StationXML or it cannot be read.
+        """
+        from ..decode import read_inventory
+
+        if format is not None and format.lower() == "stationxml":
+            return read_inventory(self.inventory_xml, format="stationxml")
+        cached = None if reload else self.__dict__.get("_s2s_inventory")
+        if cached is None:
+            try:
+                cached = read_inventory(self.inventory_xml)
+            except SkipSegment as exc:
+                cached = SkipSegment(f"station {self.id}: {exc}")
+            self.__dict__["_s2s_inventory"] = cached
+        if isinstance(cached, SkipSegment):
+            raise SkipSegment(str(cached))
+        if format is not None:
+            if format.lower() != "stationtxt":
+                raise ValueError(f"format must be None, 'stationxml' or 'stationtxt', not {format!r}")
+            buf = io.StringIO()
+            cached.write(buf, format="STATIONTXT")
+            return buf.getvalue()
+        return cached
+
+
+class Channel(Base):
+    """A channel of a station."""
+
+    __table__ = S.channels
+    station = relationship(Station, backref=_many("channels", S.channels))
+
+    band_code = _hybrid("channel.band_code", lambda self: self.channel[0:1])
+    instrument_code = _hybrid("channel.instrument_code", lambda self: self.channel[1:2])
+    orientation_code = _hybrid("channel.orientation_code", lambda self: self.channel[2:3])
+    band_instrument_code = _hybrid("channel.band_instrument_code", lambda self: self.channel[0:2])
+
+
+def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def _missing_sec(seg: Segment) -> float | None:
+    req, got = _seconds(seg.request_start, seg.request_end), seg.duration_sec
+    return None if req is None or got is None else req - got
+
+
+def _missing_ratio(seg: Segment) -> float | None:
+    req, got = _seconds(seg.request_start, seg.request_end), seg.duration_sec
+    return None if req is None or got is None or req == 0 else 1.0 - got / req
+
+
+def _seed_id(seg: Segment) -> str | None:
+    if seg.data_seed_id is not None:
+        return seg.data_seed_id
+    cha = seg.channel
+    sta = cha.station
+    return ".".join((sta.network, sta.station, cha.location, cha.channel))
+
+
+def _classes_matching(class_ids_or_labels: tuple[int | str, ...]) -> sa.ColumnElement:
+    """Condition on ``classes``: id among the ints, or label among the other values."""
+    ids = {x for x in class_ids_or_labels if isinstance(x, int)}
+    labels = {str(x) for x in class_ids_or_labels if not isinstance(x, int)}
+    return sa.or_(S.classes.c.id.in_(ids), S.classes.c.label.in_(labels))
+
+
+class Segment(Base):
+    """A waveform segment: its miniSEED data, metadata and related objects.
+
+    Examples
+    --------
+    >>> from s2sframe.process import get_session, Segment
+    >>> session = get_session(dburl)                        # doctest: +SKIP
+    >>> seg = session.get(Segment, 2)                       # doctest: +SKIP
+    >>> seg.event.magnitude, seg.station.network, seg.seed_id  # doctest: +SKIP
+    (8.1, 'GE', 'GE.MTE..BHZ')
+    >>> session.query(Segment.id).filter(Segment.missing_data_sec < 0).count()  # doctest: +SKIP
+    2
+    """
+
+    __table__ = S.segments
+
+    event = relationship(Event, backref=_many("segments", S.segments))
+    channel = relationship(Channel, backref=_many("segments", S.segments))
+    datacenter = relationship(DataCenter, backref=_many("segments", S.segments))
+    download = relationship(Download, backref=_many("segments", S.segments))
+    station = relationship(
+        Station,
+        secondary=S.channels,
+        primaryjoin=S.segments.c.channel_id == S.channels.c.id,
+        secondaryjoin=S.channels.c.station_id == S.stations.c.id,
+        uselist=False,
+        viewonly=True,
+        backref=_many("segments", S.segments, viewonly=True),
+    )
+    classes = relationship(
+        Class,
+        secondary=S.class_labellings,
+        lazy="dynamic",
+        viewonly=True,
+        backref=_many("segments", S.segments, viewonly=True),
+    )
+
+    has_data = _hybrid("has_data", lambda self: bool(self.data))
+    has_valid_data = _hybrid(
+        "has_valid_data",
+        lambda self: bool(self.data) and self.download_code is not None
+        and self.download_code != -2,
+    )
+    event_distance_km = _hybrid(
+        "event_distance_km", lambda self: self.event_distance_deg * A.KM_PER_DEG
+    )
+    duration_sec = _hybrid("duration_sec", lambda self: _seconds(self.start_time, self.end_time))
+    missing_data_sec = _hybrid("missing_data_sec", _missing_sec)
+    missing_data_ratio = _hybrid("missing_data_ratio", _missing_ratio)
+    seed_id = _hybrid("seed_id", _seed_id)
+    classlabels_count = _hybrid("classlabels_count", lambda self: self.classes.count())
+
+    # -- waveform and inventory --------------------------------------------------
+    def stream(self, reload: bool = False) -> Stream:
+        """Return the ObsPy Stream of the segment, decoded once and then cached.
+
+        In-place changes (e.g. ``segment.stream()[0].remove_response(inv)``) are seen
+        by the next ``segment.stream()``: work on ``.copy()`` or pass ``reload=True``
+        to decode the bytes again.
+
+        Raises
+        ------
+        SkipSegment
+            If the segment has no data or its data is not valid miniSEED.
+        """
+        cached = None if reload else self.__dict__.get("_s2s_stream")
+        if cached is None:
+            data = self.data
+            if not data:
+                cached = SkipSegment(f"segment {self.id}: no waveform data")
+            else:
+                from ..decode import read_mseed
+
+                try:
+                    cached = read_mseed(bytes(data))
+                except Exception as exc:  # noqa: BLE001 - any decoder error means "skip"
+                    cached = SkipSegment(f"segment {self.id}: invalid miniSEED data: {exc}")
+            self.__dict__["_s2s_stream"] = cached
+        if isinstance(cached, SkipSegment):
+            raise SkipSegment(str(cached))
+        return cached
+
+    def inventory(self, reload: bool = False, format: str | None = None) -> Inventory | Any:  # noqa: A002
+        """Return the inventory of the segment's station (see :meth:`Station.inventory`)."""
+        return self.station.inventory(reload=reload, format=format)
+
+    # -- paths and URLs -------------------------------------------------------------
+    def sds_path(self, root: str = ".") -> str:
+        """Path for the segment in a SeisComP data structure, as in stream2segment.
+
+        ``<root>/<event id>/<year>/<NET>/<STA>/<LOC>/<CHA>.D/<NET>.<STA>.<LOC>.<CHA>.D.<year>.<day>``
+        with year and day of year of ``request_start``; no extension.
+
+        Examples
+        --------
+        >>> seg.sds_path("/data")  # doctest: +SKIP
+        '/data/1/2017/GE/MTE/BHZ.D/GE.MTE..BHZ.D.2017.251'
+        """
+        start = self.request_start
+        cha = self.channel
+        sta = cha.station
+        net, stc, loc, chc = sta.network, sta.station, cha.location, cha.channel
+        year, day = str(start.year), f"{start.timetuple().tm_yday:03d}"
+        return os.path.join(root, str(self.event_id), year, net, stc, loc, chc + ".D",
+                            ".".join((net, stc, loc, chc, "D", year, day)))
+
+    @property
+    def url(self) -> str:
+        """The FDSN dataselect query of this segment's time window."""
+        net, sta, loc, cha = (self.seed_id.split(".") + ["", "", "", ""])[:4]
+        base = self.datacenter.dataselect_url
+        return (f"{base}?net={net}&sta={sta}&loc={loc or '--'}&cha={cha}"
+                f"&start={self.request_start.isoformat()}&end={self.request_end.isoformat()}")
+
+    @property
+    def dbsession(self) -> _Session | None:
+        """The session this segment is attached to (None when detached)."""
+        return object_session(self)
+
+    # -- class labels ---------------------------------------------------------------
+    @property
+    def classlabels(self) -> list[str]:
+        """Sorted labels of the classes assigned to this segment."""
+        return sorted(c.label for c in self.classes)
+
+    def _session(self) -> _Session:
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"segment {self.id} is detached from its session")
+        return session
+
+    def add_classlabel(self, *class_ids_or_labels: int | str, commit: bool = True,
+                       empty_first: bool = False, annotator: str | None = None) -> bool:
+        """Assign classes (by id or label) to this segment.
+
+        Classes already assigned and ids or labels not in the database are ignored.
+        ``annotator`` set means hand labelled (``is_hand_labelled`` true).
+
+        Returns
+        -------
+        bool
+            True if changes are pending (only possible with ``commit=False``).
+        """
+        session = self._session()
+        pending = self.del_classlabel(commit=False) if empty_first else False
+        mine = set() if empty_first else {c.id for c in self.classes}
+        if class_ids_or_labels:
+            query = session.query(Class.id).filter(_classes_matching(class_ids_or_labels))
+            new = {cid for (cid,) in query} - mine
+            session.add_all(
+                ClassLabelling(segment_id=self.id, class_id=cid, annotator=annotator,
+                               is_hand_labelled=annotator is not None)
+                for cid in sorted(new)
+            )
+            pending = pending or bool(new)
+        if pending and commit:
+            session.commit()
+            return False
+        return pending
+
+    def del_classlabel(self, *class_ids_or_labels: int | str, commit: bool = True) -> bool:
+        """Remove classes (by id or label; all when none given) from this segment.
+
+        Returns
+        -------
+        bool
+            True if changes are pending (only possible with ``commit=False``).
+        """
+        session = self._session()
+        session.flush()
+        cl = S.class_labellings
+        cond = cl.c.segment_id == self.id
+        if class_ids_or_labels:
+            wanted = sa.select(S.classes.c.id).where(_classes_matching(class_ids_or_labels))
+            cond = sa.and_(cond, cl.c.class_id.in_(wanted))
+        gone = set(session.execute(sa.select(cl.c.id).where(cond)).scalars())
+        deleted = bool(gone) and session.execute(sa.delete(cl).where(cond)).rowcount > 0
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, ClassLabelling) and obj.id in gone:
+                session.expunge(obj)
+        if deleted and commit:
+            session.commit()
+            return False
+        return deleted
+
+    # -- siblings -------------------------------------------------------------------
+    def siblings(self, *matching_attributes: str, include_self: bool = False) -> Query:
+        """Query of the segments equal to this one in all ``matching_attributes``.
+
+        Without attributes: the other components of the same recording, i.e.
+        ``('station.id', 'channel.location', 'channel.band_instrument_code',
+        'event_id')``. Any selectable attribute name works, e.g. ``'event.id'``,
+        ``'station.netsta_code'``, ``'channel.instrument_code'``.
+
+        Returns
+        -------
+        sqlalchemy.orm.Query
+            Of Segments, ordered by id (e.g. ``.count()``, ``.options(...)``, ``.all()``).
+
+        Examples
+        --------
+        >>> [s.channel.channel for s in seg.siblings()]  # doctest: +SKIP
+        ['BHE', 'BHN']
+        """
+        from .session import segments_query
+
+        names = matching_attributes or (
+            "station.id", "channel.location", "channel.band_instrument_code", "event_id")
+        values = {name: self._value(name) for name in names}
+        expr = None
+        for name, value in values.items():
+            cond = pl.col(name).is_null() if value is None else pl.col(name) == value
+            expr = cond if expr is None else expr & cond
+        if not include_self:
+            expr = expr & (pl.col("id") != self.id)  # type: ignore[operator]
+        return segments_query(self._session(), expr)
+
+    def _value(self, name: str) -> Any:
+        A.get(name, context="siblings")
+        obj: Any = self
+        if "." in name:
+            rel, name = name.split(".", 1)
+            obj = getattr(self, rel)
+        return getattr(obj, name)
+

@@ -1,0 +1,432 @@
+"""The machinery of ``imap`` / ``process``: the wrapped function, the segment, the run.
+
+``imap`` and ``process`` (:mod:`s2sframe.process`) select the segments with
+:func:`s2sframe.scan` + :func:`s2sframe.where`, then call
+:func:`s2sframe.engine.run.map_segments` batch after batch with :class:`_Call`, which
+calls ``pyfunc(segment, config)`` and turns its output into engine columns (kept
+in memory, pickled, or table columns). Skipped segments and summaries go to the
+``s2sframe.process`` logger, shown only where asked (log file, ``verbose``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy.engine import URL
+
+from ..db import attributes as A
+from ..db import urls as _db
+from ..db.scan import scan
+from ..db.selection import where
+from ..exceptions import ProcessingError, SelectionError, SkipSegment
+from .config import BadInput, check_pyfunc, load_config
+from .orm import Segment
+from .session import close_session, get_session
+
+logger = logging.getLogger("s2sframe.process")
+logger.addHandler(logging.NullHandler())  # messages are shown only where asked (logfile, verbose)
+
+#: Columns of the segments frame handed to workers: all attributes but long texts
+#: (download log and config) and class lists, which are fetched when used.
+_NOT_LOADED = ("download.log", "download.config", "classes.id", "classes.label",
+               "classes.description")
+_P = "__s2s_"  # prefix of our columns in the engine's results
+_R = "__s2s_r_"  # prefix of the processing function's columns
+
+
+def get_default_segments_selection() -> dict[str, str]:
+    """The selection used when none is given: valid data without gaps or overlaps.
+
+    Examples
+    --------
+    >>> get_default_segments_selection()
+    {'has_valid_data': 'true', 'maxgap_numsamples': '(-0.5, 0.5)'}
+    """
+    return {"has_valid_data": "true", "maxgap_numsamples": "(-0.5, 0.5)"}
+
+
+# ---------------------------------------------------------------- the wrapped function
+class _ProcessingSegment:
+    """The segment given to ``pyfunc``: the engine's Segment plus ORM-backed extras.
+
+    Attributes and ``stream()``, ``inventory()``, ``sds_path()``, ``url``,
+    ``seed_id`` come from :class:`s2sframe.engine.segment.Segment`; ``siblings()``,
+    ``dbsession``, ``classlabels``, ``add_classlabel()``, ``del_classlabel()`` use
+    the ORM object (:meth:`orm`), loaded on first use in a session of the worker.
+    """
+
+    __slots__ = ("_segment", "_call")
+
+    def __init__(self, segment: Any, call: _Call) -> None:
+        self._segment = segment
+        self._call = call
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._segment, name)
+
+    def __dir__(self) -> list[str]:
+        own = ["orm", "siblings", "dbsession", "classlabels", "add_classlabel",
+               "del_classlabel"]
+        return sorted(set(dir(self._segment)) | set(own))
+
+    def __repr__(self) -> str:
+        return f"<Segment id={self._segment.id}>"
+
+    def orm(self) -> Segment:
+        """The ORM :class:`s2sframe.orm.Segment` of this segment (in the worker's session)."""
+        return self._call.orm_segment(self._segment.id)
+
+    def siblings(self, *matching_attributes: str, include_self: bool = False) -> Any:
+        """See :meth:`s2sframe.orm.Segment.siblings`."""
+        return self.orm().siblings(*matching_attributes, include_self=include_self)
+
+    @property
+    def dbsession(self) -> Any:
+        """The ORM session of the worker (see :meth:`orm`)."""
+        return self.orm().dbsession
+
+    @property
+    def classlabels(self) -> list[str]:
+        """Sorted labels of the classes assigned to this segment."""
+        return self.orm().classlabels
+
+    def add_classlabel(self, *class_ids_or_labels: int | str, **kwargs: Any) -> bool:
+        """See :meth:`s2sframe.orm.Segment.add_classlabel`."""
+        return self.orm().add_classlabel(*class_ids_or_labels, **kwargs)
+
+    def del_classlabel(self, *class_ids_or_labels: int | str, **kwargs: Any) -> bool:
+        """See :meth:`s2sframe.orm.Segment.del_classlabel`."""
+        return self.orm().del_classlabel(*class_ids_or_labels, **kwargs)
+
+
+_SESSIONS: dict[str, Any] = {}  # ORM sessions of this process, by URL (workers keep theirs)
+
+
+class _Call:
+    """``segment -> pyfunc(segment, config)`` as run by the engine, picklable.
+
+    Skip exceptions become a ``__s2s_skip`` message; outputs are kept in memory
+    (``mode="memory"``, single process), pickled (``"pickle"``, workers) or turned
+    into table columns (``"row"``, for :func:`process`).
+    """
+
+    def __init__(self, pyfunc: Callable, config: Any, skip: tuple[type[BaseException], ...],
+                 mode: str, url: URL) -> None:
+        self.pyfunc = pyfunc
+        self.config = config
+        self.skip = skip
+        self.mode = mode
+        self.__name__ = getattr(pyfunc, "__name__", "pyfunc")
+        self._url = url.render_as_string(hide_password=False)
+        self.outputs: dict[int, Any] = {}
+        self.error: BaseException | None = None
+        self._orm_id: int | None = None
+
+    def __repr__(self) -> str:
+        return f"<{self.__name__} on {_db.mask_url(self._url)}>"
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["outputs"], state["error"] = {}, None
+        return state
+
+    def __call__(self, segment: Any) -> dict[str, Any]:
+        seg = _ProcessingSegment(segment, self)
+        try:
+            out = self.pyfunc(seg, self.config)
+        except self.skip as exc:
+            return {_P + "skip": f"{type(exc).__name__}: {exc}" if str(exc)
+                    else type(exc).__name__}
+        except Exception as exc:
+            self.error = exc  # the original, with its traceback (single process)
+            raise
+        if self.mode == "memory":
+            self.outputs[segment.id] = out
+            return {_P + "ok": True}
+        if self.mode == "pickle":
+            import cloudpickle
+
+            return {_P + "ok": True, _P + "out": cloudpickle.dumps(out)}
+        if out is None:
+            return {_P + "ok": True, _P + "row": False}
+        return {_P + "ok": True, _P + "row": True, **_row(out, segment.id)}
+
+    def session(self) -> Any:
+        session = _SESSIONS.get(self._url)
+        if session is None:
+            session = _SESSIONS[self._url] = get_session(self._url)
+        return session
+
+    def orm_segment(self, segment_id: int) -> Segment:
+        session = self.session()
+        if self._orm_id != segment_id:
+            session.expunge_all()  # keep memory bounded: one segment's objects at a time
+            self._orm_id = segment_id
+        return session.get(Segment, segment_id)
+
+    def close(self) -> None:
+        session = _SESSIONS.pop(self._url, None)
+        if session is not None:
+            close_session(session, dispose_engine=False)
+
+
+def _row(out: Any, segment_id: int) -> dict[str, Any]:
+    """The output of ``pyfunc`` as table columns (dict: by key; list/tuple: "0", "1"...)."""
+    if isinstance(out, Mapping):
+        items = out.items()
+    elif isinstance(out, list | tuple) or (hasattr(out, "ndim") and getattr(out, "ndim", 0) == 1):
+        items = ((str(i), v) for i, v in enumerate(out))
+    else:
+        raise TypeError(
+            f"to write a table, the processing function must return a dict (column -> value), "
+            f"a list or tuple, or None (skip), not {type(out).__name__} (segment {segment_id})"
+        )
+    row = {}
+    for key, value in items:
+        if type(value).__name__ == "UTCDateTime":  # ObsPy times: as datetime columns
+            value = value.datetime
+        row[_R + str(key)] = value
+    return row
+
+
+# ---------------------------------------------------------------------------- the run
+@dataclass
+class ProcessResult:
+    """What :func:`process` did.
+
+    Attributes
+    ----------
+    total : int
+        Segments selected for processing (after excluding those already in the
+        file, when appending).
+    processed : int
+        Segments processed without error.
+    skipped : int
+        Segments skipped (``SkipSegment`` or ``skip_exceptions``; messages in the log).
+    written : int
+        Rows written to the output file (segments whose function returned not None).
+    outfile, logfile : str or None
+        The files written.
+    """
+
+    total: int
+    processed: int
+    skipped: int
+    written: int
+    outfile: str | None = None
+    logfile: str | None = None
+
+
+class _Log:
+    """The log of one run: file handler (all messages) and, if verbose, the terminal."""
+
+    def __init__(self, logfile: str | os.PathLike | None, verbose: bool) -> None:
+        self.handlers: list[logging.Handler] = []
+        self.logfile = os.path.abspath(logfile) if logfile else None
+        if self.logfile:
+            fh = logging.FileHandler(self.logfile, mode="a", encoding="utf-8")
+            fh.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+            fh.setLevel(logging.INFO)
+            self.handlers.append(fh)
+        if verbose:
+            sh = logging.StreamHandler(sys.stderr)
+            sh.setFormatter(logging.Formatter("%(message)s"))
+            sh.setLevel(logging.INFO)
+            sh.addFilter(lambda record: record.levelno != logging.WARNING)  # per segment
+            self.handlers.append(sh)
+        for h in self.handlers:
+            logger.addHandler(h)
+        if self.handlers and logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
+
+    def close(self) -> None:
+        for h in self.handlers:
+            logger.removeHandler(h)
+            h.close()
+        self.handlers = []
+
+
+class _Run:
+    """Validated arguments of an ``imap`` / ``process`` call, and its execution."""
+
+    def __init__(self, pyfunc: Callable, dburl: str | URL, segments_selection: Any,
+                 config: Any, multi_process: bool | int, chunksize: int | None,
+                 skip_exceptions: Any, mode: str) -> None:
+        check_pyfunc(pyfunc)
+        self.pyfunc = pyfunc
+        self.config_arg = config
+        self.config = load_config(config)
+        self.url = _db.parse_url(dburl)
+        self.scan = scan(self.url)  # DatabaseError now if unreachable or not stream2segment
+        self.selection = _selection(segments_selection)
+        self.workers = _workers(multi_process)
+        if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
+            raise BadInput(f"chunksize must be a positive integer, not {chunksize!r}")
+        self.chunksize = chunksize
+        self.skip = _skip_tuple(skip_exceptions)
+        if mode == "imap":
+            mode = "memory" if self.workers <= 1 else "pickle"
+        self.call = _Call(pyfunc, self.config, self.skip, mode, self.url)
+        self.name = self.call.__name__
+        self.stats = {"processed": 0, "skipped": 0, "written": 0}
+
+    def header(self, outfile: str | None, logfile: str | None) -> None:
+        module = sys.modules.get(getattr(self.pyfunc, "__module__", ""), None)
+        pyfile = getattr(module, "__file__", None)
+        where_ = f"{os.path.abspath(pyfile)}:{self.name}" if pyfile else self.name
+        cfg = self.config_arg if isinstance(self.config_arg, str | os.PathLike) else None
+        lines = [
+            f"Input database:      {_db.mask_url(self.url)}",
+            f"Processing function: {where_}",
+            f"Config. file:        {os.path.abspath(cfg) if cfg else 'n/a'}",
+            f"Log file:            {logfile or 'n/a'}",
+            f"Output file:         {os.path.abspath(outfile) if outfile else 'n/a'}",
+            f"Processes:           {self.workers}",
+        ]
+        width = max(len(line) for line in lines)
+        logger.info("\n".join(["=" * width, *lines, "=" * width]))
+
+    def frame(self, done: pl.Series | None = None) -> pl.DataFrame:
+        """The selected segments (all attributes but long ones), ordered by station and id."""
+        columns = [n for n in A.ATTRIBUTES if n not in _NOT_LOADED]
+        logger.info("Fetching segments to process (please wait)")
+        df = self.scan.filter(self.selection).select(columns).collect()
+        if done is not None and len(done):
+            before = df.height
+            df = df.filter(~pl.col("id").is_in(done.implode()))
+            logger.info("Skipping %d already processed segment(s)", before - df.height)
+        df = df.sort(["station.id", "id"], nulls_last=True)
+        logger.info("%d segment(s) found to process", df.height)
+        logger.info("")
+        return df
+
+    def batches(self, df: pl.DataFrame, verbose: bool) -> Iterator[pl.DataFrame]:
+        """Run the function on ``df`` batch after batch; yield each batch's result frame."""
+        if verbose:
+            from tqdm.auto import tqdm
+        else:
+            from tqdm import tqdm
+
+        from ..engine.run import map_segments
+
+        workers = self.workers
+        if workers <= 1:
+            chunk = batch = self.chunksize or 100
+        else:
+            chunk = self.chunksize or max(1, min(100, -(-df.height // (workers * 4))))
+            batch = chunk * workers * 4
+        bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
+                   file=sys.stderr, dynamic_ncols=True)
+        try:
+            for start in range(0, df.height, batch):
+                part = df.slice(start, batch)
+                try:
+                    out = map_segments(
+                        part, self.call, workers=workers, chunksize=chunk, errors="raise",
+                        progress=False, dburl=self.url, error_column=_P + "error",
+                    )
+                except ProcessingError as exc:
+                    if exc.segment_id is None:  # not the function: e.g. workers cannot start
+                        raise
+                    raise self._failure(exc) from (self.call.error or exc.__cause__)
+                self._count(out)
+                bar.update(part.height)
+                yield out
+        finally:
+            bar.close()
+
+    def _failure(self, exc: ProcessingError) -> ProcessingError:
+        original = self.call.error or exc.__cause__
+        what = f"{type(original).__name__}: {original}" if original is not None else str(exc)
+        msg = f"{self.name} failed on segment {exc.segment_id}: {what}"
+        text = str(exc)
+        if original is None or self.workers > 1:
+            marker = "Traceback in the worker:"
+            if marker in text:
+                msg += "\n\n" + text[text.index(marker):]
+        return ProcessingError(msg, segment_id=exc.segment_id)
+
+    def _count(self, out: pl.DataFrame) -> None:
+        skip_col = _P + "skip"
+        if skip_col in out.columns:
+            skipped = out.filter(pl.col(skip_col).is_not_null()).select("id", skip_col)
+            for sid, message in skipped.iter_rows():
+                logger.warning("segment (id=%d): %s", sid, message)
+            self.stats["skipped"] += skipped.height
+        err = out.filter(pl.col(_P + "error").is_not_null())
+        if err.height:  # a value the engine could not store (process: table columns)
+            sid, message = err.row(0, named=True)["id"], err[_P + "error"][0]
+            raise ProcessingError(f"{self.name} on segment {sid}: {message}", segment_id=sid)
+        if _P + "ok" in out.columns:
+            self.stats["processed"] += int(out[_P + "ok"].sum() or 0)
+
+    def summary(self, total: int, logfile: str | None, written: bool) -> None:
+        logger.info("")
+        logger.info("%d of %d segment(s) successfully processed", self.stats["processed"], total)
+        where_ = " with error message reported in the log file" if logfile else ""
+        logger.info("%d of %d segment(s) skipped%s", self.stats["skipped"], total, where_)
+        if written:
+            logger.info("%d of %d segment(s) successfully written to the provided output",
+                        self.stats["written"], total)
+
+
+def _selection(segments_selection: Any) -> pl.Expr:
+    if segments_selection is None:
+        return where(get_default_segments_selection())
+    if isinstance(segments_selection, pl.Expr):
+        return segments_selection
+    if isinstance(segments_selection, Mapping):
+        return where(segments_selection)
+    if isinstance(segments_selection, str | bytes):
+        raise SelectionError("segments_selection must be a dict or a list of segment ids, "
+                             "not a string")
+    try:
+        ids = [int(i) for i in segments_selection]
+    except (TypeError, ValueError) as exc:
+        raise SelectionError(
+            "segments_selection must be a dict of attribute names to expressions or a list "
+            f"of segment ids ({exc})"
+        ) from None
+    return pl.col("id").is_in(ids)
+
+
+def _workers(multi_process: bool | int) -> int:
+    if multi_process is True:
+        try:
+            return len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            return os.cpu_count() or 1
+    if multi_process is False or multi_process is None:
+        return 1
+    if isinstance(multi_process, int) and multi_process >= 0:
+        return max(1, multi_process)
+    raise BadInput(f"multi_process must be True, False or a number of processes, "
+                   f"not {multi_process!r}")
+
+
+def _skip_tuple(skip_exceptions: Any) -> tuple[type[BaseException], ...]:
+    if skip_exceptions is None:
+        extra: tuple = ()
+    elif isinstance(skip_exceptions, type):
+        extra = (skip_exceptions,)
+    else:
+        extra = tuple(skip_exceptions)
+    for exc in extra:
+        if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+            raise BadInput(f"skip_exceptions must be exception classes, not {exc!r}")
+    return (SkipSegment, *extra)
+
+
+def _abort(exc: BaseException) -> None:
+    if isinstance(exc, KeyboardInterrupt):
+        logger.critical("Aborted by user")
+    else:
+        logger.critical("Process aborted", exc_info=exc)
+
+

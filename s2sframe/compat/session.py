@@ -1,0 +1,351 @@
+"""ORM sessions and queries of the stream2segment-compatible API.
+
+Selections are compiled by the same code as :func:`s2sframe.scan` frames:
+:func:`s2sframe.where` (expression strings -> Polars expression) then
+:mod:`s2sframe.db.pushdown` (Polars expression -> SQL on the Core tables). The ORM
+query joins what the SQL needs; a selection that cannot be translated entirely
+(rare) is evaluated by :func:`s2sframe.scan` and the query reads segments by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy import orm as sa_orm
+from sqlalchemy.engine import URL
+
+from ..db import attributes as A
+from ..db import urls as _db
+from ..db.pushdown import translate
+from ..db.selection import where
+from ..exceptions import DatabaseError, SelectionError
+from . import orm as M
+
+#: attribute prefix of the items get_db_items can select (None: segments).
+_PREFIX: dict[type, str | None] = {
+    M.Segment: None, M.Event: "event", M.Station: "station", M.Channel: "channel",
+    M.DataCenter: "datacenter", M.Download: "download",
+}
+_BATCH = 1000
+
+
+def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> sa_orm.Session:
+    """Open an ORM session on a stream2segment database.
+
+    Parameters
+    ----------
+    dburl : str
+        ``sqlite:///path`` (relative paths: to the current directory) or
+        ``postgresql://user:password@host/dbname``.
+    scoped : bool
+        Return a :class:`sqlalchemy.orm.scoped_session` (one session per thread).
+    **engine_args
+        Passed to :func:`sqlalchemy.create_engine` (a new engine, not the shared one).
+
+    Returns
+    -------
+    sqlalchemy.orm.Session
+        Close it with :func:`close_session`.
+
+    Raises
+    ------
+    DatabaseError
+        Missing SQLite file, unreachable server or not a stream2segment database
+        (message with the password masked). Nothing is created.
+
+    Examples
+    --------
+    >>> from s2sframe.process import get_session, close_session, Segment
+    >>> session = get_session("sqlite:///example.db.sqlite")  # doctest: +SKIP
+    >>> session.query(Segment).count()                         # doctest: +SKIP
+    2
+    >>> close_session(session)                                 # doctest: +SKIP
+    True
+    """
+    url = _db.parse_url(dburl)
+    if engine_args:
+        _db.check_exists(url)
+        engine = sa.create_engine(url, **engine_args)
+    else:
+        engine = _db.get_engine(url)
+    try:
+        present = M.present_columns(engine)
+    except Exception as exc:  # noqa: BLE001
+        raise DatabaseError(f"Cannot read {_db.mask_url(url)}: {exc}") from None
+    if not present.get("segments"):
+        raise DatabaseError(
+            f"{_db.mask_url(url)} is not a stream2segment database (no 'segments' table)"
+        )
+    factory = sa_orm.sessionmaker(bind=engine)
+    return sa_orm.scoped_session(factory) if scoped else factory()
+
+
+def close_session(session: sa_orm.Session, dispose_engine: bool = True) -> bool:
+    """Close ``session`` (its objects become detached) and, by default, its engine's connections.
+
+    Returns
+    -------
+    bool
+        True if everything was closed, False if closing failed.
+
+    Examples
+    --------
+    >>> close_session(get_session("sqlite:///example.db.sqlite"))  # doctest: +SKIP
+    True
+    """
+    try:
+        bind = session.get_bind()
+        session.close()
+        if dispose_engine:
+            bind.engine.dispose() if isinstance(bind, sa.engine.Connection) else bind.dispose()
+        return True
+    except Exception:  # noqa: BLE001 - stream2segment returns False
+        return False
+
+
+def session_url(session: sa_orm.Session) -> URL:
+    """The database URL of a session."""
+    return session.get_bind().engine.url
+
+
+def _context(session: sa_orm.Session) -> A.SQLContext:
+    bind = session.get_bind()
+    return A.SQLContext(bind.dialect.name, M.present_columns(bind))
+
+
+class _LoadOnlyNames(sa_orm.UserDefinedOption):
+    """``load_only('id', ...)`` with names: resolved on the queried entity at execution."""
+
+    def __init__(self, names: tuple[str, ...], raiseload: bool) -> None:
+        super().__init__(payload=(names, raiseload))
+
+
+def load_only(*attrs: Any, raiseload: bool = False) -> Any:
+    """SQLAlchemy's ``load_only`` accepting attribute names too (as SQLAlchemy 1.x did).
+
+    Examples
+    --------
+    >>> from s2sframe.process import load_only, Segment
+    >>> evt.segments.options(load_only("id")).all()        # doctest: +SKIP
+    [<Segment id=1>, <Segment id=2>]
+    >>> evt.segments.options(load_only(Segment.id)).all()  # doctest: +SKIP
+    [<Segment id=1>, <Segment id=2>]
+    """
+    if any(isinstance(a, str) for a in attrs):
+        if not all(isinstance(a, str) for a in attrs):
+            raise TypeError("load_only: give attribute names or attributes, not both")
+        return _LoadOnlyNames(tuple(attrs), raiseload)
+    return sa_orm.load_only(*attrs, raiseload=raiseload)
+
+
+@sa.event.listens_for(sa_orm.Session, "do_orm_execute")
+def _resolve_names(state: Any) -> None:
+    for opt in state.user_defined_options:
+        if isinstance(opt, _LoadOnlyNames):
+            names, raiseload = opt.payload
+            descriptions = state.statement.column_descriptions
+            entity = descriptions[0].get("entity") if descriptions else None
+            if entity is None or not hasattr(entity, "__mapper__"):
+                continue  # e.g. query.count(): nothing is loaded, nothing to restrict
+            attrs = [_attribute(entity, n) for n in names]
+            state.statement = state.statement.options(
+                sa_orm.load_only(*attrs, raiseload=raiseload)
+            )
+
+
+def _attribute(entity: type, name: str) -> Any:
+    try:
+        return getattr(entity, name)
+    except AttributeError:
+        raise AttributeError(f"{entity.__name__} has no attribute {name!r}") from None
+
+
+def _order_terms(orderby: Any) -> list[tuple[str, bool]]:
+    """``orderby`` as (name, descending) pairs."""
+    if orderby is None:
+        return []
+    if isinstance(orderby, str) or (isinstance(orderby, tuple) and len(orderby) == 2
+                                    and orderby[1] in ("asc", "desc")):
+        orderby = [orderby]
+    out = []
+    for item in orderby:
+        name, direction = (item, "asc") if isinstance(item, str) else item
+        if direction not in ("asc", "desc"):
+            raise ValueError(f"orderby direction must be 'asc' or 'desc', not {direction!r}")
+        out.append((name, direction == "desc"))
+    return out
+
+
+def _selection_expr(conditions: Any, prefix: str | None) -> pl.Expr:
+    if conditions is None:
+        return pl.lit(True)
+    if isinstance(conditions, pl.Expr):
+        return conditions
+    if not isinstance(conditions, Mapping):
+        raise SelectionError(
+            f"conditions must be a dict of attribute names to expressions, not "
+            f"{type(conditions).__name__}"
+        )
+    if prefix is not None:
+        conditions = {f"{prefix}.{k}": v for k, v in conditions.items()}
+    return where(conditions)
+
+
+def segments_query(
+    session: sa_orm.Session, selection: pl.Expr | None, orderby: Any = None,
+) -> sa_orm.Query:
+    """ORM query of the Segments matching a Polars selection expression (see module doc)."""
+    return _query(session, M.Segment, selection, orderby)
+
+
+def _query(session: sa_orm.Session, model: type, expr: pl.Expr | None, orderby: Any) -> sa_orm.Query:
+    prefix = _PREFIX.get(model, "")
+    if prefix == "":
+        if expr is not None:
+            raise SelectionError(f"selections on {model.__name__} are not supported")
+        return session.query(model).order_by(model.id)
+    ctx = _context(session)
+    clause, complete = (None, True) if expr is None else translate(expr, ctx)
+    terms = []
+    for name, desc in _order_terms(orderby):
+        full = name if prefix is None else f"{prefix}.{name}"
+        attr = A.get(full, context="orderby")
+        try:
+            col = attr.sql_expr(ctx)
+        except A.MissingColumnError as exc:
+            raise SelectionError(f"Cannot order by {full}: {exc}") from None
+        terms.append(col.desc() if desc else col.asc())
+    query = session.query(model)
+    if prefix is None:
+        for rel, (table, on) in M.JOINS.items():
+            if rel in ctx.relations:
+                query = query.outerjoin(table, on)
+    if not complete:
+        if prefix is not None:
+            raise SelectionError(f"This selection on {model.__name__} cannot be translated to SQL")
+        ids = _scan_ids(session, expr)  # type: ignore[arg-type]
+        query = query.filter(M.Segment.id.in_(ids))
+    elif clause is not None:
+        query = query.filter(clause)
+    return query.order_by(*terms, model.id)
+
+
+def _scan_ids(session: sa_orm.Session, expr: pl.Expr) -> list[int]:
+    from ..db.scan import scan
+
+    session.flush()
+    url = session_url(session)
+    return scan(url).filter(expr).select("id").collect().get_column("id").to_list()
+
+
+def _open(db: str | URL | sa_orm.Session) -> tuple[sa_orm.Session, bool]:
+    if isinstance(db, sa_orm.Session | sa_orm.scoped_session):
+        return db, False  # type: ignore[return-value]
+    return get_session(db), True
+
+
+def get_db_items(
+    db: str | URL | sa_orm.Session,
+    item_type: type,
+    conditions: Mapping[str, Any] | None = None,
+    *,
+    load_only: str | Sequence[Any] | None = None,
+    defer: str | Sequence[Any] | None = None,
+    orderby: Any = None,
+) -> Iterator[Any]:
+    """Yield the database objects of type ``item_type`` matching ``conditions``.
+
+    Parameters
+    ----------
+    db : str or sqlalchemy.orm.Session
+        A database URL (a session is opened and closed after the last item: the
+        items are then detached, their unloaded relations not accessible) or a
+        session (left open).
+    item_type : type
+        ``Segment``, ``Event``, ``Station``, ``Channel``, ``DataCenter``,
+        ``Download`` (with conditions) or ``Class``, ``WebService``,
+        ``ClassLabelling`` (without).
+    conditions : dict, optional
+        Attribute names of ``item_type`` mapped to selection expressions
+        (stream2segment syntax, e.g. ``{'magnitude': '>=5'}`` for events,
+        ``{'event.magnitude': '>=5', 'has_valid_data': 'true'}`` for segments).
+    load_only, defer : str or list, optional
+        Attributes (or names) to load exclusively / not to load.
+    orderby : str, list, optional
+        Attribute names, or ``(name, 'asc'|'desc')`` pairs. Items are always
+        ordered by id last.
+
+    Examples
+    --------
+    >>> for evt in get_db_items(dburl, Event, {"magnitude": ">=8"}):  # doctest: +SKIP
+    ...     print(evt.event_id)
+    20170908_0
+    """
+    session, own = _open(db)
+    try:
+        if conditions is not None and item_type not in _PREFIX:
+            raise SelectionError(
+                f"conditions are supported for {', '.join(t.__name__ for t in _PREFIX)} "
+                f"items, not {getattr(item_type, '__name__', item_type)}"
+            )
+        expr = None if conditions is None else _selection_expr(conditions, _PREFIX.get(item_type))
+        query = _query(session, item_type, expr, orderby)
+        options = []
+        only = ([load_only] if isinstance(load_only, str) else list(load_only)) if load_only else []
+        if only:
+            options.append(sa_orm.load_only(*[_attr(item_type, n) for n in only]))
+        if defer:
+            names = [defer] if isinstance(defer, str) else list(defer)
+            if set(map(str, names)) & set(map(str, only)):
+                raise ValueError("the same attribute cannot be in both load_only and defer")
+            options += [sa_orm.defer(_attr(item_type, n)) for n in names]
+        if options:
+            query = query.options(*options)
+        yield from query.yield_per(_BATCH)
+    finally:
+        if own:
+            close_session(session)
+
+
+def _attr(model: type, name: Any) -> Any:
+    return _attribute(model, name) if isinstance(name, str) else name
+
+
+def get_segments(
+    db: str | URL | sa_orm.Session,
+    conditions: Mapping[str, Any] | None = None,
+    *,
+    load_only: str | Sequence[Any] | None = None,
+    defer: str | Sequence[Any] | None = None,
+    orderby: Any = None,
+) -> Iterator[M.Segment]:
+    """Yield the Segments matching ``conditions`` (see :func:`get_db_items`).
+
+    With a URL the session is closed after the loop: the segments are then
+    detached and accessing a relation not loaded before (``seg.event``) raises
+    :class:`sqlalchemy.orm.exc.DetachedInstanceError`. Pass a session from
+    :func:`get_session` to keep them usable.
+
+    Examples
+    --------
+    >>> sel = {"has_valid_data": "true", "maxgap_numsamples": "[-0.5, 0.5]"}
+    >>> [seg.id for seg in get_segments("sqlite:///example.db.sqlite", sel)]  # doctest: +SKIP
+    [1, 2]
+    """
+    return get_db_items(db, M.Segment, conditions, load_only=load_only, defer=defer,
+                        orderby=orderby)
+
+
+def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
+    """Yield the class labels (``Class`` objects: ``id``, ``label``, ``description``).
+
+    Examples
+    --------
+    >>> [c.label for c in get_classlabels("sqlite:///example.db.sqlite")]  # doctest: +SKIP
+    []
+    """
+    return get_db_items(db, M.Class)
+

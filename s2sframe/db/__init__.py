@@ -1,0 +1,1 @@
+"""Database layer: URLs and engines, the Core schema, the attribute registry, selections, Polars-expression -> SQL pushdown, ``scan()``, copying databases."""

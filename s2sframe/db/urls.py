@@ -1,0 +1,178 @@
+"""Database URLs: normalisation, password masking, engines and connectorx URLs."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+from ..exceptions import DatabaseError
+
+
+def parse_url(dburl: str | URL) -> URL:
+    """Parse ``dburl`` into a SQLAlchemy URL, resolving relative SQLite paths.
+
+    ``sqlite:///relative/path`` is resolved against the current directory;
+    ``sqlite:////abs/path`` is kept; a bare existing file path is accepted as SQLite.
+    """
+    if isinstance(dburl, URL):
+        url = dburl
+    else:
+        text = str(dburl)
+        if "://" not in text:
+            if os.path.isfile(text):
+                text = "sqlite:///" + os.path.abspath(text)
+            else:
+                raise DatabaseError(f"Not a database URL nor an existing file: {text!r}")
+        try:
+            url = make_url(text)
+        except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError
+            raise DatabaseError(f"Invalid database URL {mask_url(text)!r}: {exc}") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        db = url.database or ""
+        if db in ("", ":memory:"):
+            raise DatabaseError("In-memory SQLite databases cannot be scanned: give a file path")
+        if not db.startswith("file:"):
+            url = url.set(database=os.path.abspath(db))
+    elif backend == "postgres":  # accepted by libpq; SQLAlchemy calls it postgresql
+        url = url.set(drivername="postgresql" + url.drivername[len("postgres"):])
+    elif backend != "postgresql":
+        raise DatabaseError(
+            f"Unsupported database {mask_url(url)!r}: use sqlite:/// or postgresql:// URLs"
+        )
+    return url
+
+
+def mask_url(dburl: str | URL) -> str:
+    """Return ``dburl`` as a string with its password replaced by ``***``.
+
+    Examples
+    --------
+    >>> mask_url("postgresql://me:secret@localhost/db")
+    'postgresql://me:***@localhost/db'
+    """
+    if isinstance(dburl, URL):
+        return dburl.render_as_string(hide_password=True)
+    try:
+        return make_url(str(dburl)).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        text = str(dburl)
+        if "://" in text and "@" in text:
+            scheme, rest = text.split("://", 1)
+            creds, host = rest.rsplit("@", 1)
+            if ":" in creds:
+                creds = creds.split(":", 1)[0] + ":***"
+            return f"{scheme}://{creds}@{host}"
+        return text
+
+
+def is_sqlite(url: URL) -> bool:
+    """True if ``url`` points to a SQLite database."""
+    return url.get_backend_name() == "sqlite"
+
+
+def check_exists(url: URL) -> None:
+    """Raise :class:`DatabaseError` if a SQLite file does not exist."""
+    if is_sqlite(url) and not os.path.isfile(url.database or ""):
+        raise DatabaseError(f"Database file not found: {url.database} (from {mask_url(url)!r})")
+
+
+def readonly_sqlite_url(url: URL) -> URL:
+    """Return a URL opening the SQLite file of ``url`` read-only (URI mode)."""
+    path = url.database or ""
+    if path.startswith("file:"):
+        return url
+    return url.set(database=f"file:{quote(path)}?mode=ro", query={"uri": "true"})
+
+
+@lru_cache(maxsize=32)
+def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
+    url = make_url(url_str)
+    if is_sqlite(url):
+        if readonly:
+            url = readonly_sqlite_url(url)
+        engine = sa.create_engine(url)
+
+        @sa.event.listens_for(engine, "connect")
+        def _fk_on(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
+    """Return a (cached) SQLAlchemy engine for ``dburl``.
+
+    Raises :class:`DatabaseError` (URL masked) if the database cannot be reached.
+    """
+    url = parse_url(dburl)
+    check_exists(url)
+    engine = _engine(url.render_as_string(hide_password=False), readonly)
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:  # noqa: BLE001
+        _engine.cache_clear()
+        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}") from None
+    return engine
+
+
+def _first_line(exc: BaseException, url: URL) -> str:
+    """First line of a driver error, with the password of ``url`` masked."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    if url.password:
+        line = line.replace(str(url.password), "***")
+    return line
+
+
+def cx_url(url: URL) -> str:
+    """Return the connection string connectorx expects for ``url``."""
+    if is_sqlite(url):
+        # connectorx opens SQLite read-write (and creates missing files) unless it is
+        # given a URI: "file:<path>?mode=ro", percent-encoded once more for its URL parser.
+        path = url.database or ""
+        if not path.startswith("file:"):
+            path = "file:" + quote(path) + "?mode=ro"
+        return "sqlite://" + quote(path, safe="")
+    plain = url.set(drivername="postgresql", query={})
+    return plain.render_as_string(hide_password=False) + "?cxprotocol=binary"
+
+
+# Databases scanned in this process, so that ``df.s2s`` can find the database a
+# frame came from without storing the URL (and its password) in the frame. Kept in
+# memory only, never written anywhere.
+_SCANNED: dict[str, URL] = {}
+
+
+def remember_url(url: URL) -> None:
+    """Record ``url`` as scanned in this process (in memory only)."""
+    _SCANNED[url.render_as_string(hide_password=True)] = url
+
+
+def default_url(dburl: str | URL | None = None) -> URL:
+    """Return ``dburl`` parsed, or the only database scanned in this process.
+
+    Raises :class:`DatabaseError` if ``dburl`` is None and zero or several
+    databases were scanned.
+    """
+    if dburl is not None:
+        return parse_url(dburl)
+    if len(_SCANNED) == 1:
+        return next(iter(_SCANNED.values()))
+    if not _SCANNED:
+        raise DatabaseError(
+            "No database known for this frame: pass dburl=... (no s2sframe.scan() in this process)"
+        )
+    raise DatabaseError(
+        "Several databases were scanned in this process ("
+        + ", ".join(sorted(_SCANNED))
+        + "): pass dburl=... to say which one this frame comes from"
+    )

@@ -1,0 +1,42 @@
+"""Bytes stored in a stream2segment database -> ObsPy objects, fast.
+
+* :func:`read_mseed`: miniSEED bytes -> :class:`obspy.Stream`, identical to
+  ``obspy.read(io.BytesIO(data), format="MSEED")`` but decoded by libmseed 3
+  (``pymseed``, GIL released) without ObsPy's plugin dispatch. Whatever the fast
+  path cannot prove identical is handed to ObsPy's own miniSEED reader.
+* :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
+* :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
+  channel responses memoize their evaluation (:class:`CachedResponse`), so plain
+  ObsPy code ``trace.remove_response(inventory)`` stops recomputing the same
+  response for every segment of a channel.
+* :class:`InventoryCache`: station id -> parsed inventory (or the error), LRU-bounded,
+  one per worker, so each StationXML is parsed at most once per process.
+
+The implementation lives in :mod:`s2sframe.decode.mseed` (with :mod:`s2sframe.decode.mseed_vector`
+and :mod:`s2sframe.decode.mseed_trace`), :mod:`s2sframe.decode.stationxml` and
+:mod:`s2sframe.decode.responses`; this module re-exports their names.
+"""
+
+from __future__ import annotations
+
+from .mseed import read_mseed
+from .responses import (
+    CachedResponse,
+    clear_response_cache,
+    enable_response_cache,
+    response_cache_info,
+    set_response_cache_size,
+)
+from .stationxml import InventoryCache, decompress, read_inventory
+
+__all__ = [
+    "CachedResponse",
+    "InventoryCache",
+    "clear_response_cache",
+    "decompress",
+    "enable_response_cache",
+    "read_inventory",
+    "read_mseed",
+    "response_cache_info",
+    "set_response_cache_size",
+]

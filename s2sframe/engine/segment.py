@@ -1,0 +1,508 @@
+"""The segment object handed to user functions, and where it gets its bytes from.
+
+A :class:`Segment` wraps one row of a segments frame: every column is an
+attribute, dotted column names are nested attributes (``segment.event.magnitude``).
+Waveform and inventory bytes are never in the frame: a :class:`DBSource` fetches
+them for a whole batch of segments in one query, and ``segment.stream()`` /
+``segment.inventory()`` decode them on first use (then cache, like stream2segment).
+Attributes the frame did not carry are fetched from the database on first access
+(one query for the batch), never silently missing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from ..db import attributes as A
+from ..db import schema as S
+from ..db import urls as _db
+from ..exceptions import SkipSegment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from obspy import Inventory, Stream
+
+__all__ = ["DBSource", "Rows", "Segment", "get_segment", "iter_segments"]
+
+#: Names with a meaning of their own on Segment: a frame column with the same name
+#: is shadowed by them.
+_OWN = ("id", "data", "stream", "inventory", "sds_path", "url", "seed_id")
+_RELATIONS = (*A.RELATIONS, "classes")
+
+
+class Rows:
+    """Column values of a batch of frame rows, converted to Python lazily, per column.
+
+    Converting only the columns a function reads keeps per-segment overhead low on
+    frames with a hundred columns.
+    """
+
+    __slots__ = ("frame", "_lists", "columns")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.columns: frozenset[str] = frozenset(frame.columns)
+        self._lists: dict[str, list] = {}
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def value(self, column: str, index: int) -> Any:
+        values = self._lists.get(column)
+        if values is None:
+            values = self._lists[column] = self.frame.get_column(column).to_list()
+        return values[index]
+
+
+class DBSource:
+    """Fetches the blobs and missing attributes of one batch of segments.
+
+    One instance serves a batch (a worker chunk, or a batch of
+    ``df.s2s.segments()``): :meth:`load` fetches the waveform bytes of all the
+    batch's segments (and their station ids) in ONE query; inventories are fetched
+    (one query for the batch's stations still uncached) only when a function asks
+    for one, and parsed at most once per station through ``inventories``.
+
+    Parameters
+    ----------
+    url : sqlalchemy.engine.URL
+        The database (kept in memory only; never printed unmasked).
+    inventories : _decode.InventoryCache, optional
+        Parsed inventories by station id, shared across batches (e.g. per worker).
+    engine : sqlalchemy.engine.Engine, optional
+        Engine to use (default: a read-only engine on ``url``).
+    """
+
+    def __init__(self, url: URL, inventories: Any = None, engine: sa.engine.Engine | None = None):
+        self.url = url
+        self._engine = engine
+        if inventories is None:
+            from ..decode import InventoryCache
+
+            inventories = InventoryCache()
+        self.inventories = inventories
+        self._batch: list[int] = []
+        self._data: dict[int, bytes | None] = {}
+        self._station: dict[int, int] = {}
+        self._inv_bytes: dict[int, bytes | None] = {}
+        self._attrs: dict[int, dict[str, Any]] | None = None
+
+    def __repr__(self) -> str:
+        return f"DBSource({_db.mask_url(self.url)!r}, batch of {len(self._batch)})"
+
+    @property
+    def engine(self) -> sa.engine.Engine:
+        if self._engine is None:
+            self._engine = _db.get_engine(self.url, readonly=True)
+        return self._engine
+
+    # -- waveforms -------------------------------------------------------------------
+    def load(self, ids: Sequence[int]) -> None:
+        """Fetch data and station id of the segments ``ids`` in one query (new batch)."""
+        seg, cha = S.segments, S.channels
+        query = (
+            sa.select(seg.c.id, seg.c.data, cha.c.station_id)
+            .join(cha, cha.c.id == seg.c.channel_id)
+            .where(seg.c.id.in_(sa.bindparam("ids", expanding=True)))
+        )
+        self._batch = list(ids)
+        self._data = {}
+        self._attrs = None
+        with self.engine.connect() as conn:
+            for sid, data, station_id in conn.execute(query, {"ids": self._batch}):
+                self._data[sid] = bytes(data) if isinstance(data, memoryview) else data
+                self._station[sid] = station_id
+        for sid in self._batch:
+            self._data.setdefault(sid, None)
+
+    def data(self, segment_id: int) -> bytes | None:
+        """Raw miniSEED bytes of the segment (None if none); fetched if not in the batch."""
+        if segment_id not in self._data:
+            self.load([segment_id])
+        return self._data.get(segment_id)
+
+    def station_id(self, segment_id: int) -> int | None:
+        if segment_id not in self._station:
+            self.data(segment_id)
+        return self._station.get(segment_id)
+
+    # -- inventories -----------------------------------------------------------------
+    def inventory_bytes(self, station_id: int) -> bytes | None:
+        """Stored (compressed) StationXML of a station, fetched with its batch siblings."""
+        if station_id not in self._inv_bytes:
+            wanted = {self._station[s] for s in self._batch if s in self._station}
+            wanted = {s for s in wanted if s not in self._inv_bytes} | {station_id}
+            sta = S.stations
+            query = sa.select(sta.c.id, sta.c.inventory_xml).where(
+                sta.c.id.in_(sa.bindparam("ids", expanding=True))
+            )
+            # keep only this batch's stations: memory stays bounded
+            self._inv_bytes = {k: v for k, v in self._inv_bytes.items() if k in wanted}
+            with self.engine.connect() as conn:
+                for sid, xml in conn.execute(query, {"ids": sorted(wanted)}):
+                    self._inv_bytes[sid] = bytes(xml) if isinstance(xml, memoryview) else xml
+            for sid in wanted:
+                self._inv_bytes.setdefault(sid, None)
+        return self._inv_bytes[station_id]
+
+    def inventory(self, station_id: int, reload: bool = False) -> Inventory:
+        """Parsed inventory of a station (parsed once, then cached by station id).
+
+        Raises SkipSegment if the station has none or it is invalid (errors are cached too).
+        """
+        cache = self.inventories
+        if reload and station_id in cache:
+            del cache[station_id]
+        return cache.get_or_read(station_id, lambda: self.inventory_bytes(station_id))
+
+    # -- attributes ------------------------------------------------------------------
+    def attributes(self, segment_id: int) -> dict[str, Any]:
+        """All selectable attributes of a segment, fetched for the whole batch at once."""
+        if self._attrs is None or segment_id not in self._attrs:
+            ids = self._batch if segment_id in self._batch else [segment_id]
+            from ..db.scan import scan
+
+            frame = scan(self.url).filter(pl.col("id").is_in(ids)).collect()
+            self._attrs = {row["id"]: row for row in frame.iter_rows(named=True)}
+        try:
+            return self._attrs[segment_id]
+        except KeyError:
+            raise LookupError(f"segment {segment_id} is not in the database") from None
+
+
+class _Related:
+    """``segment.event``, ``segment.station``...: attributes of a related row."""
+
+    __slots__ = ("_segment", "_prefix")
+
+    def __init__(self, segment: Segment, prefix: str) -> None:
+        self._segment = segment
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._segment._get(f"{self._prefix}.{name}")
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._segment._names(self._prefix + "."))
+
+    def __repr__(self) -> str:
+        return f"<{self._prefix} of segment {self._segment.id}>"
+
+    def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
+        """``segment.station.inventory()``: same as ``segment.inventory()`` (stream2segment)."""
+        if self._prefix != "station":
+            raise AttributeError(f"{self._prefix!r} has no inventory (only station does)")
+        return self._segment.inventory(reload=reload, format=format)
+
+
+class Segment:
+    """One waveform segment: its row's columns as attributes, its data on demand.
+
+    Every column of the frame row is an attribute; dotted column names are nested
+    (``segment.event.magnitude`` reads column ``"event.magnitude"``). Attributes
+    the frame did not carry (any name of :func:`s2sframe.scan` frames) are fetched
+    from the database on first access; unknown names raise ``AttributeError``
+    with close matches. ``id``, ``data``, ``seed_id``, ``url`` and the methods
+    below take precedence over same-named columns.
+
+    Segments are created by ``df.s2s.segments()``, ``df.s2s.segment()`` and
+    ``df.s2s.map_segments()``; you do not build them yourself.
+
+    Examples
+    --------
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
+    >>> seg.event.magnitude, seg.station.network, seg.seed_id
+    (5.3, 'GE', 'GE.WCBO..HHZ')
+    >>> seg.stream()[0].stats.npts
+    22962
+    """
+
+    __slots__ = ("_rows", "_index", "_source", "_stream", "_extra")
+
+    def __init__(self, rows: Rows, index: int, source: DBSource | None = None) -> None:
+        self._rows = rows
+        self._index = index
+        self._source = source
+        self._stream: Any = None
+        self._extra: dict[str, Any] | None = None
+
+    # -- attributes ------------------------------------------------------------------
+    @property
+    def id(self) -> int:
+        """The segment id (``segments.id``)."""
+        return self._rows.value("id", self._index)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._get(name)
+
+    def _get(self, name: str) -> Any:
+        rows = self._rows
+        if name in rows.columns:
+            return rows.value(name, self._index)
+        if self._extra is not None and name in self._extra:
+            return self._extra[name]
+        prefix = name + "."
+        if name in _RELATIONS or any(c.startswith(prefix) for c in rows.columns):
+            return _Related(self, name)
+        if name in A.ATTRIBUTES:
+            return self._fetch(name)
+        if "." in name:
+            candidates = sorted(set(rows.columns) | set(A.ATTRIBUTES))
+        else:
+            candidates = sorted(self._names(""))
+        close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise AttributeError(f"segment has no attribute {name!r}{hint}")
+
+    def _fetch(self, name: str) -> Any:
+        if self._source is None:
+            raise AttributeError(
+                f"{name!r} is not a column of the frame and this segment has no database "
+                "to fetch it from"
+            )
+        self._extra = self._source.attributes(self.id)
+        return self._extra[name]
+
+    def _names(self, prefix: str) -> set[str]:
+        names = set(self._rows.columns) | set(A.ATTRIBUTES)
+        out = set()
+        for n in names:
+            if n.startswith(prefix):
+                out.add(n[len(prefix):].split(".", 1)[0])
+        if not prefix:
+            out.update(_OWN)
+        return out
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._names(""))
+
+    def __repr__(self) -> str:
+        return f"<Segment id={self.id}>"
+
+    @property
+    def seed_id(self) -> str:
+        """``data_seed_id`` if set, else ``NET.STA.LOC.CHA`` from station and channel."""
+        rows = self._rows
+        if "seed_id" in rows.columns:
+            return rows.value("seed_id", self._index)
+        parts = ("station.network", "station.station", "channel.location", "channel.channel")
+        if "data_seed_id" in rows.columns and all(p in rows.columns for p in parts):
+            return rows.value("data_seed_id", self._index) or ".".join(
+                rows.value(p, self._index) for p in parts
+            )
+        return self._fetch("seed_id")
+
+    @property
+    def data(self) -> bytes | None:
+        """The raw miniSEED bytes of the segment (None when there are none)."""
+        if "data" in self._rows.columns:
+            return self._rows.value("data", self._index)
+        if self._source is None:
+            return None
+        return self._source.data(self.id)
+
+    # -- waveform and inventory ------------------------------------------------------
+    def stream(self, reload: bool = False) -> Stream:
+        """Return the ObsPy Stream of the segment, decoded once and then cached.
+
+        Without ``reload`` the same Stream object is returned every time, with the
+        in-place changes made to it (e.g. ``segment.stream()[0].remove_response(inv)``
+        changes what the next ``segment.stream()`` returns; use ``.copy()`` to keep the
+        cached one intact). ``reload=True`` decodes the bytes again.
+
+        Raises
+        ------
+        SkipSegment
+            If the segment has no data or its bytes are not valid miniSEED.
+        """
+        cached = self._stream
+        if reload or cached is None:
+            cached = self._stream = self._decode_stream()
+        if isinstance(cached, SkipSegment):
+            raise SkipSegment(str(cached))
+        return cached
+
+    def _decode_stream(self) -> Any:
+        data = self.data
+        if not data:
+            return SkipSegment(f"segment {self.id}: no waveform data (segments.data is empty)")
+        from ..decode import read_mseed
+
+        try:
+            return read_mseed(data)
+        except SkipSegment as exc:
+            return SkipSegment(f"segment {self.id}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any decoder error means "skip"
+            return SkipSegment(f"segment {self.id}: invalid miniSEED data: {_describe(exc)}")
+
+    def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
+        """Return the station inventory (ObsPy Inventory) of the segment.
+
+        Parsed once per station and cached (shared by the segments of the same
+        station). Responses of the returned inventory memoize their evaluation, so
+        ``trace.remove_response(segment.inventory())`` is fast on repeated use.
+
+        Parameters
+        ----------
+        reload : bool
+            Parse the stored bytes again, discarding the cached inventory.
+        format : {None, "stationxml"}
+            None: an ObsPy Inventory; ``"stationxml"``: the StationXML bytes.
+
+        Raises
+        ------
+        SkipSegment
+            If the station has no inventory or it cannot be read.
+        """
+        if self._source is None:
+            raise SkipSegment(f"segment {self.id}: no database to read the inventory from")
+        station_id = self._source.station_id(self.id)
+        if station_id is None:
+            station_id = self._get("station.id")
+        try:
+            if format is not None:
+                from ..decode import read_inventory
+
+                return read_inventory(self._source.inventory_bytes(station_id), format=format)
+            return self._source.inventory(station_id, reload=reload)
+        except SkipSegment as exc:
+            raise SkipSegment(f"segment {self.id}: inventory of station {station_id}: {exc}") from None
+
+    # -- derived ---------------------------------------------------------------------
+    def sds_path(self, root: str = ".") -> str:
+        """Path where to store the segment's data, in a SeisComP data structure.
+
+        As in stream2segment: ``<root>/<event id>/<year>/<NET>/<STA>/<LOC>/<CHA>.D/
+        <NET>.<STA>.<LOC>.<CHA>.D.<year>.<day of year>`` where event id is the
+        database id of the event, year and day (3 digits) are those of
+        ``request_start`` (``start_time`` may be null). No file extension. As in
+        stream2segment (``os.path.join``), an empty location code adds no folder.
+
+        Examples
+        --------
+        >>> import os, tempfile, s2sframe
+        >>> from s2sframe.testing import example_database
+        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+        >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
+        >>> seg.sds_path("/data")
+        '/data/1/2015/GE/WCBO/HHZ.D/GE.WCBO..HHZ.D.2015.150'
+        """
+        start: datetime = self._get("request_start")
+        net, sta = self._get("station.network"), self._get("station.station")
+        loc, cha = self._get("channel.location"), self._get("channel.channel")
+        year, day = str(start.year), f"{start.timetuple().tm_yday:03d}"
+        return os.path.join(
+            root, str(self._get("event_id")), year, net, sta, loc, cha + ".D",
+            ".".join((net, sta, loc, cha, "D", year, day)),
+        )
+
+    @property
+    def url(self) -> str:
+        """The FDSN dataselect query that downloads this segment's window.
+
+        ``<datacenter.dataselect_url>?net=..&sta=..&loc=..&cha=..&start=..&end=..``
+        with the seed id components (empty location written ``--``) and
+        ``request_start`` / ``request_end`` in ISO format.
+        """
+        net, sta, loc, cha = (self.seed_id.split(".") + ["", "", "", ""])[:4]
+        start = self._get("request_start").isoformat()
+        end = self._get("request_end").isoformat()
+        base = self._get("datacenter.dataselect_url")
+        return (
+            f"{base}?net={net}&sta={sta}&loc={loc or '--'}&cha={cha}&start={start}&end={end}"
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def make_segments(frame: pl.DataFrame, source: DBSource | None) -> list[Segment]:
+    """Segments of all rows of ``frame`` (a batch), sharing one :class:`Rows`."""
+    rows = Rows(frame)
+    return [Segment(rows, i, source) for i in range(frame.height)]
+
+
+def iter_segments(
+    df: pl.DataFrame, *, batch_size: int = 500, dburl: str | URL | None = None
+) -> Iterator[Segment]:
+    """Yield the segments of ``df`` in row order, fetching their data in batches.
+
+    Each batch of ``batch_size`` segments costs one query for the waveform bytes
+    (and, if used, one for the inventories); only one batch is held in memory
+    unless you keep references to its segments.
+
+    Examples
+    --------
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> df = s2sframe.scan(url).select("id").head(2).collect()
+    >>> [seg.stream()[0].stats.npts for seg in iter_segments(df, batch_size=1, dburl=url)]
+    [22962, 24283]
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+    _require_id(df)
+    url = _db.default_url(dburl)
+    inventories = None
+    for start in range(0, df.height, batch_size):
+        batch = df.slice(start, batch_size)
+        source = DBSource(url, inventories=inventories)
+        inventories = source.inventories  # parsed once per station for the whole iteration
+        source.load(batch.get_column("id").to_list())
+        yield from make_segments(batch, source)
+
+
+def get_segment(
+    df: pl.DataFrame, index: int | None = None, *, id: int | None = None,  # noqa: A002
+    dburl: str | URL | None = None,
+) -> Segment:
+    """Return one segment of ``df``, by row ``index`` (negative counts from the end) or ``id``.
+
+    Examples
+    --------
+    >>> import os, tempfile, s2sframe
+    >>> from s2sframe.testing import example_database
+    >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
+    >>> df = s2sframe.scan(url).select("id").collect()
+    >>> get_segment(df, 0, dburl=url).id, get_segment(df, id=2, dburl=url).seed_id
+    (1, 'GE.WCBO..HHN')
+    """
+    _require_id(df)
+    if (index is None) == (id is None):
+        raise TypeError("give either a row index or id=..., not both nor none")
+    if id is not None:
+        row = df.filter(pl.col("id") == id)
+        if row.height == 0:
+            raise KeyError(f"no segment with id {id} in the frame")
+    else:
+        assert index is not None
+        if not -df.height <= index < df.height:
+            raise IndexError(f"row {index} out of range for a frame of {df.height} rows")
+        row = df.slice(index % df.height, 1)
+    source = DBSource(_db.default_url(dburl))
+    source.load(row.get_column("id").to_list())
+    return make_segments(row.head(1), source)[0]
+
+
+def _require_id(df: pl.DataFrame) -> None:
+    if "id" not in df.columns:
+        raise ValueError(
+            "the frame has no 'id' column: segments are identified by it (keep 'id' when "
+            "selecting columns of s2sframe.scan() frames)"
+        )
