@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from ..engine.parts import PartFiles, atomic_write
 from .config import BadInput
 
 SEGMENT_ID_COLNAME = "segment_db_id"
@@ -241,9 +241,9 @@ class ParquetWriter(Writer):
 
     def __init__(self, path: Path, append: bool, options: dict[str, Any] | None) -> None:
         super().__init__(path, append, options)
-        self.parts = path.with_name(f".{path.name}.s2s-parts")
-        if not append and self.parts.exists():
-            shutil.rmtree(self.parts)
+        self.parts = PartFiles(path.with_name(f".{path.name}.s2s-parts"))
+        if not append:
+            self.parts.remove()
         self.keep_existing = self.appending
         if self.appending:
             names = pl.read_parquet_schema(path)
@@ -251,28 +251,18 @@ class ParquetWriter(Writer):
             if not found:
                 raise self._missing_id()
             self.idcol = found[0]
-        self.parts.mkdir(exist_ok=True)
-        self.count = len(self._part_files())
+        self.parts.create()
         self.closed = False
 
-    def _part_files(self) -> list[Path]:
-        return sorted(self.parts.glob("part-*.parquet"))
-
     def done_ids(self) -> pl.Series:
-        frames = [pl.read_parquet(p, columns=[SEGMENT_ID_COLNAME]) for p in self._part_files()]
+        ids = self.parts.column(SEGMENT_ID_COLNAME)
         if self.appending:
-            frames.append(pl.read_parquet(self.path, columns=[self.idcol])
-                          .rename({self.idcol: SEGMENT_ID_COLNAME}))
-        if not frames:
-            return super().done_ids()
-        return pl.concat(frames)[SEGMENT_ID_COLNAME].cast(pl.Int64)
+            ids = pl.concat([ids, pl.read_parquet(self.path, columns=[self.idcol])
+                             .get_column(self.idcol).rename(SEGMENT_ID_COLNAME)])
+        return ids.cast(pl.Int64)
 
     def write(self, frame: pl.DataFrame) -> None:
-        self.count += 1
-        path = self.parts / f"part-{self.count:08d}.parquet"
-        tmp = path.with_name("." + path.name + ".tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, path)
+        self.parts.write(frame)
         self.rows += frame.height
 
     def close(self) -> None:
@@ -282,13 +272,11 @@ class ParquetWriter(Writer):
         sources = []
         if self.keep_existing:
             sources.append(pl.scan_parquet(self.path).rename({self.idcol: SEGMENT_ID_COLNAME}))
-        sources += [pl.scan_parquet(p) for p in self._part_files()]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        sources += [pl.scan_parquet(p) for p in self.parts.paths()]
         if sources:
             final = pl.concat(sources, how="diagonal_relaxed").collect()
             final = self._rename(final)
         else:
             final = pl.DataFrame(schema={SEGMENT_ID_COLNAME: pl.Int64})
-        final.write_parquet(tmp, **self.options)
-        os.replace(tmp, self.path)
-        shutil.rmtree(self.parts, ignore_errors=True)
+        atomic_write(self.path, lambda tmp: final.write_parquet(tmp, **self.options))
+        self.parts.remove()

@@ -1,93 +1,102 @@
-"""Output of :func:`s2sframe.map_segments`: Parquet part files, resume, final frame."""
+"""Crash-safe files: atomic writes and folders of Parquet part files.
+
+Every file s2sframe writes for the user (final outputs, part files, manifests)
+goes through :func:`atomic_write`: the data goes to a temporary file beside the
+target, is flushed to disk, then renamed over the target, so a reader (or the
+next run after a ``kill -9``) sees the old file or the new one, never half of one.
+
+:class:`PartFiles` is a folder of such files, one per batch of finished results
+(``part-<key>-<random>.parquet``): what ``map_segments(output=...)`` and the
+writers of ``process`` keep while a run is going, so an interrupted run loses
+nothing and the next one resumes.
+"""
 
 from __future__ import annotations
 
-import json
+import logging
 import os
+import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 
-from ..exceptions import ProcessingError
-from .worker import _ID, _Job
+logger = logging.getLogger("s2sframe")
+
+_TMP = ".tmp"
 
 
-class _Parts:
-    """Result frames of completed chunks, one Parquet file each, next to ``output``."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` by calling ``write(tmp)`` on a temporary file, then renaming it.
 
-    def __init__(self, output: Path, job: _Job) -> None:
-        self.output = output
-        self.dir = output.with_name(output.name + ".parts")
-        self.manifest = {"function": job.name, "error_column": job.error_column, "format": 1}
+    The temporary file is in the same folder (same file system: the rename is
+    atomic) and is removed if ``write`` fails.
 
-    def open(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        path = self.dir / "_manifest.json"
-        if path.exists():
-            old = json.loads(path.read_text())
-            if old != self.manifest:
-                raise ValueError(
-                    f"{self.dir} holds partial results of another run ({old}, now "
-                    f"{self.manifest}): delete it or choose another output path"
-                )
-        else:
-            _atomic_write(path, json.dumps(self.manifest).encode())
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> target = Path(tempfile.mkdtemp()) / "x.txt"
+    >>> atomic_write(target, lambda tmp: tmp.write_text("done"))
+    >>> target.read_text()
+    'done'
+    """
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{_TMP}")
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class PartFiles:
+    """A folder of Parquet files of finished results, each written atomically.
+
+    ``key`` orders the parts (:meth:`read` returns them sorted by it); by default
+    each new part gets the next number after the existing ones.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._next: int | None = None
+
+    def exists(self) -> bool:
+        return self.folder.is_dir()
+
+    def create(self) -> None:
+        """Create the folder; remove temporary files a killed write left behind."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for tmp in self.folder.glob(f".*{_TMP}"):
+            tmp.unlink(missing_ok=True)
 
     def paths(self) -> list[Path]:
-        return sorted(self.dir.glob("part-*.parquet")) if self.dir.is_dir() else []
+        return sorted(self.folder.glob("part-*.parquet")) if self.folder.is_dir() else []
 
-    def done_ids(self) -> pl.Series:
-        paths = self.paths()
-        if not paths:
-            return pl.Series(_ID, [], dtype=pl.Int64)
-        return pl.scan_parquet(paths).select(_ID).collect().get_column(_ID)
+    @staticmethod
+    def key(path: Path) -> int:
+        return int(path.name.split("-")[1])
 
-    def write(self, key: int, frame: pl.DataFrame) -> None:
-        path = self.dir / f"part-{key:010d}-{uuid.uuid4().hex[:8]}.parquet"
-        tmp = path.with_name("." + path.name + ".tmp")
-        frame.write_parquet(tmp, statistics=False)
-        os.replace(tmp, path)
+    def write(self, frame: pl.DataFrame, key: int | None = None) -> Path:
+        if key is None:
+            if self._next is None:
+                self._next = max((self.key(p) for p in self.paths()), default=-1) + 1
+            key, self._next = self._next, self._next + 1
+        path = self.folder / f"part-{key:010d}-{uuid.uuid4().hex[:8]}.parquet"
+        atomic_write(path, lambda tmp: frame.write_parquet(tmp, statistics=False))
+        return path
 
-    def frames(self) -> list[tuple[int, pl.DataFrame]]:
-        return [(int(p.name.split("-")[1]), pl.read_parquet(p)) for p in self.paths()]
+    def column(self, name: str) -> pl.Series:
+        """One column of all parts, concatenated (empty Int64 without parts)."""
+        columns = [pl.read_parquet(p, columns=[name]).get_column(name) for p in self.paths()]
+        return pl.concat(columns) if columns else pl.Series(name, [], dtype=pl.Int64)
 
-    def finish(self, final: pl.DataFrame) -> None:
-        tmp = self.output.with_name("." + self.output.name + ".tmp")
-        final.write_parquet(tmp)
-        os.replace(tmp, self.output)
-        import shutil
+    def read(self) -> list[tuple[int, pl.DataFrame]]:
+        """``(key, frame)`` of every part, ordered by key."""
+        return [(self.key(p), pl.read_parquet(p)) for p in self.paths()]
 
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name("." + path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: _Job) -> pl.DataFrame:
-    """Input columns + result columns (in input row order) + the error column."""
-    ordered = [f for _, f in sorted(frames, key=lambda kf: kf[0]) if f.height]
-    err = job.error_column
-    if ordered:
-        try:
-            results = pl.concat(ordered, how="diagonal_relaxed")
-        except Exception as exc:  # noqa: BLE001
-            raise ProcessingError(
-                f"{job.name} returned values of incompatible types for the same column in "
-                f"different segments ({exc}); return one type per key or pass return_dtypes="
-            ) from None
-    else:
-        results = pl.DataFrame(schema={_ID: pl.Int64, err: pl.String})
-    names = [c for c in results.columns if c not in (_ID, err)]
-    if not names:
-        results = results.with_columns(pl.lit(None, dtype=job.dtypes.get(job.name)).alias(job.name))
-        names = [job.name]
-    casts = {k: v for k, v in job.dtypes.items() if k in results.columns}
-    if casts:
-        results = results.cast(casts)  # type: ignore[arg-type]
-    results = results.select(pl.col(_ID).cast(df.schema[_ID]), *names, err)
-    clash = [c for c in results.columns if c != _ID and c in df.columns]
-    return df.drop(clash).join(results, on=_ID, how="left", maintain_order="left")
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -15,9 +15,10 @@ Robustness: a worker process that dies (segfault, ``os._exit``, OOM kill) breaks
 the pool; the chunks in flight are then retried one segment at a time, alone in
 a fresh pool, and a segment that kills its worker again is recorded as failed.
 
-Modules: this one (``map_segments``, planning, the run loop), :mod:`._worker`
-(worker side, results to columns), :mod:`._pool` (executors),
-:mod:`._output` (Parquet parts, resume, final frame).
+Modules: this one (``map_segments``, planning, the run loop), :mod:`.worker`
+(worker side, results to columns), :mod:`.pool` (executors),
+:mod:`.output` (the ``output=`` file, resume, final frame), :mod:`.parts`
+(crash-safe part files).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from sqlalchemy.engine import URL
 from ..db import schema as S
 from ..db import urls as _db
 from ..exceptions import ProcessingError
-from .parts import _assemble, _Parts
+from .output import _assemble, _Parts
 from .pool import _drop_pool, _InlineExecutor, _is_crash, _shared_pool, shutdown_workers
 from .worker import (
     _ID,
