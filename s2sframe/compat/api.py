@@ -32,7 +32,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import URL
 
-from ..exceptions import SelectionError, SkipSegment
+from ..exceptions import SkipSegment
 from .config import BadInput, logfile_path, yaml_load
 from .orm import (
     Channel,
@@ -61,7 +61,9 @@ from .session import (
     get_db_items,
     get_segments,
     get_session,
+    items_query,
     load_only,
+    open_session,
 )
 from .writers import SEGMENT_ID_COLNAME, get_writer
 
@@ -284,14 +286,9 @@ def get_db_items_count(db: Any, item_type: type, conditions: Mapping[str, Any] |
     >>> get_db_items_count("sqlite:///example.db.sqlite", Segment, {"id": "<3"})  # doctest: +SKIP
     2
     """
-    from .session import _PREFIX, _open, _query, _selection_expr
-
-    session, own = _open(db)
+    session, own = open_session(db)
     try:
-        if conditions is not None and item_type not in _PREFIX:
-            raise SelectionError(f"conditions are not supported for {item_type.__name__}")
-        expr = None if conditions is None else _selection_expr(conditions, _PREFIX[item_type])
-        return _query(session, item_type, expr, None).order_by(None).count()
+        return items_query(session, item_type, conditions).order_by(None).count()
     finally:
         if own:
             close_session(session)

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -50,11 +49,11 @@ from sqlalchemy.orm import (
     relationship,
 )
 from sqlalchemy.orm import Session as _Session
-from sqlalchemy.sql.visitors import InternalTraversal
 
 from ..db import attributes as A
 from ..db import schema as S
 from ..exceptions import SkipSegment
+from .query import DerivedSQL, OptionalColumn, present_columns, query
 
 if TYPE_CHECKING:  # pragma: no cover
     from obspy import Inventory, Stream
@@ -73,30 +72,6 @@ __all__ = [
     "WebService",
 ]
 
-#: relation -> (table, join condition from segments), in join order.
-JOINS: dict[str, tuple[sa.Table, sa.ColumnElement]] = {
-    "event": (S.events, S.events.c.id == S.segments.c.event_id),
-    "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
-    "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
-    "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
-    "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
-}
-
-
-# ------------------------------------------------------------------ schema per engine
-def present_columns(bind: sa.engine.Engine | sa.engine.Connection) -> dict[str, frozenset[str]]:
-    """Columns really in the database of ``bind``, reflected once per engine.
-
-    Stored on the engine's dialect (one per engine, so one per database), which is
-    where the SQL compilers of :class:`_Optional` and :class:`_Derived` look.
-    """
-    engine = bind.engine if isinstance(bind, sa.engine.Connection) else bind
-    present = getattr(engine.dialect, "_s2s_present", None)
-    if present is None:
-        present = S.present_columns(engine)
-        engine.dialect._s2s_present = present  # type: ignore[attr-defined]
-    return present
-
 
 @sa_event.listens_for(_Session, "do_orm_execute")
 def _reflect_before_execute(state: Any) -> None:
@@ -107,91 +82,13 @@ def _reflect_before_execute(state: Any) -> None:
     present_columns(state.session.get_bind(mapper=mapper))
 
 
-class _Optional(sa.sql.expression.ColumnElement):
-    """A column that may be absent from a database: rendered NULL where it is."""
-
-    inherit_cache = True
-    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
-
-    def __init__(self, column: sa.Column) -> None:
-        self.column = column
-        self.type = column.type
-
-    @property
-    def _from_objects(self) -> list:  # the FROM of queries selecting only this column
-        return self.column._from_objects
-
-
-@compiles(_Optional)
-def _compile_optional(element: _Optional, compiler: Any, **kw: Any) -> str:
-    present = getattr(compiler.dialect, "_s2s_present", None)
-    col = element.column
-    if present is not None and col.name not in present.get(col.table.name, ()):
-        return compiler.process(sa.cast(sa.null(), col.type), **kw)
-    return compiler.process(col, **kw)
-
-
-_SA_TYPES: dict[Any, type] = {
-    pl.Boolean: sa.Boolean, pl.Float64: sa.Float, pl.String: sa.String, pl.Int64: sa.Integer,
-}
-
-
-class _Derived(sa.sql.expression.ColumnElement):
-    """The SQL of a derived attribute of the registry, rendered for the dialect.
-
-    Segment attributes needing other tables (``seed_id``) become correlated scalar
-    subqueries, so ``session.query(Segment).filter(Segment.seed_id == ...)`` needs
-    no explicit join.
-    """
-
-    inherit_cache = True
-    _traverse_internals = [("name", InternalTraversal.dp_string)]
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.type = _SA_TYPES[A.ATTRIBUTES[name].dtype]()
-
-    @property
-    def _from_objects(self) -> list:
-        attr = A.ATTRIBUTES[self.name]
-        table = S.segments if attr.relation is None else A.RELATIONS[attr.relation]
-        return [table]
-
-
-@compiles(_Derived)
-def _compile_derived(element: _Derived, compiler: Any, **kw: Any) -> str:
-    return compiler.process(derived_sql(element.name, compiler.dialect), **kw)
-
-
-def derived_sql(name: str, dialect: sa.engine.Dialect) -> sa.ColumnElement:
-    """SQL expression of the registry attribute ``name`` for ``dialect``.
-
-    Examples
-    --------
-    >>> from sqlalchemy.dialects import sqlite
-    >>> sql = derived_sql("station.netsta_code", sqlite.dialect())
-    >>> print(sql.compile(compile_kwargs={"literal_binds": True}))
-    stations.network || '.' || stations.station
-    """
-    attr = A.ATTRIBUTES[name]
-    present = getattr(dialect, "_s2s_present", None)
-    if present is None:
-        present = {t.name: frozenset(t.columns.keys()) for t in S.metadata.tables.values()}
-    ctx = A.SQLContext(dialect.name, present)
-    expr = attr.sql_expr(ctx)
-    if attr.relation is None and ctx.relations:
-        tables = [JOINS[r][0] for r in JOINS if r in ctx.relations]
-        conds = [JOINS[r][1] for r in JOINS if r in ctx.relations]
-        expr = sa.select(expr).select_from(*tables).where(*conds).scalar_subquery()
-    return expr
-
 
 def _hybrid(name: str, fget: Any) -> hybrid_property:
     """A hybrid property: ``fget`` on objects, the registry's SQL in queries."""
     fget.__doc__ = A.ATTRIBUTES[name].doc
 
     def expr(cls: type) -> sa.ColumnElement:
-        return _Derived(name).label(name.rsplit(".", 1)[-1])
+        return DerivedSQL(name).label(name.rsplit(".", 1)[-1])
 
     return hybrid_property(fget, expr=expr)
 
@@ -269,7 +166,7 @@ class Event(Base):
 
     __table__ = S.events
     __mapper_args__ = {"exclude_properties": ["event_type"]}
-    event_type = column_property(_Optional(S.events.c.event_type))
+    event_type = column_property(OptionalColumn(S.events.c.event_type))
 
 
 class Class(Base):
@@ -578,8 +475,6 @@ class Segment(Base):
         >>> [s.channel.channel for s in seg.siblings()]  # doctest: +SKIP
         ['BHE', 'BHN']
         """
-        from .session import segments_query
-
         names = matching_attributes or (
             "station.id", "channel.location", "channel.band_instrument_code", "event_id")
         values = {name: self._value(name) for name in names}
@@ -589,7 +484,7 @@ class Segment(Base):
             expr = cond if expr is None else expr & cond
         if not include_self:
             expr = expr & (pl.col("id") != self.id)  # type: ignore[operator]
-        return segments_query(self._session(), expr)
+        return query(self._session(), Segment, expr)
 
     def _value(self, name: str) -> Any:
         A.get(name, context="siblings")

@@ -17,18 +17,14 @@ import sqlalchemy as sa
 from sqlalchemy import orm as sa_orm
 from sqlalchemy.engine import URL
 
-from ..db import attributes as A
 from ..db import urls as _db
-from ..db.pushdown import translate
 from ..db.selection import where
 from ..exceptions import DatabaseError, SelectionError
 from . import orm as M
+from .query import PREFIXES, present_columns, query
 
-#: attribute prefix of the items get_db_items can select (None: segments).
-_PREFIX: dict[type, str | None] = {
-    M.Segment: None, M.Event: "event", M.Station: "station", M.Channel: "channel",
-    M.DataCenter: "datacenter", M.Download: "download",
-}
+#: the models get_db_items can select with conditions.
+_SELECTABLE = (M.Segment, M.Event, M.Station, M.Channel, M.DataCenter, M.Download)
 _BATCH = 1000
 
 
@@ -72,7 +68,7 @@ def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> s
     else:
         engine = _db.get_engine(url)
     try:
-        present = M.present_columns(engine)
+        present = present_columns(engine)
     except Exception as exc:  # noqa: BLE001
         raise DatabaseError(f"Cannot read {_db.mask_url(url)}: {exc}") from None
     if not present.get("segments"):
@@ -104,16 +100,6 @@ def close_session(session: sa_orm.Session, dispose_engine: bool = True) -> bool:
         return True
     except Exception:  # noqa: BLE001 - stream2segment returns False
         return False
-
-
-def session_url(session: sa_orm.Session) -> URL:
-    """The database URL of a session."""
-    return session.get_bind().engine.url
-
-
-def _context(session: sa_orm.Session) -> A.SQLContext:
-    bind = session.get_bind()
-    return A.SQLContext(bind.dialect.name, M.present_columns(bind))
 
 
 class _LoadOnlyNames(sa_orm.UserDefinedOption):
@@ -163,22 +149,6 @@ def _attribute(entity: type, name: str) -> Any:
         raise AttributeError(f"{entity.__name__} has no attribute {name!r}") from None
 
 
-def _order_terms(orderby: Any) -> list[tuple[str, bool]]:
-    """``orderby`` as (name, descending) pairs."""
-    if orderby is None:
-        return []
-    if isinstance(orderby, str) or (isinstance(orderby, tuple) and len(orderby) == 2
-                                    and orderby[1] in ("asc", "desc")):
-        orderby = [orderby]
-    out = []
-    for item in orderby:
-        name, direction = (item, "asc") if isinstance(item, str) else item
-        if direction not in ("asc", "desc"):
-            raise ValueError(f"orderby direction must be 'asc' or 'desc', not {direction!r}")
-        out.append((name, direction == "desc"))
-    return out
-
-
 def _selection_expr(conditions: Any, prefix: str | None) -> pl.Expr:
     if conditions is None:
         return pl.lit(True)
@@ -194,54 +164,24 @@ def _selection_expr(conditions: Any, prefix: str | None) -> pl.Expr:
     return where(conditions)
 
 
-def segments_query(
-    session: sa_orm.Session, selection: pl.Expr | None, orderby: Any = None,
+def items_query(
+    session: sa_orm.Session, item_type: type, conditions: Mapping[str, Any] | None,
+    orderby: Any = None,
 ) -> sa_orm.Query:
-    """ORM query of the Segments matching a Polars selection expression (see module doc)."""
-    return _query(session, M.Segment, selection, orderby)
+    """The query of :func:`get_db_items` (and of ``get_db_items_count``)."""
+    if conditions is None:
+        return query(session, item_type, None, orderby)
+    if item_type not in _SELECTABLE:
+        raise SelectionError(
+            f"conditions are supported for {', '.join(t.__name__ for t in _SELECTABLE)} "
+            f"items, not {getattr(item_type, '__name__', item_type)}"
+        )
+    prefix = PREFIXES[item_type.__table__.name]
+    return query(session, item_type, _selection_expr(conditions, prefix), orderby)
 
 
-def _query(session: sa_orm.Session, model: type, expr: pl.Expr | None, orderby: Any) -> sa_orm.Query:
-    prefix = _PREFIX.get(model, "")
-    if prefix == "":
-        if expr is not None:
-            raise SelectionError(f"selections on {model.__name__} are not supported")
-        return session.query(model).order_by(model.id)
-    ctx = _context(session)
-    clause, complete = (None, True) if expr is None else translate(expr, ctx)
-    terms = []
-    for name, desc in _order_terms(orderby):
-        full = name if prefix is None else f"{prefix}.{name}"
-        attr = A.get(full, context="orderby")
-        try:
-            col = attr.sql_expr(ctx)
-        except A.MissingColumnError as exc:
-            raise SelectionError(f"Cannot order by {full}: {exc}") from None
-        terms.append(col.desc() if desc else col.asc())
-    query = session.query(model)
-    if prefix is None:
-        for rel, (table, on) in M.JOINS.items():
-            if rel in ctx.relations:
-                query = query.outerjoin(table, on)
-    if not complete:
-        if prefix is not None:
-            raise SelectionError(f"This selection on {model.__name__} cannot be translated to SQL")
-        ids = _scan_ids(session, expr)  # type: ignore[arg-type]
-        query = query.filter(M.Segment.id.in_(ids))
-    elif clause is not None:
-        query = query.filter(clause)
-    return query.order_by(*terms, model.id)
-
-
-def _scan_ids(session: sa_orm.Session, expr: pl.Expr) -> list[int]:
-    from ..db.scan import scan
-
-    session.flush()
-    url = session_url(session)
-    return scan(url).filter(expr).select("id").collect().get_column("id").to_list()
-
-
-def _open(db: str | URL | sa_orm.Session) -> tuple[sa_orm.Session, bool]:
+def open_session(db: str | URL | sa_orm.Session) -> tuple[sa_orm.Session, bool]:
+    """``db`` itself if a session, else a new session on it; True if new (to close)."""
     if isinstance(db, sa_orm.Session | sa_orm.scoped_session):
         return db, False  # type: ignore[return-value]
     return get_session(db), True
@@ -284,15 +224,9 @@ def get_db_items(
     ...     print(evt.event_id)
     20170908_0
     """
-    session, own = _open(db)
+    session, own = open_session(db)
     try:
-        if conditions is not None and item_type not in _PREFIX:
-            raise SelectionError(
-                f"conditions are supported for {', '.join(t.__name__ for t in _PREFIX)} "
-                f"items, not {getattr(item_type, '__name__', item_type)}"
-            )
-        expr = None if conditions is None else _selection_expr(conditions, _PREFIX.get(item_type))
-        query = _query(session, item_type, expr, orderby)
+        items = items_query(session, item_type, conditions, orderby)
         options = []
         only = ([load_only] if isinstance(load_only, str) else list(load_only)) if load_only else []
         if only:
@@ -303,8 +237,8 @@ def get_db_items(
                 raise ValueError("the same attribute cannot be in both load_only and defer")
             options += [sa_orm.defer(_attr(item_type, n)) for n in names]
         if options:
-            query = query.options(*options)
-        yield from query.yield_per(_BATCH)
+            items = items.options(*options)
+        yield from items.yield_per(_BATCH)
     finally:
         if own:
             close_session(session)

@@ -9,13 +9,9 @@ import gzip
 import io
 import os
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .plan import _Plan
-
 
 # --------------------------------------------------------------------------- StationXML
 
@@ -123,36 +119,42 @@ def _with_sensor(cha: Any) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def _inventory_xml(plan: _Plan, i: int) -> bytes:
-    """Gzip-compressed StationXML (response level, all channels) of station ``i``."""
+def _inventory_xml(
+    *, network: str, code: str, site: str | None, lat: float, lon: float, elev: float,
+    depth: float, start_us: int, channels: list[tuple[str, str, float, float, float]],
+    created_us: int, template: bytes | None,
+) -> bytes:
+    """Gzip-compressed StationXML (response level, all ``channels``) of a station.
+
+    ``channels``: (location, channel, sample rate, azimuth, dip); responses are
+    copied from ``template`` (None: ObsPy's example inventory).
+    """
     from obspy import UTCDateTime
     from obspy.core.inventory import Inventory, Network, Site, Station
 
-    start = UTCDateTime(ns=int(plan.sta_start_us[i]) * 1000)
-    lat, lon = float(plan.sta_lat[i]), float(plan.sta_lon[i])
-    elev, depth = float(plan.sta_elevation[i]), float(plan.sta_depth[i])
-    channels = []
-    for loc, code, rate, azimuth, dip in plan.sta_channels[i]:
-        cha = copy.deepcopy(_channel_template(plan.template, rate, code)[0])
-        cha.code, cha.location_code = code, loc
+    start = UTCDateTime(ns=start_us * 1000)
+    built = []
+    for loc, cha_code, rate, azimuth, dip in channels:
+        cha = copy.deepcopy(_channel_template(template, rate, cha_code)[0])
+        cha.code, cha.location_code = cha_code, loc
         cha.latitude, cha.longitude, cha.elevation, cha.depth = lat, lon, elev, depth
         cha.azimuth, cha.dip, cha.sample_rate = azimuth, dip, rate
         cha.start_date, cha.end_date = start, None
-        channels.append(cha)
+        built.append(cha)
     station = Station(
-        plan.sta_code[i],
+        code,
         lat,
         lon,
         elev,
-        channels=channels,
-        site=Site(name=plan.sta_site[i] or plan.sta_code[i]),
+        channels=built,
+        site=Site(name=site or code),
         start_date=start,
         creation_date=start,
     )
     inv = Inventory(
-        networks=[Network(plan.sta_network[i], stations=[station])],
+        networks=[Network(network, stations=[station])],
         source="s2sframe.testing",
-        created=UTCDateTime(ns=plan.created_us * 1000),
+        created=UTCDateTime(ns=created_us * 1000),
     )
     buf = io.BytesIO()
     inv.write(buf, format="STATIONXML")

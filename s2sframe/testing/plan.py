@@ -23,7 +23,7 @@ from .catalog import (
     _great_circle_deg,
     _p_travel_time,
 )
-from .inventory import _channel_template
+from .inventory import _channel_template, _inventory_xml
 from .tables import _channel_layout, _downloads, _events, _labellings, _stations
 
 # --------------------------------------------------------------------------- validation
@@ -290,4 +290,14 @@ class _Plan:
             seg_rate=rate,
             seg_vertical=np.array([c[3].endswith("Z") for c in cha_nslc])[seg_cha],
             seed=seed,
+        )
+
+    def inventory_xml(self, i: int) -> bytes:
+        """Gzip-compressed StationXML (response level, all channels) of station ``i``."""
+        return _inventory_xml(
+            network=self.sta_network[i], code=self.sta_code[i], site=self.sta_site[i],
+            lat=float(self.sta_lat[i]), lon=float(self.sta_lon[i]),
+            elev=float(self.sta_elevation[i]), depth=float(self.sta_depth[i]),
+            start_us=int(self.sta_start_us[i]), channels=self.sta_channels[i],
+            created_us=self.created_us, template=self.template,
         )

@@ -17,7 +17,6 @@ from sqlalchemy.engine import URL
 from ..db.schema import create_all, metadata
 from ..db.urls import _first_line, is_sqlite, mask_url
 from ..exceptions import DatabaseError
-from .inventory import _inventory_xml
 from .waveforms import _Waveforms
 
 if TYPE_CHECKING:
@@ -152,7 +151,7 @@ def _write(writer: _Writer, plan: _Plan, *, metadata_only: bool, legacy: bool) -
             frame = frame.drop("event_type")
         if name == "stations":
             xml = [
-                _inventory_xml(plan, i) if (ok and not metadata_only) else None
+                plan.inventory_xml(i) if (ok and not metadata_only) else None
                 for i, ok in enumerate(plan.sta_has_inventory.tolist())
             ]
             frame = frame.with_columns(inventory_xml=pl.Series(xml, dtype=pl.Binary))
