@@ -571,7 +571,7 @@ def test_inventory_template_closest_rate_latest_epoch(sqlite_url_factory: Callab
     ("template", "error"),
     [
         (b"not xml at all", ValueError),
-        (gzip.compress(b"<FDSNStationXML/>"), ValueError),
+        (gzip.compress(b"<FDSNStationXML/>", mtime=0), ValueError),
         (12, TypeError),
     ],
 )
