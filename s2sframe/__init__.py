@@ -18,6 +18,8 @@ True
 
 from __future__ import annotations
 
+import importlib.metadata as _metadata
+
 from .db.copy import copy_database
 from .db.info import attributes
 from .db.scan import explain, scan
@@ -34,7 +36,10 @@ from .exceptions import (
     SkipSegment,
 )
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("s2sframe")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree not installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DatabaseError",
