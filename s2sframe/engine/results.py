@@ -8,12 +8,17 @@ their segment.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import polars as pl
 
-if TYPE_CHECKING:
-    from .worker import _Job
+
+class _Job(Protocol):
+    """What the columns of a run depend on (:class:`s2sframe.engine.worker._Job` has it)."""
+
+    name: str  # column of non-dict results
+    dtypes: dict[str, pl.DataType]  # declared column types
+    error_column: str
 
 _ID = "id"
 
