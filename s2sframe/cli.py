@@ -15,7 +15,6 @@ Examples
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from typing import Any
 import click
 
 from .compat.config import BadInput, load_pyfunc, logfile_path, resolve_dburl, yaml_load
+from .db.urls import mask_text
 from .exceptions import DatabaseError, ProcessingError, SelectionError
 
 #: Files written by ``s2s init`` (template name -> written name).
@@ -34,18 +34,15 @@ TEMPLATES = {"paramtable.py": "paramtable.py", "paramtable.yaml": "paramtable.ya
              "notebook.ipynb": NOTEBOOK}
 EXAMPLE_DB = "example.db.sqlite"
 
-_PASSWORD = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S+)(@)")
-
-
 def mask(text: str) -> str:
-    """Replace passwords of URLs in ``text`` with ``***``.
+    """Replace passwords of URLs in ``text`` with ``***`` (see :func:`s2sframe.db.urls.mask_text`).
 
     Examples
     --------
     >>> mask("cannot open postgresql://me:secret@host/db: timeout")
     'cannot open postgresql://me:***@host/db: timeout'
     """
-    return _PASSWORD.sub(r"\1***\3", text)
+    return mask_text(text)
 
 
 def _fail(message: str, code: int) -> None:

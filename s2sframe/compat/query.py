@@ -27,16 +27,7 @@ from ..exceptions import SelectionError
 
 #: table name -> attribute prefix of its model in selections (None: segments).
 PREFIXES: dict[str, str | None] = {
-    S.segments.name: None, **{table.name: rel for rel, table in A.RELATIONS.items()}
-}
-
-#: relation -> (table, join condition from segments), in join order.
-JOINS: dict[str, tuple[sa.Table, sa.ColumnElement]] = {
-    "event": (S.events, S.events.c.id == S.segments.c.event_id),
-    "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
-    "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
-    "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
-    "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
+    S.segments.name: None, **{r.table.name: name for name, r in S.RELATIONS.items()}
 }
 
 
@@ -102,7 +93,7 @@ class DerivedSQL(sa.sql.expression.ColumnElement):
     @property
     def _from_objects(self) -> list:
         attr = A.ATTRIBUTES[self.name]
-        table = S.segments if attr.relation is None else A.RELATIONS[attr.relation]
+        table = S.segments if attr.relation is None else S.RELATIONS[attr.relation].table
         return [table]
 
 
@@ -128,8 +119,9 @@ def derived_sql(name: str, dialect: sa.engine.Dialect) -> sa.ColumnElement:
     ctx = A.SQLContext(dialect.name, present)
     expr = attr.sql_expr(ctx)
     if attr.relation is None and ctx.relations:
-        tables = [JOINS[r][0] for r in JOINS if r in ctx.relations]
-        conds = [JOINS[r][1] for r in JOINS if r in ctx.relations]
+        joined = [S.RELATIONS[r] for r in S.relations_closure(ctx.relations)]
+        tables = [r.table for r in joined]
+        conds = [r.on for r in joined]
         expr = sa.select(expr).select_from(*tables).where(*conds).scalar_subquery()
     return expr
 
@@ -184,9 +176,8 @@ def query(
         terms.append(col.desc() if desc else col.asc())
     out = session.query(model)
     if prefix is None:
-        for rel, (table, on) in JOINS.items():
-            if rel in ctx.relations:
-                out = out.outerjoin(table, on)
+        for rel in S.relations_closure(ctx.relations):
+            out = out.outerjoin(S.RELATIONS[rel].table, S.RELATIONS[rel].on)
     if not complete:
         if prefix is not None:
             raise SelectionError(f"This selection on {model.__name__} cannot be translated to SQL")

@@ -64,7 +64,7 @@ def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> s
     url = _db.parse_url(dburl)
     if engine_args:
         _db.check_exists(url)
-        engine = sa.create_engine(url, **engine_args)
+        engine = _db.create_engine(url, **engine_args)
     else:
         engine = _db.get_engine(url)
     try:

@@ -19,16 +19,8 @@ import sqlalchemy as sa
 
 from . import schema as S
 
-#: relation prefix -> (table, join path). "station" is reached through "channel".
-RELATIONS: dict[str, sa.Table] = {
-    "event": S.events,
-    "channel": S.channels,
-    "station": S.stations,
-    "datacenter": S.data_centers,
-    "download": S.downloads,
-}
-#: relations each relation needs joined first.
-RELATION_DEPENDS: dict[str, tuple[str, ...]] = {"station": ("channel",)}
+#: relation prefix -> how it joins segments (the one map: :data:`s2sframe.db.schema.RELATIONS`).
+RELATIONS = S.RELATIONS
 
 KM_PER_DEG = 2 * 6371 * math.pi / 360
 
@@ -65,9 +57,8 @@ class SQLContext:
         if relation is None:
             table = S.segments
         else:
-            table = RELATIONS[relation]
-            self.relations.add(relation)
-            self.relations.update(RELATION_DEPENDS.get(relation, ()))
+            table = RELATIONS[relation].table
+            self.relations.update(S.relations_closure({relation}))
         if column not in self.present.get(table.name, ()):
             raise MissingColumnError(table.name, column)
         return table.c[column]
@@ -316,8 +307,8 @@ def _build() -> dict[str, Attribute]:
     attrs: list[Attribute] = _plain(None, S.segments, skip=("data",))
     derived = _derived()
     attrs += [a for a in derived if a.relation is None]
-    for rel, table in RELATIONS.items():
-        attrs += _plain(rel, table, skip=("inventory_xml",))
+    for rel, relation in RELATIONS.items():
+        attrs += _plain(rel, relation.table, skip=("inventory_xml",))
         attrs += [a for a in derived if a.relation == rel]
     out = {a.name: a for a in attrs}
     out.update(CLASS_ATTRIBUTES)

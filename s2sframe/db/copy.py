@@ -18,10 +18,6 @@ from . import urls as _db
 
 __all__ = ["copy_database"]
 
-#: Tables in foreign-key order.
-ORDER = ("web_services", "data_centers", "downloads", "events", "stations", "channels",
-         "segments", "classes", "class_labellings")
-
 
 def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 500) -> dict[str, int]:
     """Copy every row of the stream2segment database ``src_url`` into ``dst_url``.
@@ -62,36 +58,24 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
     if not present.get("segments") or missing:
         raise DatabaseError(f"{_db.mask_url(src_engine.url)} is not a complete stream2segment "
                             f"database (missing: {', '.join(missing[:5]) or 'segments'})")
-    dst = _db.parse_url(dst_url)
-    dst_engine = sa.create_engine(dst)
-    if _db.is_sqlite(dst):
-        sa.event.listen(dst_engine, "connect", _foreign_keys_on)
+    dst_engine = _db.create_engine(_db.parse_url(dst_url))
     try:
         _check_empty(dst_engine)
         S.create_all(dst_engine)
         dst_present = S.present_columns(dst_engine)
         counts = {}
         with src_engine.connect() as src, dst_engine.begin() as out:
-            for name in ORDER:
+            for name in S.TABLE_ORDER:
                 table = S.metadata.tables[name]
                 cols = [c for c in table.columns
                         if c.name in present[name] and c.name in dst_present[name]]
                 counts[name] = _copy_table(src, out, table, cols, batch_size)
             if dst_engine.dialect.name == "postgresql":
-                for name in ORDER:
-                    out.execute(sa.text(
-                        f"select setval(pg_get_serial_sequence('{name}', 'id'), "
-                        f"coalesce((select max(id) from {name}), 0) + 1, false)"
-                    ))
+                for name in S.TABLE_ORDER:
+                    out.execute(sa.text(S.sequence_reset_sql(name)))
         return counts
     finally:
         dst_engine.dispose()
-
-
-def _foreign_keys_on(dbapi_conn: object, _record: object) -> None:
-    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
 
 
 def _check_empty(engine: sa.engine.Engine) -> None:
@@ -100,7 +84,7 @@ def _check_empty(engine: sa.engine.Engine) -> None:
     except Exception as exc:  # noqa: BLE001
         raise DatabaseError(f"Cannot open {_db.mask_url(engine.url)}: {exc}") from None
     with engine.connect() as conn:
-        for name in ORDER:
+        for name in S.TABLE_ORDER:
             if present.get(name) and conn.execute(
                     sa.select(sa.literal_column("1")).select_from(
                         sa.table(name)).limit(1)).first() is not None:

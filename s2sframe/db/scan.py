@@ -187,21 +187,6 @@ def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
     return loaded, derived, classes
 
 
-#: relation -> (table, foreign key column of segments). Stations come with channels.
-_FK = {
-    "event": (S.events, "event_id"),
-    "channel": (S.channels, "channel_id"),
-    "station": (S.channels, "channel_id"),
-    "datacenter": (S.data_centers, "datacenter_id"),
-    "download": (S.downloads, "download_id"),
-}
-_WHERE_JOINS = {
-    "event": (S.events, S.events.c.id == S.segments.c.event_id),
-    "channel": (S.channels, S.channels.c.id == S.segments.c.channel_id),
-    "station": (S.stations, S.stations.c.id == S.channels.c.station_id),
-    "datacenter": (S.data_centers, S.data_centers.c.id == S.segments.c.datacenter_id),
-    "download": (S.downloads, S.downloads.c.id == S.segments.c.download_id),
-}
 _KEY = "__s2s_key"
 
 
@@ -234,12 +219,12 @@ def _where(
         elif relations <= {"channel", "station"}:
             frm = S.channels
             if "station" in relations:
-                frm = frm.outerjoin(S.stations, S.stations.c.id == S.channels.c.station_id)
+                frm = frm.outerjoin(S.stations, S.RELATIONS["station"].on)
             sub = sa.select(S.channels.c.id).select_from(frm).where(clause)
             clauses.append(S.segments.c.channel_id.in_(sub))
-        elif len(relations) == 1 and next(iter(relations)) in _FK:
-            table, fk = _FK[next(iter(relations))]
-            clauses.append(S.segments.c[fk].in_(sa.select(table.c.id).where(clause)))
+        elif len(relations) == 1:
+            rel = S.RELATIONS[next(iter(relations))]
+            clauses.append(S.segments.c[rel.fk].in_(sa.select(rel.table.c.id).where(clause)))
         else:
             clauses.append(clause)
             joins |= relations
@@ -292,7 +277,7 @@ def _plan(
             rel_cols.setdefault(attr.relation, {})[name] = col
     helpers = []
     for rel in rel_cols:
-        fk = _FK[rel][1]
+        fk = S.RELATIONS[rel].fk
         if fk not in seg_cols:
             seg_cols[fk] = S.segments.c[fk].label(fk)
             helpers.append(fk)
@@ -300,10 +285,8 @@ def _plan(
         seg_cols["id"] = S.segments.c.id.label("id")
         helpers.append("id")
     frm = S.segments
-    for rel in ("event", "channel", "station", "datacenter", "download"):
-        if rel in joins:
-            table, on = _WHERE_JOINS[rel]
-            frm = frm.outerjoin(table, on)
+    for rel in S.relations_closure(joins):
+        frm = frm.outerjoin(S.RELATIONS[rel].table, S.RELATIONS[rel].on)
     stmt = sa.select(*seg_cols.values()).select_from(frm)
     if where is not None:
         stmt = stmt.where(where)
@@ -329,10 +312,10 @@ def _plan(
             cols.update(rel_cols.get("station", {}))
         if not cols:
             continue
-        table, fk = _FK[rel]
+        table, fk = S.RELATIONS[rel].table, S.RELATIONS[rel].fk
         frm = table
         if rel == "channel" and "station" in rel_cols:
-            frm = table.outerjoin(S.stations, S.stations.c.id == S.channels.c.station_id)
+            frm = table.outerjoin(S.stations, S.RELATIONS["station"].on)
         query = sa.select(table.c.id.label(_KEY), *cols.values()).select_from(frm)
         relations[rel] = (fk, _compile(db, query))
     return _Plan(

@@ -4,9 +4,15 @@ The same :data:`metadata` serves to create new databases (:func:`create_all`)
 and to read existing ones. Existing databases are matched **by column name**;
 :func:`present_columns` reflects which columns a database really has, so that
 older files lacking optional columns (e.g. ``events.event_type``) still work.
+
+:data:`RELATIONS` is the one map of how the tables related to a segment are
+joined (attribute prefixes ``event.``, ``channel.``, ``station.``...);
+:data:`TABLE_ORDER` the one foreign-key order in which tables are written.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 
@@ -151,6 +157,82 @@ class_labellings = sa.Table(
     sa.Column("annotator", sa.String),
     sa.UniqueConstraint("segment_id", "class_id", name="seg_class_uc"),
 )
+
+@dataclass(frozen=True)
+class Relation:
+    """A table related to segments, named by its attribute prefix (``"station"``...).
+
+    Attributes
+    ----------
+    name : str
+        The attribute prefix.
+    table : sqlalchemy.Table
+        The related table.
+    on : sqlalchemy.ColumnElement
+        Join condition with ``segments`` (or with the table of ``via``).
+    via : str or None
+        The relation joined first (stations are reached through channels).
+    fk : str
+        The foreign key column of ``segments`` leading to it (through ``via``).
+    """
+
+    name: str
+    table: sa.Table
+    on: sa.ColumnElement
+    via: str | None
+    fk: str
+
+
+#: attribute prefix -> how it is joined to segments, in join order.
+RELATIONS: dict[str, Relation] = {
+    r.name: r
+    for r in (
+        Relation("event", events, events.c.id == segments.c.event_id, None, "event_id"),
+        Relation("channel", channels, channels.c.id == segments.c.channel_id, None, "channel_id"),
+        Relation("station", stations, stations.c.id == channels.c.station_id, "channel",
+                 "channel_id"),
+        Relation("datacenter", data_centers, data_centers.c.id == segments.c.datacenter_id,
+                 None, "datacenter_id"),
+        Relation("download", downloads, downloads.c.id == segments.c.download_id, None,
+                 "download_id"),
+    )
+}
+
+
+def relations_closure(names: set[str] | frozenset[str]) -> list[str]:
+    """``names`` plus the relations they are joined through, in join order."""
+    wanted = set(names)
+    for name in names:
+        via = RELATIONS[name].via
+        while via is not None:
+            wanted.add(via)
+            via = RELATIONS[via].via
+    return [r for r in RELATIONS if r in wanted]
+
+
+#: The stream2segment tables in foreign-key order (referenced tables first).
+TABLE_ORDER: tuple[str, ...] = (
+    "web_services", "data_centers", "downloads", "events", "stations", "channels",
+    "segments", "classes", "class_labellings",
+)
+
+
+def sequence_reset_sql(table: str) -> str:
+    """PostgreSQL statement moving the id sequence of ``table`` past its largest id.
+
+    Needed after inserting rows with explicit ids (the next default id is
+    ``max(id) + 1``, or 1 in an empty table).
+
+    Examples
+    --------
+    >>> print(sequence_reset_sql("events"))
+    SELECT setval(pg_get_serial_sequence('"events"', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM "events"
+    """
+    if table not in metadata.tables:
+        raise ValueError(f"not a stream2segment table: {table!r}")
+    return (f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f'COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM "{table}"')
+
 
 #: Columns a database may lack (written by older stream2segment versions).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"events": frozenset({"event_type"})}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
+from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -50,6 +52,9 @@ def parse_url(dburl: str | URL) -> URL:
 def mask_url(dburl: str | URL) -> str:
     """Return ``dburl`` as a string with its password replaced by ``***``.
 
+    The one place where URLs are masked: messages, logs, ``repr`` and
+    ``explain`` all show URLs through it.
+
     Examples
     --------
     >>> mask_url("postgresql://me:secret@localhost/db")
@@ -59,15 +64,27 @@ def mask_url(dburl: str | URL) -> str:
         return dburl.render_as_string(hide_password=True)
     try:
         return make_url(str(dburl)).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001
-        text = str(dburl)
-        if "://" in text and "@" in text:
-            scheme, rest = text.split("://", 1)
-            creds, host = rest.rsplit("@", 1)
-            if ":" in creds:
-                creds = creds.split(":", 1)[0] + ":***"
-            return f"{scheme}://{creds}@{host}"
-        return text
+    except Exception:  # noqa: BLE001 - not parsable as a URL: mask what looks like one
+        return _USERINFO.sub(r"\1***\3", str(dburl))
+
+
+#: ``scheme://user:password@`` in free text (URLs SQLAlchemy cannot parse, messages).
+_USERINFO = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S+)(@)")
+
+
+def mask_text(text: str, url: URL | None = None) -> str:
+    """Mask the passwords of every URL in ``text`` (and the password of ``url`` anywhere).
+
+    For messages that may quote URLs or driver errors, e.g. before printing them.
+
+    Examples
+    --------
+    >>> mask_text("cannot open postgresql://me:secret@host/db: timeout")
+    'cannot open postgresql://me:***@host/db: timeout'
+    """
+    if url is not None and url.password:
+        text = text.replace(str(url.password), "***")
+    return _USERINFO.sub(r"\1***\3", text)
 
 
 def is_sqlite(url: URL) -> bool:
@@ -89,22 +106,30 @@ def readonly_sqlite_url(url: URL) -> URL:
     return url.set(database=f"file:{quote(path)}?mode=ro", query={"uri": "true"})
 
 
+def create_engine(url: URL, *, readonly: bool = False, **kwargs: Any) -> sa.engine.Engine:
+    """Return a new SQLAlchemy engine on ``url`` (parsed by :func:`parse_url`).
+
+    The one place where engines are made: SQLite connections enforce foreign
+    keys (``PRAGMA foreign_keys=ON``, as stream2segment does) and open the file
+    read-only with ``readonly``; PostgreSQL engines check pooled connections
+    before use. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    """
+    if not is_sqlite(url):
+        return sa.create_engine(url, **{"pool_pre_ping": True, **kwargs})
+    engine = sa.create_engine(readonly_sqlite_url(url) if readonly else url, **kwargs)
+    sa.event.listen(engine, "connect", _foreign_keys_on)
+    return engine
+
+
+def _foreign_keys_on(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
 @lru_cache(maxsize=32)
 def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
-    url = make_url(url_str)
-    if is_sqlite(url):
-        if readonly:
-            url = readonly_sqlite_url(url)
-        engine = sa.create_engine(url)
-
-        @sa.event.listens_for(engine, "connect")
-        def _fk_on(dbapi_conn, _record):  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return create_engine(make_url(url_str), readonly=readonly)
 
 
 def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
@@ -127,10 +152,7 @@ def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
 def _first_line(exc: BaseException, url: URL) -> str:
     """First line of a driver error, with the password of ``url`` masked."""
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    if url.password:
-        line = line.replace(str(url.password), "***")
-    return line
+    return mask_text(text[0] if text else type(exc).__name__, url)
 
 
 def cx_url(url: URL) -> str:

@@ -14,26 +14,13 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db.schema import create_all, metadata
-from ..db.urls import _first_line, is_sqlite, mask_url
+from ..db.schema import TABLE_ORDER, create_all, metadata, sequence_reset_sql
+from ..db.urls import _first_line, create_engine, is_sqlite, mask_url
 from ..exceptions import DatabaseError
 from .waveforms import _Waveforms
 
 if TYPE_CHECKING:
     from .plan import _Plan
-
-
-_TABLE_ORDER = (
-    "web_services",
-    "data_centers",
-    "downloads",
-    "events",
-    "stations",
-    "channels",
-    "segments",
-    "classes",
-    "class_labellings",
-)
 
 
 # --------------------------------------------------------------------------- writing
@@ -53,11 +40,9 @@ class _Writer:
     def __enter__(self) -> _Writer:
         self.raw = self.engine.raw_connection()
         self.cur = self.raw.cursor()
-        if self.sqlite:
-            self.cur.execute("PRAGMA foreign_keys=ON")
-            if self.unjournaled:  # a crash could corrupt the file: only ours in it
-                self.cur.execute("PRAGMA journal_mode=OFF")
-                self.cur.execute("PRAGMA synchronous=OFF")
+        if self.sqlite and self.unjournaled:  # a crash could corrupt the file: only ours in it
+            self.cur.execute("PRAGMA journal_mode=OFF")
+            self.cur.execute("PRAGMA synchronous=OFF")
         # COPY FROM STDIN: psycopg 3 (SQLAlchemy 2.1's default) has cursor.copy(),
         # psycopg2 cursor.copy_expert(); other drivers get executemany.
         self.copy = self.postgres and (
@@ -120,10 +105,7 @@ class _Writer:
     def finish(self, tables: list[str]) -> None:
         if self.postgres:  # explicit ids were written: move the id sequences past them
             for t in tables:
-                self.cur.execute(
-                    f"SELECT setval(pg_get_serial_sequence('\"{t}\"', 'id'), "
-                    f'COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM "{t}"'
-                )
+                self.cur.execute(sequence_reset_sql(t))
         self.raw.commit()
         if self.postgres:  # planner statistics now, not when autovacuum gets to it
             self.cur.execute("ANALYZE " + ", ".join(f'"{t}"' for t in tables))
@@ -145,7 +127,7 @@ def _chunks(height: int, size: int) -> Iterator[tuple[int, int]]:
 
 def _write(writer: _Writer, plan: _Plan, *, metadata_only: bool, legacy: bool) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for name in _TABLE_ORDER:
+    for name in TABLE_ORDER:
         frame = plan.tables[name]
         if name == "events" and legacy:
             frame = frame.drop("event_type")
@@ -161,7 +143,7 @@ def _write(writer: _Writer, plan: _Plan, *, metadata_only: bool, legacy: bool) -
             for lo, hi in _chunks(frame.height, 100_000):
                 writer.insert(name, frame.slice(lo, hi - lo))
         counts[name] = frame.height
-    writer.finish(list(_TABLE_ORDER))
+    writer.finish(list(TABLE_ORDER))
     return counts
 
 
@@ -186,7 +168,7 @@ def _write_segments(
 def _legacy_metadata() -> sa.MetaData:
     """The stream2segment tables as written before ``events.event_type`` existed."""
     md = sa.MetaData()
-    for name in _TABLE_ORDER:
+    for name in TABLE_ORDER:
         table = metadata.tables[name]
         if name != "events":
             table.to_metadata(md)
@@ -222,7 +204,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
     path = url.database or ""
     if is_sqlite(url) and os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = create_engine(url, poolclass=sa.pool.NullPool)
     try:
         try:
             names = set(sa.inspect(engine).get_table_names())
@@ -230,7 +212,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
             raise DatabaseError(
                 f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}"
             ) from None
-        ours = [t for t in _TABLE_ORDER if t in names]
+        ours = [t for t in TABLE_ORDER if t in names]
         private = is_sqlite(url) and names <= set(metadata.tables)
         if ours:
             with engine.connect() as conn:
