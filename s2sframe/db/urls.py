@@ -19,6 +19,9 @@ def parse_url(dburl: str | URL) -> URL:
 
     ``sqlite:///relative/path`` is resolved against the current directory;
     ``sqlite:////abs/path`` is kept; a bare existing file path is accepted as SQLite.
+    A password given in the query (``?password=...``) becomes the password of the
+    URL, so that it is masked, and passed to every driver, like one given as
+    ``user:password@``.
     """
     if isinstance(dburl, URL):
         url = dburl
@@ -28,11 +31,20 @@ def parse_url(dburl: str | URL) -> URL:
             if os.path.isfile(text):
                 text = "sqlite:///" + os.path.abspath(text)
             else:
-                raise DatabaseError(f"Not a database URL nor an existing file: {text!r}")
+                raise DatabaseError(
+                    f"Not a database URL nor an existing file: {mask_text(text)!r}"
+                )
         try:
             url = make_url(text)
         except Exception as exc:  # noqa: BLE001 - sqlalchemy raises ArgumentError
-            raise DatabaseError(f"Invalid database URL {mask_url(text)!r}: {exc}") from None
+            raise DatabaseError(
+                f"Invalid database URL {mask_url(text)!r}: {mask_text(str(exc))}"
+            ) from None
+    if "password" in url.query:  # as libpq and SQLAlchemy's drivers: the query one wins
+        password = url.query["password"]
+        if not isinstance(password, str):
+            password = password[-1]
+        url = url.difference_update_query(["password"]).set(password=password)
     backend = url.get_backend_name()
     if backend == "sqlite":
         db = url.database or ""
@@ -55,36 +67,45 @@ def mask_url(dburl: str | URL) -> str:
     The one place where URLs are masked: messages, logs, ``repr`` and
     ``explain`` all show URLs through it.
 
+    Passwords given as ``?password=...`` (or ``sslpassword``...) are masked too.
+
     Examples
     --------
     >>> mask_url("postgresql://me:secret@localhost/db")
     'postgresql://me:***@localhost/db'
+    >>> mask_url("postgresql://me@localhost/db?password=secret")
+    'postgresql://me@localhost/db?password=***'
     """
-    if isinstance(dburl, URL):
-        return dburl.render_as_string(hide_password=True)
-    try:
-        return make_url(str(dburl)).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not parsable as a URL: mask what looks like one
-        return _USERINFO.sub(r"\1***\3", str(dburl))
+    if not isinstance(dburl, URL):
+        try:
+            dburl = make_url(str(dburl))
+        except Exception:  # noqa: BLE001 - not parsable as a URL: mask what looks like one
+            return mask_text(str(dburl))
+    return _SECRET_PARAM.sub(r"\1***", dburl.render_as_string(hide_password=True))
 
 
-#: ``scheme://user:password@`` in free text (URLs SQLAlchemy cannot parse, messages).
-_USERINFO = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S+)(@)")
+#: ``[scheme://]user:password@`` in free text (URLs SQLAlchemy cannot parse, messages).
+_USERINFO = re.compile(r"((?:\b[a-zA-Z][\w+.-]*://)?[^:/@\s]+:(?!//))(\S+)(@)")
+#: ``?password=...`` (also ``&``, ``;`` or blank before it) in free text.
+_SECRET_PARAM = re.compile(r"(?i)((?:^|[?&;\s])(?:\w*password|passwd|pwd)=)([^&;\s'\"]+)")
 
 
 def mask_text(text: str, url: URL | None = None) -> str:
     """Mask the passwords of every URL in ``text`` (and the password of ``url`` anywhere).
 
     For messages that may quote URLs or driver errors, e.g. before printing them.
+    Passwords as ``user:password@`` and as ``password=...`` parameters are masked.
 
     Examples
     --------
     >>> mask_text("cannot open postgresql://me:secret@host/db: timeout")
     'cannot open postgresql://me:***@host/db: timeout'
+    >>> mask_text("cannot open postgresql://me@host/db?password=secret&sslmode=require")
+    'cannot open postgresql://me@host/db?password=***&sslmode=require'
     """
     if url is not None and url.password:
         text = text.replace(str(url.password), "***")
-    return _USERINFO.sub(r"\1***\3", text)
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***\3", text))
 
 
 def is_sqlite(url: URL) -> bool:
