@@ -10,8 +10,10 @@ attributes in Polars and re-apply the whole predicate so results are exact.
 
 from __future__ import annotations
 
+import io
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -47,8 +49,12 @@ class _Plan:
     helpers: list[str] = field(default_factory=list)
 
 
-_EXPLAIN_LOCK = threading.Lock()
-_EXPLAIN: dict[str, list[_Plan] | None] = {"plans": None}
+#: Set by :func:`explain` in its own thread while it copies a frame's plan: sources
+#: rebuilt from that copy record their plans there instead of reading the database.
+_EXPLAINING = threading.local()
+#: Live sources by key, so that a plan copied by :func:`explain` (within this
+#: process) rebuilds its sources around the same database object.
+_SOURCES: weakref.WeakValueDictionary[int, _Source] = weakref.WeakValueDictionary()
 
 
 class _Database:
@@ -80,6 +86,44 @@ class _Database:
                 )
             ).one()
         return None if low is None else (int(low), int(high))
+
+
+class _Source:
+    """The IO source of one :func:`scan` frame (called by Polars at collect time).
+
+    A source with a ``sink`` (only built by :func:`explain`, on its own copy of a
+    frame's plan) records what it would run instead of reading: explaining one frame
+    never changes what another thread collecting the same frame gets.
+    """
+
+    def __init__(self, db: _Database, nparts: int, sink: list[_Plan] | None = None) -> None:
+        self.db, self.nparts, self.sink = db, nparts, sink
+        _SOURCES[id(self)] = self
+
+    def __call__(
+        self,
+        with_columns: list[str] | None,
+        predicate: pl.Expr | None,
+        n_rows: int | None,
+        batch_size: int | None,
+    ) -> Iterator[pl.DataFrame]:
+        plan = _plan(self.db, with_columns, predicate, n_rows, self.nparts)
+        if self.sink is not None:
+            self.sink.append(plan)
+            yield pl.DataFrame(schema={n: A.ATTRIBUTES[n].dtype for n in plan.output})
+            return
+        yield _execute(self.db, plan, predicate, n_rows)
+
+    def __reduce__(self) -> tuple:
+        # Polars pickles the source when explain() copies a plan (same process only).
+        return (_rebuild_source, (id(self),))
+
+
+def _rebuild_source(key: int) -> _Source:
+    original = _SOURCES.get(key)
+    if original is None:
+        raise DatabaseError("a scan() frame can only be copied within the process that made it")
+    return _Source(original.db, original.nparts, getattr(_EXPLAINING, "sink", None))
 
 
 def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
@@ -137,24 +181,8 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
     db = _Database(url)
     _db.remember_url(url)
     nparts = partitions if partitions is not None else min(os.cpu_count() or 1, 4)
-
-    def source(
-        with_columns: list[str] | None,
-        predicate: pl.Expr | None,
-        n_rows: int | None,
-        batch_size: int | None,
-    ) -> Iterator[pl.DataFrame]:
-        plan = _plan(db, with_columns, predicate, n_rows, nparts)
-        with _EXPLAIN_LOCK:
-            sink = _EXPLAIN["plans"]
-        if sink is not None:
-            sink.append(plan)
-            yield pl.DataFrame(schema={n: A.ATTRIBUTES[n].dtype for n in plan.output})
-            return
-        yield _execute(db, plan, predicate, n_rows)
-
     return register_io_source(
-        source,
+        _Source(db, nparts),
         schema=A.schema(),
         is_pure=True,
         explain_name="s2sframe",
@@ -432,15 +460,15 @@ def explain(lf: pl.LazyFrame) -> str:
     FROM events;
     """
     plans: list[_Plan] = []
-    with _EXPLAIN_LOCK:
-        if _EXPLAIN["plans"] is not None:
-            raise RuntimeError("explain() is already running in another thread")
-        _EXPLAIN["plans"] = plans
+    # Copy the frame's plan: its sources are rebuilt in explain mode (this thread
+    # only), so collecting the copy compiles the SQL without running it, and
+    # nothing shared changes for other threads.
+    _EXPLAINING.sink = plans
     try:
-        lf.collect()
+        copy = pl.LazyFrame.deserialize(io.BytesIO(lf.serialize()))
     finally:
-        with _EXPLAIN_LOCK:
-            _EXPLAIN["plans"] = None
+        _EXPLAINING.sink = None
+    copy.collect()
     if not plans:
         raise SelectionError("This frame reads no s2sframe.scan() source")
     out = []
