@@ -153,6 +153,31 @@ def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
     return create_engine(make_url(url_str), readonly=readonly)
 
 
+@lru_cache(maxsize=8)
+def _worker_engine(url_str: str) -> sa.engine.Engine:
+    url = make_url(url_str)
+    if is_sqlite(url):
+        return sa.create_engine(readonly_sqlite_url(url), poolclass=sa.pool.NullPool)
+    return sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"application_name": WORKER_APPLICATION_NAME}
+    )
+
+
+#: ``application_name`` of worker connections on PostgreSQL (visible in pg_stat_activity).
+WORKER_APPLICATION_NAME = "s2sframe worker"
+
+
+def worker_engine(url: URL) -> sa.engine.Engine:
+    """Read-only engine for worker processes: a connection exists only while a read runs.
+
+    No pool: between reads a worker holds no connection, so many workers (e.g. on a
+    dask cluster) share a server's ``max_connections`` and nothing stays "idle in
+    transaction". Connect errors surface at the read, where :func:`s2sframe.db.retry.
+    with_retries` handles the transient ones.
+    """
+    return _worker_engine(url.render_as_string(hide_password=False))
+
+
 def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
     """Return a (cached) SQLAlchemy engine for ``dburl``.
 

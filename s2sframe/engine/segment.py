@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL
 from ..db import attributes as A
 from ..db import schema as S
 from ..db import urls as _db
+from ..db.retry import with_retries
 from ..exceptions import SkipSegment
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,10 +116,14 @@ class DBSource:
         self._batch = list(ids)
         self._data = {}
         self._attrs = None
-        with self.engine.connect() as conn:
-            for sid, data, station_id in conn.execute(query, {"ids": self._batch}):
-                self._data[sid] = bytes(data) if isinstance(data, memoryview) else data
-                self._station[sid] = station_id
+
+        def read() -> list[tuple]:
+            with self.engine.connect() as conn:
+                return conn.execute(query, {"ids": self._batch}).all()
+
+        for sid, data, station_id in with_retries(read):
+            self._data[sid] = bytes(data) if isinstance(data, memoryview) else data
+            self._station[sid] = station_id
         for sid in self._batch:
             self._data.setdefault(sid, None)
 
@@ -145,9 +150,13 @@ class DBSource:
             )
             # keep only this batch's stations: memory stays bounded
             self._inv_bytes = {k: v for k, v in self._inv_bytes.items() if k in wanted}
-            with self.engine.connect() as conn:
-                for sid, xml in conn.execute(query, {"ids": sorted(wanted)}):
-                    self._inv_bytes[sid] = bytes(xml) if isinstance(xml, memoryview) else xml
+
+            def read() -> list[tuple]:
+                with self.engine.connect() as conn:
+                    return conn.execute(query, {"ids": sorted(wanted)}).all()
+
+            for sid, xml in with_retries(read):
+                self._inv_bytes[sid] = bytes(xml) if isinstance(xml, memoryview) else xml
             for sid in wanted:
                 self._inv_bytes.setdefault(sid, None)
         return self._inv_bytes[station_id]
@@ -169,7 +178,9 @@ class DBSource:
             ids = self._batch if segment_id in self._batch else [segment_id]
             from ..db.scan import scan
 
-            frame = scan(self.url).filter(pl.col("id").is_in(ids)).collect()
+            frame = with_retries(
+                lambda: scan(self.url).filter(pl.col("id").is_in(ids)).collect()
+            )
             self._attrs = {row["id"]: row for row in frame.iter_rows(named=True)}
         try:
             return self._attrs[segment_id]

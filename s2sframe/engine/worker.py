@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from ..db import urls as _db
+from ..db.retry import is_transient
 from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
 from .segment import DBSource, _describe, make_segments
@@ -118,7 +119,7 @@ class _WorkerState:
         key = url._text
         engine = self.engines.get(key)
         if engine is None:
-            engine = self.engines[key] = _db.get_engine(url.get(), readonly=True)
+            engine = self.engines[key] = _db.worker_engine(url.get())
         return engine
 
 
@@ -175,7 +176,18 @@ def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame) -> _ChunkResu
 def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
     source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
     ids: list[int] = chunk.get_column(_ID).to_list()
-    source.load(ids)
+    try:
+        source.load(ids)
+    except Exception as exc:
+        if job.errors == "raise" or not is_transient(exc):
+            raise
+        # the database stayed unreachable through every retry: these segments failed,
+        # the run goes on with the next chunks
+        message = f"database read failed: {_db._first_line(exc, job.url.get())}"
+        return _ChunkResult(
+            _result_frame(ids, [None] * len(ids), [message] * len(ids), job)[0],
+            failed=len(ids),
+        )
     segments: list[Any] = make_segments(chunk, source)
     n = len(ids)
     results: list[Any] = [None] * n
