@@ -346,8 +346,8 @@ class Segment(Base):
 
                 try:
                     cached = read_mseed(bytes(data))
-                except Exception as exc:  # noqa: BLE001 - any decoder error means "skip"
-                    cached = SkipSegment(f"segment {self.id}: invalid miniSEED data: {exc}")
+                except SkipSegment as exc:  # bad bytes; any other error is not the data's
+                    cached = SkipSegment(f"segment {self.id}: {exc}")
             self.__dict__["_s2s_stream"] = cached
         if isinstance(cached, SkipSegment):
             raise SkipSegment(str(cached))

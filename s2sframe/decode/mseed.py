@@ -36,6 +36,7 @@ from obspy import Stream, Trace
 from obspy.io.mseed.core import _read_mseed
 
 from ..exceptions import SkipSegment
+from . import counters
 from .mseed_trace import (
     _ENCODINGS,
     _NULL,
@@ -112,8 +113,12 @@ def read_mseed(data: bytes) -> Stream:
         return _read_mseed_fast(data)
     except _NotIdentical as exc:
         libmseed_error = str(exc) if exc.libmseed_error else ""
-    except Exception:  # noqa: BLE001 - never worse than ObsPy: let its reader decide
+        counters.count(f"miniSEED read by ObsPy's reader: {exc.kind}")
+    except counters.SYSTEM_ERRORS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - never worse than ObsPy: let its reader decide
         libmseed_error = ""
+        counters.count(f"miniSEED read by ObsPy's reader: fast path error {type(exc).__name__}")
     return _read_mseed_obspy(data, libmseed_error)
 
 
@@ -121,6 +126,8 @@ def _read_mseed_obspy(data: bytes, libmseed_error: str = "") -> Stream:
     """ObsPy's miniSEED reader without plugin dispatch (what ``obspy.read`` calls)."""
     try:
         stream = _read_mseed(data)
+    except counters.SYSTEM_ERRORS:
+        raise
     except Exception as exc:  # noqa: BLE001 - ObsPy raises bare Exception, ValueError...
         reason = str(exc).strip() or type(exc).__name__
         if libmseed_error and libmseed_error not in reason:

@@ -44,6 +44,13 @@ class _NotIdentical(Exception):
         super().__init__(message)
         self.libmseed_error = libmseed_error
 
+    @property
+    def kind(self) -> str:
+        """Short reason, for counting (a few distinct values)."""
+        if self.libmseed_error:
+            return "libmseed could not read it"
+        return str(self) or "fewer than 128 bytes"
+
 
 def _libmseed_reason(status: int) -> str:
     messages = pymseed.get_error_messages()

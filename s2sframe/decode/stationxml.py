@@ -23,6 +23,7 @@ from obspy import Inventory
 from obspy.io.stationxml.core import _read_stationxml
 
 from ..exceptions import SkipSegment
+from .counters import SYSTEM_ERRORS
 from .responses import enable_response_cache
 
 __all__ = ["CacheInfo", "InventoryCache", "decompress", "read_inventory"]
@@ -149,6 +150,8 @@ def read_inventory(data: bytes, format: str | None = None) -> Inventory | bytes:
         raise SkipSegment("invalid StationXML: empty document")
     try:
         inventory = _read_stationxml(io.BytesIO(xml))
+    except SYSTEM_ERRORS:
+        raise
     except Exception as exc:  # noqa: BLE001 - lxml, ObsPy and attribute errors alike
         if b"FDSNStationXML" not in xml[:4096]:
             raise SkipSegment("invalid StationXML: not an FDSNStationXML document") from None

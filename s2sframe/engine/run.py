@@ -29,7 +29,7 @@ import logging
 import os
 import sys
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +80,7 @@ class _Tally:
     failed: int = 0
     resumed: int = 0
     frames: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
+    decoded: Counter[str] = field(default_factory=Counter)
 
 
 class _Run:
@@ -202,6 +203,7 @@ class _Run:
                 with contextlib.suppress(Exception):
                     cause = cloudpickle.loads(f.exception)
             raise err from cause
+        self.tally.decoded.update(res.decoded)
         self.add(int(chunk.positions.min()), res.frame, res.skipped, res.failed)
 
     def record_died(self, chunk: _Chunk) -> None:
@@ -446,6 +448,8 @@ def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> No
     )
     if t.resumed:
         line += f"; {t.resumed} of {total} done by a previous run"
+    for kind, n in sorted(t.decoded.items()):
+        line += f"; {kind}: {n}"
     logger.info(line)
     if show:
         print(line, file=sys.stderr)

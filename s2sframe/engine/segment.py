@@ -355,10 +355,8 @@ class Segment:
 
         try:
             return read_mseed(data)
-        except SkipSegment as exc:
+        except SkipSegment as exc:  # bad bytes; any other error is not the data's
             return SkipSegment(f"segment {self.id}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - any decoder error means "skip"
-            return SkipSegment(f"segment {self.id}: invalid miniSEED data: {_describe(exc)}")
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
         """Return the station inventory (ObsPy Inventory) of the segment.

@@ -17,7 +17,7 @@ import signal
 import threading
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 
 from ..db import urls as _db
 from ..db.retry import is_transient
+from ..decode import counters
 from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
 from .segment import DBSource, _describe, make_segments
@@ -85,6 +86,8 @@ class _ChunkResult:
     skipped: int = 0
     failed: int = 0
     failure: _Failure | None = None
+    #: what the decoders did besides their fast path (:mod:`s2sframe.decode.counters`)
+    decoded: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ worker side
@@ -211,7 +214,7 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResul
             failed += 1
         segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
-    return _ChunkResult(frame, skipped, failed + bad)
+    return _ChunkResult(frame, skipped, failed + bad, decoded=counters.take())
 
 
 def _try_pickle(exc: BaseException) -> bytes | None:
