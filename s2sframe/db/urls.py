@@ -156,11 +156,8 @@ def _engine(url_str: str, readonly: bool) -> sa.engine.Engine:
 @lru_cache(maxsize=8)
 def _worker_engine(url_str: str) -> sa.engine.Engine:
     url = make_url(url_str)
-    if is_sqlite(url):
-        return sa.create_engine(readonly_sqlite_url(url), poolclass=sa.pool.NullPool)
-    return sa.create_engine(
-        url, poolclass=sa.pool.NullPool, connect_args={"application_name": WORKER_APPLICATION_NAME}
-    )
+    extra = {} if is_sqlite(url) else {"connect_args": {"application_name": WORKER_APPLICATION_NAME}}
+    return create_engine(url, readonly=True, poolclass=sa.pool.NullPool, **extra)
 
 
 #: ``application_name`` of worker connections on PostgreSQL (visible in pg_stat_activity).
