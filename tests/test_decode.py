@@ -439,7 +439,7 @@ def _zip(*members: tuple[str, bytes]) -> bytes:
 @pytest.mark.parametrize(
     "compressed",
     [
-        gzip.compress(PAYLOAD),
+        gzip.compress(PAYLOAD, mtime=0),
         bz2.compress(PAYLOAD),
         _zip(("station.xml", PAYLOAD)),
         zlib.compress(PAYLOAD, 1),
@@ -463,7 +463,7 @@ def test_decompress_empty() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (gzip.compress(PAYLOAD)[:30], "corrupt gzip"),
+        (gzip.compress(PAYLOAD, mtime=0)[:30], "corrupt gzip"),
         (b"BZh9" + b"\0" * 50, "corrupt bz2"),
         (zlib.compress(PAYLOAD)[:-8] + b"\xff" * 8, "corrupt zlib"),
         (_zip(("a.xml", PAYLOAD), ("b.xml", PAYLOAD)), "exactly one file"),
@@ -511,10 +511,10 @@ def test_read_inventory_missing(empty) -> None:
     ("data", "message"),
     [
         (b"garbage", "invalid StationXML: not an FDSNStationXML document"),
-        (gzip.compress(b"<foo><bar/></foo>"), "invalid StationXML: not an FDSNStationXML"),
-        (gzip.compress(b"<FDSNStationXML><Network"), "invalid StationXML: XMLSyntaxError"),
-        (gzip.compress(b"   "), "invalid StationXML: empty document"),
-        (gzip.compress(b"<FDSNStationXML/>")[:15], "invalid inventory: corrupt gzip"),
+        (gzip.compress(b"<foo><bar/></foo>", mtime=0), "invalid StationXML: not an FDSNStationXML"),
+        (gzip.compress(b"<FDSNStationXML><Network", mtime=0), "invalid StationXML: XMLSyntaxError"),
+        (gzip.compress(b"   ", mtime=0), "invalid StationXML: empty document"),
+        (gzip.compress(b"<FDSNStationXML/>", mtime=0)[:15], "invalid inventory: corrupt gzip"),
     ],
 )
 def test_read_inventory_invalid(data: bytes, message: str) -> None:
