@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
-from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any, NamedTuple
 
+import cachetools
 import numpy as np
 from obspy import Inventory
 from obspy.core.inventory.response import Response
@@ -56,55 +57,55 @@ def enable_response_cache(inventory: Inventory) -> Inventory:
 
 
 class _ResponseMemo:
-    """Process-wide LRU of evaluated responses, bounded by total bytes."""
+    """Process-wide LRU of evaluated responses, bounded by total bytes (thread-safe)."""
 
     def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._items: OrderedDict[Hashable, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self.nbytes = 0
+        self._items = _lru(max_bytes)
         self.hits = 0
         self.misses = 0
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self._items.maxsize)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self._items.currsize)
 
     def get(self, key: Hashable) -> tuple[np.ndarray, np.ndarray] | None:
         with self._lock:
             value = self._items.get(key)
             if value is None:
                 self.misses += 1
-                return None
-            self._items.move_to_end(key)
-            self.hits += 1
+            else:
+                self.hits += 1
             return value
 
     def put(self, key: Hashable, value: tuple[np.ndarray, np.ndarray]) -> None:
-        size = value[0].nbytes + value[1].nbytes
-        if size > self.max_bytes:
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self.nbytes -= old[0].nbytes + old[1].nbytes
+        with self._lock, contextlib.suppress(ValueError):  # larger than the whole memo
             self._items[key] = value
-            self.nbytes += size
-            while self.nbytes > self.max_bytes and self._items:
-                _, dropped = self._items.popitem(last=False)
-                self.nbytes -= dropped[0].nbytes + dropped[1].nbytes
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
-            self.nbytes = 0
             self.hits = self.misses = 0
 
     def resize(self, max_bytes: int) -> None:
+        """Keep the most recently used evaluations that fit in ``max_bytes``."""
         with self._lock:
-            self.max_bytes = max_bytes
-            while self.nbytes > max_bytes and self._items:
-                _, dropped = self._items.popitem(last=False)
-                self.nbytes -= dropped[0].nbytes + dropped[1].nbytes
+            old, self._items = self._items, _lru(max_bytes)
+            while old:
+                key, value = old.popitem()  # least recently used first
+                with contextlib.suppress(ValueError):
+                    self._items[key] = value
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def _lru(max_bytes: int) -> cachetools.LRUCache:
+    return cachetools.LRUCache(max_bytes, getsizeof=lambda v: v[0].nbytes + v[1].nbytes)
 
 
 _DEFAULT_MEMO_BYTES = 64 * 1024 * 1024

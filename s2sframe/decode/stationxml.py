@@ -15,10 +15,10 @@ import io
 import threading
 import zipfile
 import zlib
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
+import cachetools
 from obspy import Inventory
 from obspy.io.stationxml.core import _read_stationxml
 
@@ -203,7 +203,7 @@ class InventoryCache:
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
         self.maxsize = int(maxsize)
-        self._items: OrderedDict[Hashable, Inventory | str] = OrderedDict()
+        self._items: cachetools.LRUCache = cachetools.LRUCache(self.maxsize)
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
@@ -232,7 +232,6 @@ class InventoryCache:
         with self._lock:
             value = self._items.get(station_id, _MISSING)
             if value is not _MISSING:
-                self._items.move_to_end(station_id)
                 self._hits += 1
         if value is _MISSING:
             try:
@@ -241,7 +240,7 @@ class InventoryCache:
                 value = str(exc)
             with self._lock:
                 self._misses += 1
-                self._store(station_id, value)
+                self._items[station_id] = value
         if isinstance(value, str):
             raise SkipSegment(value)
         return value
@@ -253,7 +252,6 @@ class InventoryCache:
             value = self._items.get(station_id, _MISSING)
             if value is _MISSING:
                 return default
-            self._items.move_to_end(station_id)
         if isinstance(value, str):
             raise SkipSegment(value)
         return value
@@ -272,7 +270,7 @@ class InventoryCache:
         else:
             raise TypeError(f"expected an Inventory or a SkipSegment, not {type(value).__name__}")
         with self._lock:
-            self._store(station_id, value)
+            self._items[station_id] = value
 
     def __delitem__(self, station_id: Hashable) -> None:
         with self._lock:
@@ -299,12 +297,6 @@ class InventoryCache:
 
     def __repr__(self) -> str:
         return f"InventoryCache(maxsize={self.maxsize}, stations={len(self._items)})"
-
-    def _store(self, station_id: Hashable, value: Inventory | str) -> None:
-        self._items[station_id] = value
-        self._items.move_to_end(station_id)
-        while len(self._items) > self.maxsize:
-            self._items.popitem(last=False)
 
 
 _MISSING: Any = object()
