@@ -16,16 +16,17 @@ from tests.conftest import ROOT
 
 #: layer -> rank. A module may import modules of its own layer (subpackage) and of
 #: layers of lower rank only; layers of equal rank are independent of each other.
-#: Rank 5: the public facades (``s2sframe``, ``s2sframe.process``, ``s2sframe.orm``)
-#: and rank 6: the templates (user code shipped with the package).
+#: The facades (``s2sframe``, ``s2sframe.process``, ``s2sframe.orm``) sit on top, and
+#: the templates (user code shipped with the package) above them.
 LAYERS = {
     "exceptions": 0,
     "db": 1, "decode": 1, "signal": 1,
-    "engine": 2, "testing": 2,
+    "engine": 2, "testing": 2, "download": 2,
     "compat": 3,
-    "cli": 4,
-    "": 5, "process": 5, "orm": 5,
-    "templates": 6,
+    "show": 4,
+    "cli": 5,
+    "": 6, "process": 6, "orm": 6,
+    "templates": 7,
 }
 
 
