@@ -160,3 +160,16 @@ def test_retry_module_examples():
 
     result = doctest.testmod(retry)
     assert result.failed == 0 and result.attempted >= 5
+
+
+def siblings_count(segment, config) -> int:
+    return segment.siblings().count()  # a query in the worker's ORM session
+
+
+def test_orm_sessions_of_workers_end_with_each_segment(pg_db, pg_admin):
+    dbname = make_url(pg_db).database
+    rows = list(imap(siblings_count, pg_db, {"has_valid_data": "true"}, multi_process=2,
+                     chunksize=4))
+    assert len(rows) > 10 and all(isinstance(r, int) for r in rows)
+    sessions = _sessions(pg_admin, dbname)
+    assert [s for s in sessions if s[1].startswith("idle in transaction")] == []

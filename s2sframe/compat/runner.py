@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..db import attributes as A
@@ -146,6 +147,8 @@ class _Call:
         except Exception as exc:
             self.error = exc  # the original, with its traceback (single process)
             raise
+        finally:
+            self.end_segment()
         if self.mode == "memory":
             self.outputs[segment.id] = out
             return {_P + "ok": True}
@@ -160,8 +163,18 @@ class _Call:
     def session(self) -> Any:
         session = _SESSIONS.get(self._url)
         if session is None:
-            session = _SESSIONS[self._url] = get_session(self._url)
+            # no pool: between segments a worker holds no connection (see end_segment)
+            session = _SESSIONS[self._url] = get_session(self._url, poolclass=sa.pool.NullPool)
         return session
+
+    def end_segment(self) -> None:
+        """End the ORM session's transaction after each call: no connection is left
+        "idle in transaction" (blocking VACUUM and DDL) between segments or runs."""
+        if self._orm_id is not None:
+            session = _SESSIONS.get(self._url)
+            if session is not None:
+                session.close()  # objects detach; the session object stays reusable
+            self._orm_id = None
 
     def orm_segment(self, segment_id: int) -> Segment:
         session = self.session()
