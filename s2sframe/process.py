@@ -9,3 +9,4 @@ A stable public path; the implementation lives in :mod:`s2sframe.compat.api`.
 
 from .compat.api import *  # noqa: F403
 from .compat.api import __all__  # noqa: F401
+from .show import gui  # noqa: F401 - ``from s2sframe.process import gui`` as in stream2segment

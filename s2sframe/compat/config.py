@@ -15,14 +15,15 @@ import sys
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
 
 from ..exceptions import S2SFrameError
 
-__all__ = ["BadInput", "check_pyfunc", "load_config", "load_pyfunc", "logfile_path",
-           "resolve_dburl", "yaml_load"]
+__all__ = ["BadInput", "check_pyfunc", "load_config", "load_module", "load_pyfunc",
+           "logfile_path", "resolve_dburl", "yaml_load"]
 
 
 class BadInput(S2SFrameError, ValueError):
@@ -153,16 +154,17 @@ def check_pyfunc(pyfunc: Any) -> None:
         ) from None
 
 
-def load_pyfunc(pyfile: str | os.PathLike, funcname: str = "main") -> Callable:
-    """Import the Python file ``pyfile`` and return its function ``funcname``.
+def load_module(pyfile: str | os.PathLike) -> ModuleType:
+    """Import the Python file ``pyfile`` as a new module and return it.
 
     The module is pickled by value for worker processes (its folder need not be
-    importable there).
+    importable there); while it runs, its folder is on ``sys.path`` so it may
+    import its neighbours.
 
     Raises
     ------
     BadInput
-        Missing file, import error (with its message) or missing function.
+        Missing file or import error (with its message).
     """
     path = Path(pyfile)
     if not path.is_file():
@@ -181,20 +183,38 @@ def load_pyfunc(pyfile: str | os.PathLike, funcname: str = "main") -> Callable:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - any error of the user's module
         sys.modules.pop(name, None)
-        raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}") from exc
+        hint = ""
+        if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("stream2segment"):
+            hint = (" (stream2segment modules: import from s2sframe instead, e.g. "
+                    "'from s2sframe.process import gui')")
+        raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}{hint}") from exc
     finally:
         if added:
             sys.path.remove(folder)
-    func = getattr(module, funcname, None)
-    if func is None:
-        found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
-                       and v.__module__ == name)
-        hint = f" (functions found: {', '.join(found)})" if found else ""
-        raise BadInput(f"function {funcname!r} not found in {path}{hint}")
-    check_pyfunc(func)
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(module)
+    return module
+
+
+def load_pyfunc(pyfile: str | os.PathLike, funcname: str = "main") -> Callable:
+    """Import the Python file ``pyfile`` and return its function ``funcname``.
+
+    See :func:`load_module`.
+
+    Raises
+    ------
+    BadInput
+        Missing file, import error (with its message) or missing function.
+    """
+    module = load_module(pyfile)
+    func = getattr(module, funcname, None)
+    if func is None:
+        found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v)
+                       and v.__module__ == module.__name__)
+        hint = f" (functions found: {', '.join(found)})" if found else ""
+        raise BadInput(f"function {funcname!r} not found in {pyfile}{hint}")
+    check_pyfunc(func)
     return func
 
 

@@ -133,9 +133,13 @@ def create_engine(url: URL, *, readonly: bool = False, **kwargs: Any) -> sa.engi
     The one place where engines are made: SQLite connections enforce foreign
     keys (``PRAGMA foreign_keys=ON``, as stream2segment does) and open the file
     read-only with ``readonly``; PostgreSQL engines check pooled connections
-    before use. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    before use, and with ``readonly`` make every transaction read-only. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
     """
     if not is_sqlite(url):
+        if readonly:  # every transaction read-only: the server itself refuses writes
+            args = dict(kwargs.pop("connect_args", {}))
+            args["options"] = (args.get("options", "") + " -c default_transaction_read_only=on")
+            kwargs["connect_args"] = args
         return sa.create_engine(url, **{"pool_pre_ping": True, **kwargs})
     engine = sa.create_engine(readonly_sqlite_url(url) if readonly else url, **kwargs)
     sa.event.listen(engine, "connect", _foreign_keys_on)

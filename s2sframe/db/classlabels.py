@@ -1,0 +1,157 @@
+"""Class labels: the ``classes`` table and the labels of segments (``class_labellings``).
+
+Used by ``s2s classlabel`` and by the viewer of ``s2s show``. Writes run in one
+transaction each; deleting a class deletes its labellings (as the foreign key's
+ON DELETE CASCADE does, done explicitly for SQLite files written without
+``PRAGMA foreign_keys``).
+
+Examples
+--------
+>>> import os, tempfile
+>>> from s2sframe.testing import make_database
+>>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
+>>> _ = make_database(url, events=2, stations=2)
+>>> cid = add_class(url, "Noisy", "noise above the signal")
+>>> set_label(url, 1, cid, True, annotator="me")
+1
+>>> segment_labels(url, 1)
+[7]
+>>> [c["label"] for c in list_classes(url)][-1]
+'Noisy'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from ..exceptions import DatabaseError
+from . import schema as S
+from . import urls as _db
+
+__all__ = ["add_class", "annotator_stamp", "delete_class", "find_class", "list_classes",
+           "rename_class", "segment_labels", "set_label"]
+
+_Bind = str | URL | sa.engine.Engine
+
+
+def _engine(bind: _Bind, readonly: bool = False) -> sa.engine.Engine:
+    if isinstance(bind, sa.engine.Engine):
+        return bind
+    return _db.get_engine(bind, readonly=readonly)
+
+
+def list_classes(bind: _Bind) -> list[dict[str, Any]]:
+    """The classes (id order) with ``id``, ``label``, ``description`` and ``count`` of labelled segments."""
+    c, cl = S.classes, S.class_labellings
+    count = (sa.select(sa.func.count()).where(cl.c.class_id == c.c.id)
+             .correlate(c).scalar_subquery())
+    stmt = sa.select(c.c.id, c.c.label, c.c.description, count.label("count")).order_by(c.c.id)
+    with _engine(bind, readonly=True).connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def find_class(bind: _Bind, label_or_id: str | int) -> dict[str, Any]:
+    """The class with this label (or id); :class:`LookupError` naming the known labels if none."""
+    classes = list_classes(bind)
+    for cls in classes:
+        if cls["label"] == label_or_id or (isinstance(label_or_id, int)
+                                           and cls["id"] == label_or_id):
+            return cls
+    known = ", ".join(repr(c["label"]) for c in classes) or "none"
+    raise LookupError(f"no class {label_or_id!r} in the database (classes: {known})")
+
+
+def add_class(bind: _Bind, label: str, description: str | None = None) -> int:
+    """Add a class and return its id; :class:`ValueError` if the label exists or is empty."""
+    label = (label or "").strip()
+    if not label:
+        raise ValueError("a class label cannot be empty")
+    with _engine(bind).begin() as conn:
+        exists = conn.execute(sa.select(S.classes.c.id).where(S.classes.c.label == label)).first()
+        if exists:
+            raise ValueError(f"class {label!r} already exists (id {exists[0]})")
+        res = conn.execute(sa.insert(S.classes).values(label=label, description=description))
+        return int(res.inserted_primary_key[0])
+
+
+def rename_class(bind: _Bind, label: str, new_label: str,
+                 description: str | None = None) -> None:
+    """Rename a class (and change its description unless ``description`` is None)."""
+    new_label = (new_label or "").strip()
+    if not new_label:
+        raise ValueError("a class label cannot be empty")
+    cls = find_class(bind, label)
+    values: dict[str, Any] = {"label": new_label}
+    if description is not None:
+        values["description"] = description
+    with _engine(bind).begin() as conn:
+        if new_label != label and conn.execute(
+                sa.select(S.classes.c.id).where(S.classes.c.label == new_label)).first():
+            raise ValueError(f"class {new_label!r} already exists")
+        conn.execute(sa.update(S.classes).where(S.classes.c.id == cls["id"]).values(**values))
+
+
+def delete_class(bind: _Bind, label: str) -> int:
+    """Delete a class and its labellings; return the number of labellings deleted."""
+    cls = find_class(bind, label)
+    with _engine(bind).begin() as conn:
+        res = conn.execute(sa.delete(S.class_labellings)
+                           .where(S.class_labellings.c.class_id == cls["id"]))
+        conn.execute(sa.delete(S.classes).where(S.classes.c.id == cls["id"]))
+        return int(res.rowcount or 0)
+
+
+def segment_labels(bind: _Bind, segment_id: int) -> list[int]:
+    """Class ids of the labels of a segment (sorted)."""
+    cl = S.class_labellings
+    stmt = sa.select(cl.c.class_id).where(cl.c.segment_id == int(segment_id)).order_by(cl.c.class_id)
+    with _engine(bind, readonly=True).connect() as conn:
+        return [r[0] for r in conn.execute(stmt)]
+
+
+def annotator_stamp(name: str, when: dt.datetime | None = None) -> str:
+    """``"<name> <UTC time>"``: the ``annotator`` written with a label (the table has no time column).
+
+    Examples
+    --------
+    >>> annotator_stamp("jdoe", dt.datetime(2024, 5, 1, 12, 30, 5))
+    'jdoe 2024-05-01T12:30:05Z'
+    """
+    when = when or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return f"{name} {when.replace(microsecond=0).isoformat()}Z"
+
+
+def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
+              annotator: str | None = None) -> int:
+    """Label (``value`` true, hand labelled by ``annotator``) or unlabel a segment.
+
+    Returns the number of segments labelled with the class afterwards. Setting
+    a label that is there (or removing one that is not) changes nothing.
+    """
+    cl = S.class_labellings
+    segment_id, class_id = int(segment_id), int(class_id)
+    try:
+        with _engine(bind).begin() as conn:
+            if not conn.execute(sa.select(S.classes.c.id)
+                                .where(S.classes.c.id == class_id)).first():
+                raise LookupError(f"no class with id {class_id}")
+            if not conn.execute(sa.select(S.segments.c.id)
+                                .where(S.segments.c.id == segment_id)).first():
+                raise LookupError(f"no segment with id {segment_id}")
+            where = (cl.c.segment_id == segment_id) & (cl.c.class_id == class_id)
+            exists = conn.execute(sa.select(cl.c.id).where(where)).first()
+            if value and not exists:
+                conn.execute(sa.insert(cl).values(segment_id=segment_id, class_id=class_id,
+                                                  is_hand_labelled=True, annotator=annotator))
+            elif not value and exists:
+                conn.execute(sa.delete(cl).where(where))
+            return int(conn.execute(sa.select(sa.func.count()).select_from(cl)
+                                    .where(cl.c.class_id == class_id)).scalar_one())
+    except sa.exc.DBAPIError as exc:
+        url = bind.url if isinstance(bind, sa.engine.Engine) else _db.parse_url(bind)
+        raise DatabaseError(f"Cannot write to {_db.mask_url(url)}: "
+                            f"{_db._first_line(exc, url)}") from None
