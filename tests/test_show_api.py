@@ -64,6 +64,7 @@ def test_init_and_default_selection(client: Client, db: str):
     assert init["preprocess"] == "Remove the mean (fast: no response removal)"
     assert "reason: test config" in init["config"]
     assert len(init["classes"]) == 6 and {"id", "label", "count"} <= set(init["classes"][0])
+    assert "event.magnitude" in init["attributes"] and "station.netsta_code" in init["attributes"]
 
 
 def test_segment_waveform_metadata_and_decimation(client: Client, db: str):
@@ -273,3 +274,22 @@ def test_classlabel_commands(db):
     assert "spikes" not in run("list", "-d", db).output
     assert run("delete", "-d", db, "spikes", "--yes").exit_code == 2
     assert run("list", "-d", "sqlite:////nonexistent/x.sqlite").exit_code == 2
+
+
+def test_downloads_report(client: Client, db: str):
+    status, d = client.get("downloads")
+    assert status == 200
+    total = sum(n for run in d["runs"] for cells in run["counts"].values()
+                for n in cells.values())
+    assert total == s2sframe.scan(db).select("id").collect().height
+    ok = sum(cells.get("ok", 0) for run in d["runs"] for cells in run["counts"].values())
+    expected = s2sframe.scan(db).filter((pl.col("download_code") == 200)
+                                        & (pl.col("maxgap_numsamples").abs() <= 0.5)) \
+        .select("id").collect().height
+    assert ok == expected
+    keys = [o[0] for o in d["outcomes"]]
+    assert keys[0] == "ok" and "ok_gaps" in keys and "malformed" in keys
+    assert len(d["stations"]) == 3 and all(-90 <= s["lat"] <= 90 for s in d["stations"])
+    status, log = client.get("download_log", id=d["runs"][0]["id"])
+    assert status == 200 and set(log) == {"log", "config"}
+    assert client.get("download_log", id=9999)[0] == 400

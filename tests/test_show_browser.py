@@ -156,6 +156,30 @@ def test_number_keys_toggle_labels_in_the_database(page, db):
     assert bool(labelled(db, sid, 2)) is was
 
 
+def test_drag_zooms_with_samples_from_the_server(page):
+    scale = "(() => { const u = document.querySelector('#main-plot')._u; " \
+            "return [u.scales.x.min, u.scales.x.max, u.data[0].length]; })()"
+    x0, x1, n0 = page.evaluate(scale)
+    box = page.locator("#main-plot .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    with page.expect_response(lambda r: "/api/zoom" in r.url) as resp:
+        page.mouse.move(box["x"] + box["width"] * 0.40, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.45, y, steps=5)
+        page.mouse.up()
+    assert resp.value.ok
+    z0, z1, _n = page.evaluate(scale)
+    assert x0 < z0 < z1 < x1 and (z1 - z0) < 0.2 * (x1 - x0)
+    page.wait_for_selector("#main-plot[data-zoomed]")  # refined samples set
+    visible = page.evaluate("(() => { const u = document.querySelector('#main-plot')._u; "
+                            "return u.data[0].filter(x => x >= u.scales.x.min && "
+                            "x <= u.scales.x.max).length; })()")
+    assert visible > 0.05 * n0  # every sample of the window, not 5% of the decimated ones
+    page.dblclick("#main-plot .u-over")
+    r0, r1, _n = page.evaluate(scale)
+    assert r0 <= x0 + 1e-6 and r1 >= x1 - 1e-6
+
+
 def test_plot_error_is_shown_and_page_keeps_working(page):
     page.click("#right-tabs button[data-plot='broken']")
     err = page.locator("#right-plot .plot-error")
@@ -210,3 +234,23 @@ def test_selection_dialog(page):
     goto(page, 0)
 
 
+
+
+def test_downloads_page(browser, server):
+    ctx = browser.new_context(viewport={"width": 1400, "height": 860})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("requestfailed", lambda r: errors.append(r.url))
+    pg.goto(server.url + "downloads")
+    pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    assert pg.locator(".run table").count() >= 1
+    assert pg.locator(".run th[data-outcome='ok']").count() >= 1
+    assert pg.locator("#map svg circle").count() == 3  # the stations, drawn offline
+    pg.locator(".run details").first.click()
+    expect(pg.locator(".run details pre").first).not_to_have_text("loading…")
+    png = pg.screenshot()
+    save(png, "show-downloads.png")
+    assert ink(png, pg.locator("#map").bounding_box()) > 0.02
+    ctx.close()
+    assert not errors, errors

@@ -27,8 +27,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import sqlalchemy as sa
 import yaml
 
+from ..db import outcomes
+from ..db.attributes import ATTRIBUTES
+from ..db import schema as S
 from ..db import urls as _db
 from ..exceptions import DatabaseError, SelectionError
 from .viewer import ReadOnlyError, Viewer, describe, format_selection, parse_selection
@@ -184,6 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
             "classes": v.classes(),
             "plots": [p.describe() for p in funcs.plots.values()],
             "preprocess": funcs.preprocess_doc, "frame": v.frame_ids is not None,
+            "attributes": list(ATTRIBUTES),
         }
 
     def get_segment(self, query: dict) -> dict:
@@ -208,6 +213,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def get_classes(self, query: dict) -> list:
         return self.viewer.classes()
+
+    def get_downloads(self, query: dict) -> dict:
+        engine = self.viewer.ro_engine
+        return {"title": _db.mask_url(self.viewer.url), **outcomes.download_stats(engine),
+                "stations": outcomes.station_stats(engine)}
+
+    def get_download_log(self, query: dict) -> dict:
+        d = S.downloads
+        with self.viewer.ro_engine.connect() as conn:
+            row = conn.execute(sa.select(d.c.log, d.c.config)
+                               .where(d.c.id == int(query.get("id", -1)))).first()
+        if row is None:
+            raise LookupError(f"no download with id {query.get('id')}")
+        return {"log": row.log or "", "config": row.config or ""}
 
     def post_selection(self, body: dict) -> dict:
         selection = parse_selection(str(body.get("text", "")))

@@ -259,6 +259,7 @@ $("comp").addEventListener("change", () => show(state.index));
   $("add-class").hidden = init.readonly;
   $("selection").value = init.selection; $("config").value = init.config;
   $("pre-label").title = init.preprocess;
+  $("attributes").textContent = init.attributes.join("\n");
   $("count").textContent = init.count.toLocaleString("en-US");
   renderTabs();
   document.body.dataset.ready = "1";

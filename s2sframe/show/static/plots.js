@@ -31,6 +31,7 @@ const S2SPlots = (() => {
 
   function clear(el) {
     if (el._u) { el._u.destroy(); el._u = null; }
+    delete el.dataset.zoomed;
     el.replaceChildren();
   }
 
@@ -159,6 +160,7 @@ const S2SPlots = (() => {
         opts.zoom(plot.key, min, max, u2.bbox.width / devicePixelRatio).then(z => {
           if (el._u !== u2 || z.error) return;
           u2.setData(toData(z), false);
+          el.dataset.zoomed = String(Number(el.dataset.zoomed || 0) + 1);
         }).catch(() => {});
       }, 120);
     }
