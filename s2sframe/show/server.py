@@ -31,9 +31,9 @@ import sqlalchemy as sa
 import yaml
 
 from ..db import outcomes
-from ..db.attributes import ATTRIBUTES
 from ..db import schema as S
 from ..db import urls as _db
+from ..db.attributes import ATTRIBUTES
 from ..exceptions import DatabaseError, SelectionError
 from .viewer import ReadOnlyError, Viewer, describe, format_selection, parse_selection
 
