@@ -35,6 +35,7 @@ from .exceptions import (
     SelectionError,
     SkipSegment,
 )
+from .show import frames as _show_frames  # noqa: F401 - registers df.s2s.show()
 
 try:
     __version__ = _metadata.version("s2sframe")

@@ -6,7 +6,8 @@ Importing s2sframe registers it::
     lf.s2s.map_segments(func)      # LazyFrame: collects first
     df.s2s.segments()              # lazy iteration, blobs fetched in batches
     df.s2s.segment(0), df.s2s.segment(id=2)
-    df.s2s.show()                  # the rows in the browser viewer (s2s show)
+    df.s2s.show()                  # the rows in the browser viewer: registered by
+                                   # s2sframe.show (imported by s2sframe), not by this layer
 
 For type checkers and IDEs, which cannot see registered namespaces, use
 :func:`s2s`: ``s2sframe.s2s(df).map_segments(func)`` is the same call, typed.
@@ -128,32 +129,6 @@ class S2SNamespace:
         """
         return _segment.get_segment(self._df, index, id=id, dburl=dburl)
 
-    def show(self, *, dburl: str | URL | None = None, **kwargs: Any) -> Any:
-        """Open these segments, in row order, in the browser viewer (``s2s show``).
-
-        Same page as the command line; the selection box narrows these rows down.
-        Keyword arguments are those of :func:`s2sframe.show.show` (``pyfile``,
-        ``config``, ``readonly``, ``port``, ``open_browser``...). The viewer runs in
-        a background thread: call ``.stop()`` on the returned server when done.
-        (The viewer layer is imported here, on first use: the engine layer does
-        not depend on it.)
-
-        Examples
-        --------
-        >>> import os, tempfile, s2sframe
-        >>> from s2sframe.testing import example_database
-        >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-        >>> df = s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"})).collect()
-        >>> server = df.sort("id", descending=True).s2s.show(dburl=url, open_browser=False)
-        >>> server.viewer.count == df.height, int(server.viewer.ids[0]) == df["id"].max()
-        (True, True)
-        >>> server.stop()
-        """
-        from ..db.urls import default_url
-        from ..show import show as _show
-
-        return _show(default_url(dburl), ids=self._df.get_column("id").to_list(), **kwargs)
-
 
 @pl.api.register_lazyframe_namespace("s2s")
 class S2SLazyNamespace:
@@ -178,9 +153,6 @@ class S2SLazyNamespace:
         """Collect, then :meth:`S2SNamespace.segment`."""
         return S2SNamespace(self._lf.collect()).segment(index, id=id, dburl=dburl)
 
-    def show(self, *, dburl: str | URL | None = None, **kwargs: Any) -> Any:
-        """Collect, then :meth:`S2SNamespace.show`."""
-        return S2SNamespace(self._lf.select("id").collect()).show(dburl=dburl, **kwargs)
 
 
 @overload

@@ -6,12 +6,23 @@ rows of a frame with ``df.s2s.show()``; :mod:`s2sframe.show.gui` holds the
 
 Layout: :mod:`.viewer` (state and answers, no HTTP), :mod:`.server` (HTTP, security,
 static files), :mod:`.series` (plot results -> decimated JSON), :mod:`.userfuncs`
-(the user's module), :mod:`.downloads` (the downloads page), ``static/`` (the page).
+(the user's module), :mod:`.frames` (``df.s2s.show()``), ``static/`` (the page).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from . import frames as _frames  # noqa: F401 - registers df.s2s.show() / lf.s2s.show()
 from . import gui
-from .app import show
 
 __all__ = ["gui", "show"]
+
+
+def __getattr__(name: str) -> Any:
+    """``show`` is imported on first use: ``import s2sframe`` stays light."""
+    if name == "show":
+        from .app import show
+
+        return show
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
