@@ -9,8 +9,9 @@ measures each switch from the key press to the first paint after the waveform
 is drawn (``requestAnimationFrame`` then a task): server time + transfer +
 drawing. Reported: median / 90th percentile / max, raw waveform and the
 pre-processed view (instrument response removed with ObsPy and the real
-responses; every station new to the page is parsed once), and the server's
-share. User plots are requested after the waveform is painted and are not in the
+responses; every station new to the page is parsed once), key presses back to
+back and with ``--dwell`` seconds spent on each segment (during which the viewer
+pre-processes the next one), and the server's share. User plots are requested after the waveform is painted and are not in the
 switch time.
 
 Run: ``python benchmarks/bench_show.py [--segments N] [--switches N]``. The machine
@@ -52,7 +53,7 @@ def ensure_database(segments: int) -> str:
     return f"sqlite:///{path}"
 
 
-def run(page, switches: int, pre: bool) -> list[dict]:
+def run(page, switches: int, pre: bool, dwell: float = 0.0) -> list[dict]:
     if page.locator("#pre").is_checked() != pre:
         page.locator("#pre").set_checked(pre)
     start = int(page.evaluate("window.s2sState.target"))
@@ -63,6 +64,8 @@ def run(page, switches: int, pre: bool) -> list[dict]:
         page.wait_for_selector(f"body[data-shown-index='{start + i}']", timeout=60_000)
         # user plots of this segment done: the next key press meets an idle server
         page.wait_for_selector(f"body[data-plots-index='{start + i}']", timeout=60_000)
+        if dwell:  # a person looking at the segment before moving on
+            page.wait_for_timeout(dwell * 1000)
     return page.evaluate("window.s2sState.timings")
 
 
@@ -78,6 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=20_100)
     parser.add_argument("--switches", type=int, default=60)
+    parser.add_argument("--dwell", type=float, default=1.0,
+                        help="seconds spent looking at each segment in the last run "
+                             "(the next one is pre-processed meanwhile)")
     parser.add_argument("--chromium", default=os.environ.get("S2S_CHROMIUM", "/usr/bin/chromium"))
     args = parser.parse_args()
 
@@ -98,11 +104,13 @@ def main() -> None:
             page.wait_for_selector("body[data-plots-index='0']", timeout=60_000)
             raw = run(page, args.switches, pre=False)
             pre = run(page, args.switches, pre=True)
+            dwell = run(page, args.switches, pre=True, dwell=args.dwell)
             browser.close()
     finally:
         srv.stop()
     print(summary("raw waveform", raw))
-    print(summary("pre-processed (response)", pre))
+    print(summary("pre-processed, back to back", pre))
+    print(summary(f"pre-processed, {args.dwell:g} s look", dwell))
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

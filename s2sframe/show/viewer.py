@@ -159,6 +159,8 @@ class Viewer:
         self._pre: _LRU = _LRU(16)
         self._plots: _LRU = _LRU(64)
         self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2s-prefetch")
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2s-ahead")
+        self._ahead_next: Future | None = None
         self.ids = np.empty(0, dtype=np.int64)
         self.selection: dict[str, Any] = {}
         sel = self.config.get("segments_selection")
@@ -168,6 +170,7 @@ class Viewer:
 
     def close(self) -> None:
         self._prefetch.shutdown(wait=False, cancel_futures=True)
+        self._ahead.shutdown(wait=False, cancel_futures=True)
 
     # -- selection -------------------------------------------------------------------
     def select(self, selection: Mapping[str, Any]) -> int:
@@ -260,22 +263,25 @@ class Viewer:
             return raw
         key = (segment.id, self.config_version)
         with self._lock:
-            if key in self._pre:
-                return self._pre[key]
-        try:
-            result = self.functions.preprocess(PlotSegment(segment, raw), self.config)
-            if hasattr(result, "stats") and hasattr(result, "data"):
-                from obspy import Stream
+            fut = self._pre.get(key)
+            owner = fut is None
+            if owner:  # others asking meanwhile (e.g. the look-ahead) wait for this one
+                fut = Future()
+                self._pre.put(key, fut)
+        if owner:
+            try:
+                result = self.functions.preprocess(PlotSegment(segment, raw), self.config)
+                if hasattr(result, "stats") and hasattr(result, "data"):
+                    from obspy import Stream
 
-                result = Stream([result])
-            elif not (hasattr(result, "traces") and hasattr(result, "select")):
-                raise TypeError(f"the pre-processing must return an ObsPy Trace or Stream, "
-                                f"not {type(result).__name__}")
-        except Exception as exc:  # noqa: BLE001 - shown in the plot area
-            result = RuntimeError(f"(pre-processing) {describe(exc)}")
-        with self._lock:
-            self._pre.put(key, result)
-        return result
+                    result = Stream([result])
+                elif not (hasattr(result, "traces") and hasattr(result, "select")):
+                    raise TypeError(f"the pre-processing must return an ObsPy Trace or "
+                                    f"Stream, not {type(result).__name__}")
+            except Exception as exc:  # noqa: BLE001 - shown in the plot area
+                result = RuntimeError(f"(pre-processing) {describe(exc)}")
+            fut.set_result(result)
+        return fut.result()
 
     def plot(self, segment: Segment, name: str, preprocessed: bool, width: int) -> dict[str, Any]:
         """The plot ``name`` ('' = the waveform) of a segment as JSON-ready data."""
@@ -328,7 +334,27 @@ class Viewer:
         if components:
             out["components"] = [self.plot(s, "", preprocessed, width)
                                   for s in self.siblings(segment)]
+        if preprocessed and index + 1 < self.count:
+            self._compute_ahead(index + 1)
         return out
+
+    def _compute_ahead(self, index: int) -> None:
+        """Pre-process the next segment in the background while this one is looked at.
+
+        (Parsing a new station's StationXML and removing a real response take a few
+        hundred milliseconds: done ahead, the next switch finds them ready.)
+        """
+        def work() -> None:
+            try:
+                self._base(self.segment(index)[0], True)
+            except Exception:  # noqa: BLE001 - computed again (and shown) when asked
+                pass
+
+        with self._lock:
+            previous = self._ahead_next
+            if previous is not None and not previous.done():
+                previous.cancel()  # the user moved on: compute the new next one
+            self._ahead_next = self._ahead.submit(work)
 
     # -- labels ----------------------------------------------------------------------
     @property
