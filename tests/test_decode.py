@@ -516,6 +516,8 @@ def test_read_inventory_missing(empty) -> None:
         (gzip.compress(b"   ", mtime=0), "invalid StationXML: empty document"),
         (gzip.compress(b"<FDSNStationXML/>", mtime=0)[:15], "invalid inventory: corrupt gzip"),
     ],
+    # explicit ids: gzip bytes hold the time, xdist workers would collect different ids
+    ids=["garbage", "not-stationxml", "xml-syntax-error", "empty", "corrupt-gzip"],
 )
 def test_read_inventory_invalid(data: bytes, message: str) -> None:
     with pytest.raises(SkipSegment, match=message):

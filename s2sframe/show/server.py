@@ -280,10 +280,7 @@ class ShowServer(ThreadingHTTPServer):
 
     def safe(self, text: str) -> str:
         """``text`` without the database password or the session token."""
-        password = self.viewer.url.password
-        if password:
-            text = text.replace(str(password), "***")
-        return text.replace(self.token, "***")
+        return _db.mask_text(text, self.viewer.url).replace(self.token, "***")
 
     def serve_in_thread(self) -> ShowServer:
         self._thread = threading.Thread(target=self.serve_forever, daemon=True,
