@@ -12,10 +12,10 @@ with stream2segment's relationships and dynamic back-references::
 
 Derived attributes (``Segment.has_valid_data``, ``Segment.missing_data_sec``,
 ``Segment.seed_id``, ``Station.netsta_code``, ``Channel.band_code``...) are hybrid
-properties: Python values on objects, SQL in queries. Their SQL side is the
-one of the attribute registry (:mod:`s2sframe.db.attributes`), rendered for the
-dialect of the database at compile time (SQLite and PostgreSQL compute
-datetime differences differently).
+properties: Python values on objects, SQL in queries, both derived from the one
+definition of each attribute in the registry (:mod:`s2sframe.db.attributes`);
+the SQL is rendered for the dialect of the database at compile time (SQLite and
+PostgreSQL compute datetime differences differently).
 
 Optional columns (``events.event_type``, absent from databases written by older
 stream2segment versions) read as None on those databases instead of failing:
@@ -32,7 +32,6 @@ segments.event_distance_deg * 111.19492664455873 > 1000
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 from typing import TYPE_CHECKING, Any
@@ -81,16 +80,40 @@ def _reflect_before_execute(state: Any) -> None:
         return
     present_columns(state.session.get_bind(mapper=mapper))
 
+def _hybrid(name: str) -> hybrid_property:
+    """The registry's derived attribute ``name``: its Python value on objects, its SQL
+    in queries (both from its one definition in :mod:`s2sframe.db.attributes`)."""
+    attr = A.ATTRIBUTES[name]
 
+    def fget(self: Base) -> Any:
+        return attr.value(_getter(self, attr.relation))
 
-def _hybrid(name: str, fget: Any) -> hybrid_property:
-    """A hybrid property: ``fget`` on objects, the registry's SQL in queries."""
-    fget.__doc__ = A.ATTRIBUTES[name].doc
+    fget.__doc__ = attr.doc
 
     def expr(cls: type) -> sa.ColumnElement:
         return DerivedSQL(name).label(name.rsplit(".", 1)[-1])
 
     return hybrid_property(fget, expr=expr)
+
+
+def _getter(obj: Base, own: str | None) -> Any:
+    """``get(name)`` of the attribute values of ``obj``, whose own prefix is ``own``.
+
+    ``station.network`` is ``obj.network`` on a Station, ``obj.station.network`` on a
+    Segment; ``classes.id`` is the list of the ids of a segment's classes.
+    """
+
+    def get(name: str) -> Any:
+        attr = A.ATTRIBUTES.get(name)
+        if attr is not None and attr.expr is not None:
+            return attr.value(get)
+        relation, _, column = name.rpartition(".")
+        if relation == "classes":
+            return [getattr(c, column) for c in obj.classes]  # type: ignore[attr-defined]
+        target = obj if relation in ("", own) else getattr(obj, relation)
+        return None if target is None else getattr(target, column)
+
+    return get
 
 
 def _many(name: str, table: sa.Table, **kwargs: Any) -> Any:
@@ -187,8 +210,8 @@ class Station(Base):
     __table__ = S.stations
     datacenter = relationship(DataCenter, backref=_many("stations", S.stations))
 
-    netsta_code = _hybrid("station.netsta_code", lambda self: f"{self.network}.{self.station}")
-    has_inventory = _hybrid("station.has_inventory", lambda self: bool(self.inventory_xml))
+    netsta_code = _hybrid("station.netsta_code")
+    has_inventory = _hybrid("station.has_inventory")
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
         """Return the station inventory, parsed once and then cached on this object.
@@ -234,34 +257,10 @@ class Channel(Base):
     __table__ = S.channels
     station = relationship(Station, backref=_many("channels", S.channels))
 
-    band_code = _hybrid("channel.band_code", lambda self: self.channel[0:1])
-    instrument_code = _hybrid("channel.instrument_code", lambda self: self.channel[1:2])
-    orientation_code = _hybrid("channel.orientation_code", lambda self: self.channel[2:3])
-    band_instrument_code = _hybrid("channel.band_instrument_code", lambda self: self.channel[0:2])
-
-
-def _seconds(start: dt.datetime | None, end: dt.datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()
-
-
-def _missing_sec(seg: Segment) -> float | None:
-    req, got = _seconds(seg.request_start, seg.request_end), seg.duration_sec
-    return None if req is None or got is None else req - got
-
-
-def _missing_ratio(seg: Segment) -> float | None:
-    req, got = _seconds(seg.request_start, seg.request_end), seg.duration_sec
-    return None if req is None or got is None or req == 0 else 1.0 - got / req
-
-
-def _seed_id(seg: Segment) -> str | None:
-    if seg.data_seed_id is not None:
-        return seg.data_seed_id
-    cha = seg.channel
-    sta = cha.station
-    return ".".join((sta.network, sta.station, cha.location, cha.channel))
+    band_code = _hybrid("channel.band_code")
+    instrument_code = _hybrid("channel.instrument_code")
+    orientation_code = _hybrid("channel.orientation_code")
+    band_instrument_code = _hybrid("channel.band_instrument_code")
 
 
 def _classes_matching(class_ids_or_labels: tuple[int | str, ...]) -> sa.ColumnElement:
@@ -308,20 +307,14 @@ class Segment(Base):
         backref=_many("segments", S.segments, viewonly=True),
     )
 
-    has_data = _hybrid("has_data", lambda self: bool(self.data))
-    has_valid_data = _hybrid(
-        "has_valid_data",
-        lambda self: bool(self.data) and self.download_code is not None
-        and self.download_code != -2,
-    )
-    event_distance_km = _hybrid(
-        "event_distance_km", lambda self: self.event_distance_deg * A.KM_PER_DEG
-    )
-    duration_sec = _hybrid("duration_sec", lambda self: _seconds(self.start_time, self.end_time))
-    missing_data_sec = _hybrid("missing_data_sec", _missing_sec)
-    missing_data_ratio = _hybrid("missing_data_ratio", _missing_ratio)
-    seed_id = _hybrid("seed_id", _seed_id)
-    classlabels_count = _hybrid("classlabels_count", lambda self: self.classes.count())
+    has_data = _hybrid("has_data")
+    has_valid_data = _hybrid("has_valid_data")
+    event_distance_km = _hybrid("event_distance_km")
+    duration_sec = _hybrid("duration_sec")
+    missing_data_sec = _hybrid("missing_data_sec")
+    missing_data_ratio = _hybrid("missing_data_ratio")
+    seed_id = _hybrid("seed_id")
+    classlabels_count = _hybrid("classlabels_count")
 
     # -- waveform and inventory --------------------------------------------------
     def stream(self, reload: bool = False) -> Stream:

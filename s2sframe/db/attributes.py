@@ -1,22 +1,24 @@
 """The attribute registry: every name a user can select on or read as a column.
 
-Each :class:`Attribute` knows its Polars dtype, the relation (joined table) it
-lives in, how to compute it in SQL (for selections pushed to the database) and,
-for derived attributes, how to compute it in Polars from plain columns after
-loading (faster, identical on every database, and immune to connectorx's type
-inference of computed SQL columns).
+Each :class:`Attribute` knows its Polars dtype and the relation (joined table)
+it lives in. A derived attribute is defined once, as an expression of
+:mod:`s2sframe.db.derive`, from which derive its SQL (selections pushed to the
+database, ORM queries), its Polars computation from plain columns after loading
+(faster, identical on every database, and immune to connectorx's type inference
+of computed SQL columns) and its Python value (ORM hybrid properties).
 """
 
 from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
 
+from . import derive as D
 from . import schema as S
 
 #: relation prefix -> how it joins segments (the one map: :data:`s2sframe.db.schema.RELATIONS`).
@@ -63,24 +65,13 @@ class SQLContext:
             raise MissingColumnError(table.name, column)
         return table.c[column]
 
-    def epoch(self, expr: sa.ColumnElement) -> sa.ColumnElement:
-        """Seconds since 1970 of a datetime expression, with microseconds."""
-        if self.sqlite:
-            # stored as 'YYYY-MM-DD HH:MM:SS[.ffffff]': whole seconds + fraction
-            return sa.cast(sa.func.strftime("%s", expr), sa.Integer) + sa.cast(
-                sa.func.substr(expr, 20), sa.Float
-            )
-        return sa.extract("epoch", expr)
-
-    def seconds_between(self, start: sa.ColumnElement, end: sa.ColumnElement) -> sa.ColumnElement:
-        """``end - start`` in seconds."""
-        if self.sqlite:
-            return self.epoch(end) - self.epoch(start)
-        return sa.extract("epoch", end - start)
-
-    def blob_nonempty(self, expr: sa.ColumnElement) -> sa.ColumnElement:
-        """True where a blob is not null and not empty."""
-        return sa.and_(expr.is_not(None), sa.func.length(expr) > 0)
+    def attribute(self, name: str) -> sa.ColumnElement:
+        """SQL of the attribute ``name``, or of a column that is not one (``data``...)."""
+        attr = ATTRIBUTES.get(name)
+        if attr is not None:
+            return attr.sql_expr(self)
+        relation, _, column = name.rpartition(".")
+        return self.col(relation or None, column)
 
 
 class MissingColumnError(LookupError):
@@ -108,14 +99,9 @@ class Attribute:
         The joined relation (``"event"``, ``"station"``...) or None for segments.
     column : str or None
         The database column, for plain attributes.
-    sql : callable or None
-        ``sql(ctx) -> ColumnElement`` for derived attributes.
-    polars : callable or None
-        ``polars() -> pl.Expr`` computing a derived attribute from loaded columns.
-    requires : tuple of str
-        Attributes the Polars computation needs.
-    loaded_by_sql : bool
-        Derived attributes that must be computed by the database (blob lengths, counts).
+    expr : s2sframe.db.derive.Node or None
+        The one definition of a derived attribute, from which its SQL, its
+        Polars expression and its Python value all derive.
     """
 
     name: str
@@ -123,21 +109,51 @@ class Attribute:
     doc: str = ""
     relation: str | None = None
     column: str | None = None
-    sql: Callable[[SQLContext], sa.ColumnElement] | None = None
-    polars: Callable[[], pl.Expr] | None = None
-    requires: tuple[str, ...] = field(default=())
-    loaded_by_sql: bool = False
+    expr: D.Node | None = None
 
     @property
     def is_plain(self) -> bool:
         return self.column is not None
 
+    @property
+    def requires(self) -> tuple[str, ...]:
+        """Attributes (or columns) a derived attribute is computed from."""
+        return () if self.expr is None else self.expr.refs()
+
+    @property
+    def loaded_by_sql(self) -> bool:
+        """Derived attributes that the database computes (blob sizes, label counts)."""
+        return self.expr is not None and not self.expr.computable_in_polars()
+
+    @property
+    def in_polars(self) -> bool:
+        """Derived attributes computed in Polars from loaded columns."""
+        return self.expr is not None and self.expr.computable_in_polars()
+
     def sql_expr(self, ctx: SQLContext) -> sa.ColumnElement:
         """SQL expression of this attribute in ``ctx`` (raises MissingColumnError)."""
         if self.column is not None:
             return ctx.col(self.relation, self.column)
-        assert self.sql is not None
-        return self.sql(ctx)
+        assert self.expr is not None
+        return self.expr.sql(ctx)
+
+    def polars_expr(self) -> pl.Expr:
+        """Polars expression of a derived attribute (from the loaded :attr:`requires`)."""
+        assert self.expr is not None and self.in_polars, self.name
+        return self.expr.polars()
+
+    def value(self, get: D.Getter) -> Any:
+        """Python value of this attribute for a row whose values ``get(name)`` returns.
+
+        Examples
+        --------
+        >>> row = {"channel.channel": "HHZ"}
+        >>> ATTRIBUTES["channel.band_instrument_code"].value(row.get)
+        'HH'
+        """
+        if self.expr is None:
+            return get(self.name)
+        return self.expr.python(get)
 
 
 def _plain(relation: str | None, table: sa.Table, skip: tuple[str, ...] = ()) -> list[Attribute]:
@@ -152,144 +168,46 @@ def _plain(relation: str | None, table: sa.Table, skip: tuple[str, ...] = ()) ->
     return out
 
 
-def _seconds(start: str, end: str) -> pl.Expr:
-    return (pl.col(end) - pl.col(start)).dt.total_microseconds().cast(pl.Float64) / 1e6
-
-
 def _derived() -> list[Attribute]:
-    def has_data_sql(ctx: SQLContext) -> sa.ColumnElement:
-        return ctx.blob_nonempty(ctx.col(None, "data"))
-
-    def has_valid_sql(ctx: SQLContext) -> sa.ColumnElement:
-        code = ctx.col(None, "download_code")
-        return sa.and_(has_data_sql(ctx), code.is_not(None), code != -2)
-
-    def dur_sql(ctx: SQLContext) -> sa.ColumnElement:
-        return ctx.seconds_between(ctx.col(None, "start_time"), ctx.col(None, "end_time"))
-
-    def req_sql(ctx: SQLContext) -> sa.ColumnElement:
-        return ctx.seconds_between(ctx.col(None, "request_start"), ctx.col(None, "request_end"))
-
-    def seed_sql(ctx: SQLContext) -> sa.ColumnElement:
-        parts = [
-            ctx.col("station", "network"),
-            ctx.col("station", "station"),
-            ctx.col("channel", "location"),
-            ctx.col("channel", "channel"),
-        ]
-        joined = parts[0]
-        for p in parts[1:]:
-            joined = joined.concat(".").concat(p)
-        return sa.func.coalesce(ctx.col(None, "data_seed_id"), joined)
-
-    def count_sql(ctx: SQLContext) -> sa.ColumnElement:
-        cl = S.class_labellings
-        return (
-            sa.select(sa.func.count())
-            .select_from(cl)
-            .where(cl.c.segment_id == S.segments.c.id)
-            .scalar_subquery()
-        )
-
-    def netsta_sql(ctx: SQLContext) -> sa.ColumnElement:
-        return ctx.col("station", "network").concat(".").concat(ctx.col("station", "station"))
-
-    def has_inv_sql(ctx: SQLContext) -> sa.ColumnElement:
-        return ctx.blob_nonempty(ctx.col("station", "inventory_xml"))
-
-    def code(start: int, length: int) -> Callable[[SQLContext], sa.ColumnElement]:
-        return lambda ctx: sa.func.substr(ctx.col("channel", "channel"), start + 1, length)
-
-    def code_pl(start: int, length: int) -> Callable[[], pl.Expr]:
-        return lambda: pl.col("channel.channel").str.slice(start, length)
-
-    dur = "end_time - start_time, seconds"
+    ref = D.Ref
+    duration = D.SecondsBetween(ref("start_time"), ref("end_time"))
+    requested = D.SecondsBetween(ref("request_start"), ref("request_end"))
+    network, station = ref("station.network"), ref("station.station")
+    channel = ref("channel.channel")
+    code = "letter of the channel code"
     return [
-        Attribute(
-            "has_data", pl.Boolean, "data is not null and not empty", sql=has_data_sql,
-            loaded_by_sql=True,
-        ),
-        Attribute(
-            "has_valid_data", pl.Boolean, "has_data and download_code not null nor -2",
-            sql=has_valid_sql, requires=("has_data", "download_code"),
-            polars=lambda: pl.col("has_data")
-            & pl.col("download_code").is_not_null()
-            & (pl.col("download_code") != -2).fill_null(False),
-        ),
-        Attribute(
-            "event_distance_km", pl.Float64, "event_distance_deg in km",
-            sql=lambda ctx: ctx.col(None, "event_distance_deg") * KM_PER_DEG,
-            requires=("event_distance_deg",),
-            polars=lambda: pl.col("event_distance_deg") * KM_PER_DEG,
-        ),
-        Attribute(
-            "duration_sec", pl.Float64, dur, sql=dur_sql, requires=("start_time", "end_time"),
-            polars=lambda: _seconds("start_time", "end_time"),
-        ),
-        Attribute(
-            "missing_data_sec", pl.Float64,
-            "(request_end - request_start) - (end_time - start_time), seconds",
-            sql=lambda ctx: req_sql(ctx) - dur_sql(ctx),
-            requires=("start_time", "end_time", "request_start", "request_end"),
-            polars=lambda: _seconds("request_start", "request_end")
-            - _seconds("start_time", "end_time"),
-        ),
-        Attribute(
-            "missing_data_ratio", pl.Float64,
-            "1 - (end_time - start_time) / (request_end - request_start)",
-            sql=lambda ctx: 1.0 - dur_sql(ctx) / req_sql(ctx),
-            requires=("start_time", "end_time", "request_start", "request_end"),
-            polars=lambda: 1.0
-            - _seconds("start_time", "end_time") / _seconds("request_start", "request_end"),
-        ),
-        Attribute(
-            "seed_id", pl.String, "data_seed_id, else NET.STA.LOC.CHA", sql=seed_sql,
-            requires=("data_seed_id", "station.network", "station.station",
-                      "channel.location", "channel.channel"),
-            polars=lambda: pl.coalesce(
-                pl.col("data_seed_id"),
-                pl.concat_str(
-                    [pl.col("station.network"), pl.col("station.station"),
-                     pl.col("channel.location"), pl.col("channel.channel")],
-                    separator=".",
-                ),
-            ),
-        ),
-        Attribute(
-            "classlabels_count", pl.Int64, "number of class labels of the segment",
-            sql=count_sql, loaded_by_sql=True,
-        ),
-        Attribute(
-            "station.netsta_code", pl.String, "NET.STA", relation="station", sql=netsta_sql,
-            requires=("station.network", "station.station"),
-            polars=lambda: pl.concat_str(
-                [pl.col("station.network"), pl.col("station.station")], separator="."
-            ),
-        ),
-        Attribute(
-            "station.has_inventory", pl.Boolean, "station has StationXML", relation="station",
-            sql=has_inv_sql, loaded_by_sql=True,
-        ),
-        Attribute(
-            "channel.band_code", pl.String, "1st letter of the channel code",
-            relation="channel", sql=code(0, 1), requires=("channel.channel",),
-            polars=code_pl(0, 1),
-        ),
-        Attribute(
-            "channel.instrument_code", pl.String, "2nd letter of the channel code",
-            relation="channel", sql=code(1, 1), requires=("channel.channel",),
-            polars=code_pl(1, 1),
-        ),
-        Attribute(
-            "channel.orientation_code", pl.String, "3rd letter of the channel code",
-            relation="channel", sql=code(2, 1), requires=("channel.channel",),
-            polars=code_pl(2, 1),
-        ),
-        Attribute(
-            "channel.band_instrument_code", pl.String, "first two letters of the channel code",
-            relation="channel", sql=code(0, 2), requires=("channel.channel",),
-            polars=code_pl(0, 2),
-        ),
+        Attribute("has_data", pl.Boolean, "data is not null and not empty",
+                  expr=D.NonEmptyBlob(ref("data"))),
+        Attribute("has_valid_data", pl.Boolean, "has_data and download_code not null nor -2",
+                  expr=D.And((ref("has_data"), D.IsNotNull(ref("download_code")),
+                              D.NotEqual(ref("download_code"), -2)))),
+        Attribute("event_distance_km", pl.Float64, "event_distance_deg in km",
+                  expr=D.Arith("*", ref("event_distance_deg"), D.Const(KM_PER_DEG))),
+        Attribute("duration_sec", pl.Float64, "end_time - start_time, seconds", expr=duration),
+        Attribute("missing_data_sec", pl.Float64,
+                  "(request_end - request_start) - (end_time - start_time), seconds",
+                  expr=D.Arith("-", requested, duration)),
+        Attribute("missing_data_ratio", pl.Float64,
+                  "1 - (end_time - start_time) / (request_end - request_start)",
+                  expr=D.Arith("-", D.Const(1.0), D.Arith("/", duration, requested))),
+        Attribute("seed_id", pl.String, "data_seed_id, else NET.STA.LOC.CHA",
+                  expr=D.Coalesce((ref("data_seed_id"), D.Concat(
+                      (network, station, ref("channel.location"), channel))))),
+        Attribute("classlabels_count", pl.Int64, "number of class labels of the segment",
+                  expr=D.LabelCount()),
+        Attribute("station.netsta_code", pl.String, "NET.STA", relation="station",
+                  expr=D.Concat((network, station))),
+        Attribute("station.has_inventory", pl.Boolean, "station has StationXML",
+                  relation="station", expr=D.NonEmptyBlob(ref("station.inventory_xml"))),
+        Attribute("channel.band_code", pl.String, f"1st {code}", relation="channel",
+                  expr=D.Substr(channel, 0, 1)),
+        Attribute("channel.instrument_code", pl.String, f"2nd {code}", relation="channel",
+                  expr=D.Substr(channel, 1, 1)),
+        Attribute("channel.orientation_code", pl.String, f"3rd {code}", relation="channel",
+                  expr=D.Substr(channel, 2, 1)),
+        Attribute("channel.band_instrument_code", pl.String,
+                  "first two letters of the channel code", relation="channel",
+                  expr=D.Substr(channel, 0, 2)),
     ]
 
 

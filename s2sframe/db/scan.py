@@ -202,7 +202,7 @@ def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
             if name not in classes:
                 classes.append(name)
             visit("id")
-        elif attr.polars is not None:
+        elif attr.in_polars:
             for req in attr.requires:
                 visit(req)
             if name not in derived:
@@ -400,7 +400,7 @@ def _execute(
     if plan.classes:
         df = _attach_classes(db, df, plan.classes)
     for name in plan.derived:  # in dependency order (see _expand)
-        df = df.with_columns(A.ATTRIBUTES[name].polars().alias(name))
+        df = df.with_columns(A.ATTRIBUTES[name].polars_expr().alias(name))
     if predicate is not None:
         # re-applied even when pushed down entirely (cheap), so results are exact
         df = df.filter(predicate)
