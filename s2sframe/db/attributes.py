@@ -170,8 +170,9 @@ def _plain(relation: str | None, table: sa.Table, skip: tuple[str, ...] = ()) ->
 
 def _derived() -> list[Attribute]:
     ref = D.Ref
-    duration = D.SecondsBetween(ref("start_time"), ref("end_time"))
-    requested = D.SecondsBetween(ref("request_start"), ref("request_end"))
+    # milliseconds, as stream2segment rounds them (on every path: see derive.Millis)
+    duration = D.Millis(ref("start_time"), ref("end_time"))
+    requested = D.Millis(ref("request_start"), ref("request_end"))
     network, station = ref("station.network"), ref("station.station")
     channel = ref("channel.channel")
     code = "letter of the channel code"
@@ -183,12 +184,14 @@ def _derived() -> list[Attribute]:
                               D.NotEqual(ref("download_code"), -2)))),
         Attribute("event_distance_km", pl.Float64, "event_distance_deg in km",
                   expr=D.Arith("*", ref("event_distance_deg"), D.Const(KM_PER_DEG))),
-        Attribute("duration_sec", pl.Float64, "end_time - start_time, seconds", expr=duration),
+        Attribute("duration_sec", pl.Float64, "end_time - start_time, seconds",
+                  expr=D.Seconds(duration)),
         Attribute("missing_data_sec", pl.Float64,
                   "(request_end - request_start) - (end_time - start_time), seconds",
-                  expr=D.Arith("-", requested, duration)),
+                  expr=D.Seconds(D.Arith("-", requested, duration))),
         Attribute("missing_data_ratio", pl.Float64,
-                  "1 - (end_time - start_time) / (request_end - request_start)",
+                  "1 - (end_time - start_time) / (request_end - request_start); "
+                  "null if the request window is empty",
                   expr=D.Arith("-", D.Const(1.0), D.Arith("/", duration, requested))),
         Attribute("seed_id", pl.String, "data_seed_id, else NET.STA.LOC.CHA",
                   expr=D.Coalesce((ref("data_seed_id"), D.Concat(

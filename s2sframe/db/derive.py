@@ -11,13 +11,18 @@ Polars expression and its Python value, so the three can only agree:
   another attribute (ORM hybrid properties, segments given to user functions).
 
 SQL NULL, Polars null and Python None are the same thing; boolean operators
-follow SQL's three-valued logic on every path.
+follow SQL's three-valued logic on every path. Datetime differences are exact
+integer microseconds on every path, rounded to integer milliseconds (half away
+from zero) as stream2segment does, so ``duration_sec`` compares equal to the
+decimal written with three digits (``240.564``). Divisions by zero give NULL
+(SQL's ``NULLIF``).
 
 Examples
 --------
 >>> import datetime as dt
->>> e = SecondsBetween(Ref("start_time"), Ref("end_time"))
->>> row = {"start_time": dt.datetime(2020, 1, 1), "end_time": dt.datetime(2020, 1, 1, 0, 4, 0, 564000)}
+>>> e = Seconds(Millis(Ref("start_time"), Ref("end_time")))
+>>> row = {"start_time": dt.datetime(2020, 1, 1),
+...        "end_time": dt.datetime(2020, 1, 1, 0, 4, 0, 564400)}
 >>> e.python(row.get)
 240.564
 >>> e.refs()
@@ -98,8 +103,8 @@ class Ref(Node):
 
 
 @dataclass(frozen=True)
-class SecondsBetween(Node):
-    """``end - start`` in float seconds."""
+class Millis(Node):
+    """``end - start`` in integer milliseconds, rounded half away from zero."""
 
     start: Node
     end: Node
@@ -109,29 +114,64 @@ class SecondsBetween(Node):
 
     def sql(self, ctx: Context) -> sa.ColumnElement:
         start, end = self.start.sql(ctx), self.end.sql(ctx)
-        if ctx.sqlite:
-            return _sqlite_epoch(end) - _sqlite_epoch(start)
-        return sa.extract("epoch", end - start)
+        if not ctx.sqlite:  # EXTRACT(EPOCH FROM interval) is an exact numeric
+            ms = sa.func.round(sa.extract("epoch", end - start) * 1000)
+            return sa.cast(ms, sa.BigInteger)
+        us = _sqlite_micros(end) - _sqlite_micros(start)
+        # // of integers: SQLite's integer division (of non-negative numbers here)
+        return sa.case((us >= 0, (us + 500) // 1000), else_=-((500 - us) // 1000))
 
     def polars(self) -> pl.Expr:
-        diff = self.end.polars() - self.start.polars()
-        return diff.dt.total_microseconds().cast(pl.Float64) / 1e6
+        us = (self.end.polars() - self.start.polars()).dt.total_microseconds()
+        return pl.when(us >= 0).then((us + 500) // 1000).otherwise(-((500 - us) // 1000))
 
     def python(self, get: Getter) -> Any:
         start, end = self.start.python(get), self.end.python(get)
-        return None if start is None or end is None else (end - start).total_seconds()
+        if start is None or end is None:
+            return None
+        us = (end - start) // _US
+        return (us + 500) // 1000 if us >= 0 else -((500 - us) // 1000)
 
 
-def _sqlite_epoch(text: sa.ColumnElement) -> sa.ColumnElement:
-    """Seconds since 1970 of SQLite datetime text ``YYYY-MM-DD HH:MM:SS[.ffffff]``."""
-    return sa.cast(sa.func.strftime("%s", text), sa.Integer) + sa.cast(
-        sa.func.substr(text, 20), sa.Float
-    )
+def _sqlite_micros(text: sa.ColumnElement) -> sa.ColumnElement:
+    """Integer microseconds since 1970 of SQLite datetime text ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+
+    strftime gets whole seconds only: it rounds fractions to milliseconds, so that
+    ``23:59:59.9999`` would count as the next second (and year 9999's last one as NULL).
+    """
+    seconds = sa.cast(sa.func.strftime("%s", sa.func.substr(text, 1, 19)), sa.Integer)
+    fraction = sa.func.substr(sa.func.substr(text, 21).concat("000000"), 1, 6)
+    return seconds * 1_000_000 + sa.cast(fraction, sa.Integer)
+
+
+@dataclass(frozen=True)
+class Seconds(Node):
+    """Integer milliseconds as float seconds (one correctly rounded division everywhere)."""
+
+    millis: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.millis,)
+
+    def sql(self, ctx: Context) -> sa.ColumnElement:
+        return _float(self.millis.sql(ctx)) / _float(sa.literal_column("1000"))
+
+    def polars(self) -> pl.Expr:
+        return self.millis.polars().cast(pl.Float64) / 1000.0
+
+    def python(self, get: Getter) -> Any:
+        ms = self.millis.python(get)
+        return None if ms is None else float(ms) / 1000.0
+
+
+def _float(expr: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.cast(expr, sa.Float)
 
 
 @dataclass(frozen=True)
 class Arith(Node):
-    """``left op right`` with ``op`` in ``+ - * /``."""
+    """``left op right`` with ``op`` in ``+ - *`` (as the operands' type) or ``/``
+    (float division, NULL for a zero divisor)."""
 
     op: str
     left: Node
@@ -142,11 +182,15 @@ class Arith(Node):
 
     def sql(self, ctx: Context) -> sa.ColumnElement:
         a, b = self.left.sql(ctx), self.right.sql(ctx)
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[self.op]
+        if self.op == "/":
+            return _float(a) / _float(sa.func.nullif(b, 0))
+        return {"+": a + b, "-": a - b, "*": a * b}[self.op]
 
     def polars(self) -> pl.Expr:
         a, b = self.left.polars(), self.right.polars()
-        return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[self.op]
+        if self.op == "/":
+            return a.cast(pl.Float64) / pl.when(b != 0).then(b).cast(pl.Float64)
+        return {"+": a + b, "-": a - b, "*": a * b}[self.op]
 
     def python(self, get: Getter) -> Any:
         a, b = self.left.python(get), self.right.python(get)
@@ -164,7 +208,9 @@ class Const(Node):
     value: float | int
 
     def sql(self, ctx: Context) -> sa.ColumnElement:
-        return sa.literal(self.value)
+        # float literals are float8 on PostgreSQL next to a float8 operand
+        text = repr(float(self.value)) if isinstance(self.value, float) else str(int(self.value))
+        return sa.literal_column(text, sa.Float if isinstance(self.value, float) else sa.Integer)
 
     def polars(self) -> pl.Expr:
         return pl.lit(self.value)

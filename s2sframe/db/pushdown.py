@@ -170,7 +170,9 @@ class _Translator:
         if isinstance(value, dt.datetime):
             if dtype is not None and not isinstance(dtype, pl.Datetime):
                 raise Untranslatable("datetime compared with non-datetime")
-            text = value.strftime("%Y-%m-%d %H:%M:%S.%f")  # digits only: safe to inline
+            # digits only: safe to inline; the year zero-padded as stored (strftime's %Y
+            # is not: year 900 would compare as text after year 1000 on SQLite)
+            text = value.isoformat(sep=" ", timespec="microseconds")
             return sa.literal_column(f"'{text}'" if self.ctx.sqlite else f"TIMESTAMP '{text}'")
         if isinstance(dtype, pl.Datetime):
             raise Untranslatable("datetime column compared with non-datetime")
