@@ -153,8 +153,11 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
     Raises
     ------
     DatabaseError
-        Missing file, unreachable server or not a stream2segment database (the
-        message shows the URL with its password masked).
+        Missing file, not a SQLite file, unreachable server, missing PostgreSQL
+        driver or not a stream2segment database (the message shows the URL with
+        its password masked).
+    ValueError
+        If ``partitions`` is not a positive integer.
 
     Examples
     --------
@@ -177,6 +180,9 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
     │ 3   ┆ GE.WCBO..HHE ┆ 5.3             ┆ -7.32            │
     └─────┴──────────────┴─────────────────┴──────────────────┘
     """
+    if partitions is not None and (
+            isinstance(partitions, bool) or not isinstance(partitions, int) or partitions < 1):
+        raise ValueError(f"partitions must be a positive integer, not {partitions!r}")
     url = _db.parse_url(dburl)
     db = _Database(url)
     _db.remember_url(url)

@@ -179,14 +179,7 @@ def _cast(value: Any, dtype: pl.DataType, name: str, ctx: str) -> Any:
                 return False
             raise ValueError("not a boolean (use true or false)")
         if dtype == pl.Int64:
-            if isinstance(value, bool):
-                raise ValueError("not an integer")
-            if isinstance(value, int):
-                return value
-            num = float(value)
-            if not num.is_integer():
-                raise ValueError("not an integer")
-            return int(num)
+            return _int64(value)
         if dtype == pl.Float64:
             if isinstance(value, bool):
                 raise ValueError("not a number")
@@ -196,6 +189,24 @@ def _cast(value: Any, dtype: pl.DataType, name: str, ctx: str) -> Any:
         return str(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise SelectionError(f"Invalid {ctx}: cannot read {value!r} as {dtype} ({exc})") from None
+
+
+def _int64(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError("not an integer")
+    if isinstance(value, int):
+        number = value
+    else:
+        try:
+            number = int(str(value).strip())  # exact, however many digits
+        except ValueError:
+            num = float(value)  # "1e3", "2.0"
+            if not num.is_integer():
+                raise ValueError("not an integer") from None
+            number = int(num)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError("out of the 64-bit integer range")
+    return number
 
 
 def _datetime(value: Any) -> dt.datetime:
