@@ -58,7 +58,9 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
     if not present.get("segments") or missing:
         raise DatabaseError(f"{_db.mask_url(src_engine.url)} is not a complete stream2segment "
                             f"database (missing: {', '.join(missing[:5]) or 'segments'})")
-    dst_engine = _db.create_engine(_db.parse_url(dst_url))
+    dst = _db.parse_url(dst_url)
+    _db.check_exists(dst, missing_ok=True)
+    dst_engine = _db.create_engine(dst)
     try:
         _check_empty(dst_engine)
         S.create_all(dst_engine)

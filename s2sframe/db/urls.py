@@ -113,10 +113,50 @@ def is_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
-def check_exists(url: URL) -> None:
-    """Raise :class:`DatabaseError` if a SQLite file does not exist."""
-    if is_sqlite(url) and not os.path.isfile(url.database or ""):
-        raise DatabaseError(f"Database file not found: {url.database} (from {mask_url(url)!r})")
+def check_exists(url: URL, missing_ok: bool = False) -> None:
+    """Raise :class:`DatabaseError` if a SQLite file does not exist (unless ``missing_ok``:
+    a file to create) or is not a SQLite file."""
+    if is_sqlite(url) and not (url.database or "").startswith("file:"):
+        if missing_ok and not os.path.exists(url.database or ""):
+            return
+        if not os.path.isfile(url.database or ""):
+            raise DatabaseError(
+                f"Database file not found: {url.database} (from {mask_url(url)!r})"
+            )
+        check_sqlite_file(url.database or "")
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_sqlite_file(path: str) -> None:
+    """Raise :class:`DatabaseError` ("not a SQLite database: PATH") unless ``path`` is an
+    empty file or starts with a SQLite header and is as long as the header says.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".sqlite") as f:
+    ...     _ = f.write("just text"); f.flush()
+    ...     check_sqlite_file(f.name)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    s2sframe.exceptions.DatabaseError: not a SQLite database: /...sqlite
+    """
+    size = os.path.getsize(path)
+    if size == 0:  # SQLite's empty database
+        return
+    with open(path, "rb") as file:
+        head = file.read(100)
+    if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
+        raise DatabaseError(f"not a SQLite database: {path}")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(head[28:32], "big")
+    # the page count is valid when "version-valid-for" equals the change counter
+    if head[92:96] == head[24:28] and size < pages * page_size:
+        raise DatabaseError(
+            f"not a SQLite database: {path} (truncated: {size} bytes of {pages * page_size})"
+        )
 
 
 def readonly_sqlite_url(url: URL) -> URL:
@@ -133,17 +173,28 @@ def create_engine(url: URL, *, readonly: bool = False, **kwargs: Any) -> sa.engi
     The one place where engines are made: SQLite connections enforce foreign
     keys (``PRAGMA foreign_keys=ON``, as stream2segment does) and open the file
     read-only with ``readonly``; PostgreSQL engines check pooled connections
-    before use, and with ``readonly`` make every transaction read-only. ``kwargs`` go to :func:`sqlalchemy.create_engine`.
+    before use, and with ``readonly`` make every transaction read-only. ``kwargs``
+    go to :func:`sqlalchemy.create_engine`.
     """
     if not is_sqlite(url):
         if readonly:  # every transaction read-only: the server itself refuses writes
             args = dict(kwargs.pop("connect_args", {}))
             args["options"] = (args.get("options", "") + " -c default_transaction_read_only=on")
             kwargs["connect_args"] = args
-        return sa.create_engine(url, **{"pool_pre_ping": True, **kwargs})
+        try:
+            return sa.create_engine(url, **{"pool_pre_ping": True, **kwargs})
+        except ImportError as exc:  # the driver is an optional dependency
+            raise DatabaseError(_driver_hint(exc, url)) from None
     engine = sa.create_engine(readonly_sqlite_url(url) if readonly else url, **kwargs)
     sa.event.listen(engine, "connect", _foreign_keys_on)
     return engine
+
+
+def _driver_hint(exc: ImportError, url: URL) -> str:
+    name = (exc.name or str(exc)).split(".")[0]
+    hint = 'pip install "s2sframe[postgres]"' if name == "psycopg" else f"pip install {name}"
+    return (f"Cannot use {mask_url(url)}: its database driver {name!r} is not installed "
+            f"(PostgreSQL support is optional): {hint}")
 
 
 def _foreign_keys_on(dbapi_conn: Any, _record: Any) -> None:
@@ -188,10 +239,15 @@ def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
     check_exists(url)
     engine = _engine(url.render_as_string(hide_password=False), readonly)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as conn:
+            if is_sqlite(url):  # opening a SQLite file reads nothing yet
+                conn.exec_driver_sql("SELECT count(*) FROM sqlite_master")
     except Exception as exc:  # noqa: BLE001
         _engine.cache_clear()
+        if is_sqlite(url) and isinstance(exc, sa.exc.DatabaseError):
+            raise DatabaseError(
+                f"not a SQLite database: {url.database}: {_first_line(exc, url)}"
+            ) from None
         raise DatabaseError(f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}") from None
     return engine
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..db.schema import TABLE_ORDER, create_all, metadata, sequence_reset_sql
-from ..db.urls import _first_line, create_engine, is_sqlite, mask_url
+from ..db.urls import _first_line, check_exists, create_engine, is_sqlite, mask_url
 from ..exceptions import DatabaseError
 from .waveforms import _Waveforms
 
@@ -204,6 +204,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
     path = url.database or ""
     if is_sqlite(url) and os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
+    check_exists(url, missing_ok=True)
     engine = create_engine(url, poolclass=sa.pool.NullPool)
     try:
         try:
