@@ -10,6 +10,11 @@ loading, so results are exact whatever is pushed down.
 Literals reach SQL only as int, float (finite), str (without NUL), bool and
 naive datetime, rendered by SQLAlchemy for the dialect; anything else keeps
 its conjunct out of the SQL.
+
+The JSON form is not a stable API of Polars: when a predicate is left to Polars,
+the canaries of :mod:`s2sframe.db.pushdown_probes` (one predicate per supported
+kind) are translated once per process, and a warning names each kind that no
+longer reaches SQL with the installed Polars.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sqlalchemy as sa
 
 from ..exceptions import SelectionError
 from . import attributes as A
+from . import pushdown_probes as probes
 from . import schema as S
 
 
@@ -65,23 +71,54 @@ def translate_parts(
 ) -> tuple[list[tuple[sa.ColumnElement, set[str]]], bool]:
     """Translate each top-level conjunct: ([(clause, relations it needs)], all translated).
 
-    Conjuncts that cannot be translated are left out (Polars applies them).
+    Conjuncts that cannot be translated are left out (Polars applies them); then
+    kinds of predicates that should translate but no longer do are warned about.
     """
-    tree = json.loads(predicate.meta.serialize(format="json"))
+    try:
+        out, complete = _translate_all(predicate, dialect, present)
+    except _NotSerializable:
+        out, complete = [], False
+    if not complete:
+        _warn_broken_kinds()
+    return out, complete
+
+
+class _NotSerializable(Exception):
+    """Polars could not give the JSON form of an expression."""
+
+
+def _translate_all(
+    predicate: pl.Expr, dialect: str, present: dict[str, frozenset[str]]
+) -> tuple[list[tuple[sa.ColumnElement, set[str]]], bool]:
+    try:
+        tree = json.loads(predicate.meta.serialize(format="json"))
+    except Exception as exc:  # noqa: BLE001 - whatever a Polars release raises
+        raise _NotSerializable(str(exc)) from None
     parts = _conjuncts(tree)
     out = []
     for part in parts:
         ctx = A.SQLContext(dialect, present)
         try:
             out.append((_Translator(ctx).bool_(part), set(ctx.relations)))
-        except Untranslatable:
-            continue
+        except (Untranslatable, KeyError, IndexError, TypeError, AttributeError):
+            continue  # not understood (an unknown JSON shape too): Polars applies it
         except A.MissingColumnError as exc:
             raise SelectionError(
                 f"Cannot select on {exc.table}.{exc.column}: the column is not in this "
                 "database (written by an older stream2segment version)"
             ) from None
     return out, len(out) == len(parts)
+
+
+def _reaches_sql(predicate: pl.Expr) -> bool:
+    """True if all of ``predicate`` is translated (raises _NotSerializable)."""
+    present = {t.name: frozenset(t.columns.keys()) for t in S.metadata.tables.values()}
+    parts, complete = _translate_all(predicate, "sqlite", present)
+    return complete and bool(parts)
+
+
+def _warn_broken_kinds() -> None:
+    probes.warn_broken_kinds(_reaches_sql)
 
 
 def _conjuncts(node: Any) -> list[Any]:
