@@ -293,3 +293,34 @@ def test_downloads_report(client: Client, db: str):
     status, log = client.get("download_log", id=d["runs"][0]["id"])
     assert status == 200 and set(log) == {"log", "config"}
     assert client.get("download_log", id=9999)[0] == 400
+
+
+def test_s2s_show_command_serves_and_logs_no_secret(tmp_path, pyfile):
+    """The real command in a subprocess: prints the address, serves, logs paths only."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    url = build("sqlite:///" + str(tmp_path / "cli.sqlite"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s2sframe.cli", "show", "-d", url, "-p", str(pyfile),
+         "--no-browser", "--verbose"],
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stderr.readline()
+        match = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        client = Client(match.group(1))
+        client.page()
+        token = client.cookie.split("=", 1)[1]
+        assert client.get("init")[1]["count"] > 0
+        assert client.post("label", {"segment_id": 1, "class_id": 1, "value": True})[0] == 200
+        assert client.post("label", {"segment_id": 1, "class_id": 1, "value": False})[0] == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[1]
+    log = line + out
+    assert "POST /api/label 200" in log and "GET /api/init 200" in log
+    assert token not in log

@@ -125,6 +125,12 @@ def test_page_draws_waveform_plots_and_metadata(page):
     assert "event.magnitude" in page.locator("#metadata").inner_text()
     assert page.locator("#labels input[type=checkbox]").count() == 6
     assert page.evaluate("document.querySelector('#main-plot')._u.scales.x.time") is True
+    assert page.locator("#desc").inner_text().startswith("M ")
+    # the legend reads the time (UTC) and value at the cursor
+    box = page.locator("#main-plot .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    legend = page.locator("#main-plot .u-legend").inner_text()
+    assert " UTC" in legend and "20" in legend
 
 
 def test_keyboard_navigation(page):

@@ -332,8 +332,9 @@ class Viewer:
             "main": main,
         }
         if components:
-            out["components"] = [self.plot(s, "", preprocessed, width)
-                                  for s in self.siblings(segment)]
+            out["components"] = [{**self.plot(s, "", preprocessed, width),
+                                  "markers": main["markers"]}  # same event and station
+                                 for s in self.siblings(segment)]
         if preprocessed and index + 1 < self.count:
             self._compute_ahead(index + 1)
         return out

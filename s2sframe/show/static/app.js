@@ -60,6 +60,10 @@ async function show(index) {
   drawComponents(seg.components || [], pre);
   renderLabels(seg.labels);
   renderMetadata(seg.metadata);
+  const m = Object.fromEntries(seg.metadata);
+  $("desc").textContent = m["event.magnitude"] == null ? "" :
+    `M ${m["event.magnitude"]} ${m["event.mag_type"] || ""} · ` +
+    `${Math.round(m["event_distance_km"] || 0).toLocaleString("en-US")} km`;
   requestAnimationFrame(() => setTimeout(() => {
     if (nav !== state.nav) return;
     const ms = performance.now() - t0;

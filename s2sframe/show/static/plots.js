@@ -99,12 +99,16 @@ const S2SPlots = (() => {
     const width = Math.max(el.clientWidth, 200), height = Math.max(el.clientHeight - 4, 100);
     const full = data;
     let lastRange = null, resetting = false;
-    const series = [{}].concat(plot.series.map((s, i) => ({
-      label: s.name, stroke: COLORS[i % COLORS.length], width: 1, spanGaps: false,
-      points: { show: false },
-    })));
+    const fmtX = plot.time ? (u, v) => (v == null ? "" : new Date(v * 1e3).toISOString()
+      .replace("T", " ").replace("Z", " UTC")) : (u, v) => fmtNum(v);
+    const series = [{ value: fmtX, label: plot.time ? "time" : "x" }].concat(
+      plot.series.map((s, i) => ({
+        label: s.name, stroke: COLORS[i % COLORS.length], width: 1, spanGaps: false,
+        points: { show: false }, value: (u, v) => fmtNum(v),
+      })));
     const o = {
-      width, height, series, legend: { show: plot.series.length > 1, live: false },
+      // the legend under the plot reads the values at the cursor
+      width, height: Math.max(height - 24, 80), series, legend: { show: true, live: true },
       scales: {
         x: { time: !!plot.time, distr: xlog ? 3 : 1 },
         y: { distr: ylog ? 3 : 1 },
@@ -173,7 +177,7 @@ const S2SPlots = (() => {
   function resizeAll() {
     document.querySelectorAll(".plot").forEach(el => {
       if (el._u) el._u.setSize({ width: Math.max(el.clientWidth, 200),
-                                 height: Math.max(el.clientHeight - 4, 100) });
+                                 height: Math.max(el.clientHeight - 28, 80) });
     });
   }
   let rt = null;
