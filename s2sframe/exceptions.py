@@ -36,11 +36,18 @@ class SelectionError(S2SFrameError, ValueError):
 
 
 class ProcessingError(S2SFrameError):
-    """A user function raised an error that is not to be skipped; names the segment id."""
+    """A user function raised an error that is not to be skipped; names the segment id.
 
-    def __init__(self, message: str, segment_id: int | None = None) -> None:
+    ``segment_id`` is that segment's id (None when the error is not the function's);
+    ``function_traceback`` the traceback of the function's error, from the function
+    down (its files and lines, also when it ran in a worker process), or None.
+    """
+
+    def __init__(self, message: str, segment_id: int | None = None,
+                 function_traceback: str | None = None) -> None:
         super().__init__(message)
         self.segment_id = segment_id
+        self.function_traceback = function_traceback
 
 
 class SkipSegment(Exception):

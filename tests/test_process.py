@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import inspect
 import logging
 from pathlib import Path
 
@@ -342,7 +343,13 @@ def test_multi_process_equals_single_process(db, tmp_path):
     target = ids[4]
     with pytest.raises(ProcessingError, match=f"segment {target}: ValueError") as info:
         list(imap(fail_at, db, config={"fail_at": target}, multi_process=2))
-    assert "Traceback in the worker" in str(info.value)
+    # the user's file and line, once; none of our frames (issue 8 item 16)
+    text = str(info.value)
+    line = inspect.getsource(fail_at).count("\n", 0, inspect.getsource(fail_at).index("raise"))
+    where_ = f'File "{__file__}", line {fail_at.__code__.co_firstlineno + line}, in fail_at'
+    assert text.count(where_) == 1 and text.count("Traceback") == 1, text
+    assert "<dynamic-code>" not in text and "s2sframe" not in text
+    assert info.value.function_traceback.rstrip() in text
 
 
 # ---------------------------------------------------------------------------- writers

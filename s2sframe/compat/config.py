@@ -138,28 +138,26 @@ def resolve_dburl(value: str) -> str:
 
 def check_pyfunc(pyfunc: Any) -> None:
     """Raise BadInput unless ``pyfunc`` can be called as ``pyfunc(segment, config)``."""
+    from ..engine.functions import check_function
+
     if not callable(pyfunc):
         raise BadInput(f"the processing function must be callable, not {type(pyfunc).__name__}")
     try:
-        sig = inspect.signature(pyfunc)
-    except (TypeError, ValueError):  # builtins without a signature: trust them
-        return
-    try:
-        sig.bind(None, None)
-    except TypeError:
-        name = getattr(pyfunc, "__name__", repr(pyfunc))
-        raise BadInput(
-            f"the processing function {name}{sig} must accept two arguments "
-            "(segment, config): e.g. def main(segment, config): ..."
-        ) from None
+        check_function(pyfunc, 2, "pyfunc(segment, config)", (
+            "it must accept two arguments (segment, config), e.g. def main(segment, "
+            "config): ... (imap and process pass the config; for a function of the segment "
+            "only, use s2sframe.map_segments)"))
+    except TypeError as exc:
+        raise BadInput(f"the processing function {exc}") from None
 
 
 def load_module(pyfile: str | os.PathLike) -> ModuleType:
     """Import the Python file ``pyfile`` as a new module and return it.
 
-    The module is pickled by value for worker processes (its folder need not be
-    importable there); while it runs, its folder is on ``sys.path`` so it may
-    import its neighbours.
+    The module is pickled by value for worker processes. Its folder stays on
+    ``sys.path`` (at the end), here and in worker processes, so that the module
+    can import the modules next to it (``from helpers import h``), also inside
+    its functions.
 
     Raises
     ------
@@ -178,7 +176,7 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
     folder = str(path.resolve().parent)
     added = folder not in sys.path
     if added:
-        sys.path.insert(0, folder)  # the module may import its neighbours
+        sys.path.insert(0, folder)  # the module imports its neighbours, as `python pyfile` would
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - any error of the user's module
@@ -191,6 +189,8 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
     finally:
         if added:
             sys.path.remove(folder)
+    if added:  # still importable later (imports inside functions), shadowing nothing
+        sys.path.append(folder)
     import cloudpickle
 
     cloudpickle.register_pickle_by_value(module)

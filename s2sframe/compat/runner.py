@@ -25,6 +25,7 @@ from ..db import attributes as A
 from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
+from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
 from .orm import Segment
@@ -124,6 +125,7 @@ class _Call:
         self.skip = skip
         self.mode = mode
         self.__name__ = getattr(pyfunc, "__name__", "pyfunc")
+        self.__s2s_wrapped__ = pyfunc  # for the engine: the user's function (module, file)
         self._url = url.render_as_string(hide_password=False)
         self.outputs: dict[int, Any] = {}
         self.error: BaseException | None = None
@@ -144,7 +146,7 @@ class _Call:
         except self.skip as exc:
             return {_P + "skip": f"{type(exc).__name__}: {exc}" if str(exc)
                     else type(exc).__name__}
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self.error = exc  # the original, with its traceback (single process)
             raise
         finally:
@@ -251,7 +253,10 @@ class _Log:
             sh = logging.StreamHandler(sys.stderr)
             sh.setFormatter(logging.Formatter("%(message)s"))
             sh.setLevel(logging.INFO)
-            sh.addFilter(lambda record: record.levelno != logging.WARNING)  # per segment
+            # per-segment warnings and the error that ends the run (raised: shown by the
+            # caller, e.g. the s2s command) go to the log file only
+            sh.addFilter(lambda record: record.levelno != logging.WARNING
+                         and not getattr(record, "s2s_raised", False))
             self.handlers.append(sh)
         for h in self.handlers:
             logger.addHandler(h)
@@ -279,10 +284,11 @@ class _Run:
         self.scan = scan(self.url)  # DatabaseError now if unreachable or not stream2segment
         self.selection = _selection(segments_selection)
         self.workers = _workers(multi_process)
-        if chunksize is not None and (not isinstance(chunksize, int) or chunksize < 1):
-            raise BadInput(f"chunksize must be a positive integer, not {chunksize!r}")
-        self.chunksize = chunksize
-        self.skip = _skip_tuple(skip_exceptions)
+        try:
+            self.chunksize = chunk_size(0, 1, chunksize) if chunksize is not None else None
+            self.skip = (SkipSegment, *skip_tuple(skip_exceptions))
+        except (TypeError, ValueError) as exc:
+            raise BadInput(str(exc)) from None
         if mode == "imap":
             mode = "memory" if self.workers <= 1 else "pickle"
         self.call = _Call(pyfunc, self.config, self.skip, mode, self.url)
@@ -320,30 +326,28 @@ class _Run:
         return df
 
     def batches(self, df: pl.DataFrame, verbose: bool) -> Iterator[pl.DataFrame]:
-        """Run the function on ``df`` batch after batch; yield each batch's result frame."""
+        """Run the function on ``df`` batch after batch; yield each batch's result frame.
+
+        One engine run spans the batches: workers keep their database engines and
+        parsed inventories from one batch to the next.
+        """
         if verbose:
             from tqdm.auto import tqdm
         else:
             from tqdm import tqdm
 
-        from ..engine.run import map_segments
-
         workers = self.workers
-        if workers <= 1:
-            chunk = batch = self.chunksize or 100
-        else:
-            chunk = self.chunksize or max(1, min(100, -(-df.height // (workers * 4))))
-            batch = chunk * workers * 4
+        chunk = chunk_size(df.height, workers, self.chunksize, cap=100)
+        batch = chunk if workers <= 1 else chunk * workers * 4
         bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
                    file=sys.stderr, dynamic_ncols=True)
+        mapper = _Mapper(self.call, workers=workers, chunksize=chunk, errors="raise",
+                         dburl=self.url, error_column=_P + "error", total=df.height)
         try:
             for start in range(0, df.height, batch):
                 part = df.slice(start, batch)
                 try:
-                    out = map_segments(
-                        part, self.call, workers=workers, chunksize=chunk, errors="raise",
-                        progress=False, dburl=self.url, error_column=_P + "error",
-                    )
+                    out = mapper.map(part, progress=False)
                 except ProcessingError as exc:
                     if exc.segment_id is None:  # not the function: e.g. workers cannot start
                         raise
@@ -352,18 +356,17 @@ class _Run:
                 bar.update(part.height)
                 yield out
         finally:
+            mapper.close()
             bar.close()
 
     def _failure(self, exc: ProcessingError) -> ProcessingError:
         original = self.call.error or exc.__cause__
         what = f"{type(original).__name__}: {original}" if original is not None else str(exc)
         msg = f"{self.name} failed on segment {exc.segment_id}: {what}"
-        text = str(exc)
-        if original is None or self.workers > 1:
-            marker = "Traceback in the worker:"
-            if marker in text:
-                msg += "\n\n" + text[text.index(marker):]
-        return ProcessingError(msg, segment_id=exc.segment_id)
+        if exc.function_traceback:
+            msg += "\n\n" + exc.function_traceback.rstrip()
+        return ProcessingError(msg, segment_id=exc.segment_id,
+                               function_traceback=exc.function_traceback)
 
     def _count(self, out: pl.DataFrame) -> None:
         skip_col = _P + "skip"
@@ -410,11 +413,9 @@ def _selection(segments_selection: Any) -> pl.Expr:
 
 
 def _workers(multi_process: bool | int) -> int:
+    """Worker processes of ``multi_process`` (True: one per CPU; False/None/0/1: none)."""
     if multi_process is True:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            return os.cpu_count() or 1
+        return resolve_workers(None)
     if multi_process is False or multi_process is None:
         return 1
     if isinstance(multi_process, int) and multi_process >= 0:
@@ -423,22 +424,12 @@ def _workers(multi_process: bool | int) -> int:
                    f"not {multi_process!r}")
 
 
-def _skip_tuple(skip_exceptions: Any) -> tuple[type[BaseException], ...]:
-    if skip_exceptions is None:
-        extra: tuple = ()
-    elif isinstance(skip_exceptions, type):
-        extra = (skip_exceptions,)
-    else:
-        extra = tuple(skip_exceptions)
-    for exc in extra:
-        if not (isinstance(exc, type) and issubclass(exc, BaseException)):
-            raise BadInput(f"skip_exceptions must be exception classes, not {exc!r}")
-    return (SkipSegment, *extra)
-
-
 def _abort(exc: BaseException) -> None:
     if isinstance(exc, KeyboardInterrupt):
         logger.critical("Aborted by user")
+    elif isinstance(exc, ProcessingError) and exc.segment_id is not None:
+        # the message has the function's traceback
+        logger.critical("Process aborted: %s", exc, extra={"s2s_raised": True})
     else:
         logger.critical("Process aborted", exc_info=exc)
 

@@ -11,27 +11,25 @@ fetch the chunk's waveform bytes in ONE query, call the function on each
 segment, return a small Polars frame (``id`` + result columns + error column).
 The parent never sees waveform bytes.
 
-Robustness: a worker process that dies (segfault, ``os._exit``, OOM kill) breaks
-the pool; the chunks in flight are then retried one segment at a time, alone in
-a fresh pool, and a segment that kills its worker again is recorded as failed.
+A run (:class:`_Mapper`) may span several frames (``imap``/``process`` batches):
+one run id, so workers keep their database engines and parsed inventories, one
+leased worker pool, one count of worker deaths.
 
-Modules: this one (``map_segments``, planning, the run loop), :mod:`.worker`
-(worker side, results to columns), :mod:`.pool` (executors),
-:mod:`.output` (the ``output=`` file, resume, final frame), :mod:`.parts`
-(crash-safe part files).
+Modules: this one (``map_segments``, the run, planning), :mod:`.loop` (chunks in
+flight, crashes, results), :mod:`.worker` (worker side, results to columns),
+:mod:`.pool` (executors), :mod:`.output` (the ``output=`` file, resume, final
+frame), :mod:`.parts` (crash-safe part files).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
 import logging
 import os
 import sys
 import uuid
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
 from typing import Any, Literal
@@ -43,188 +41,15 @@ from sqlalchemy.engine import URL
 
 from ..db import schema as S
 from ..db import urls as _db
-from ..exceptions import ProcessingError
+from .functions import _code_files, _import_paths, _name_of, check_function
+from .loop import _Chunk, _Deaths, _Run, _Tally
 from .output import _assemble, _Parts
-from .pool import _drop_pool, _InlineExecutor, _is_crash, _shared_pool, shutdown_workers
-from .worker import (
-    _ID,
-    _ChunkResult,
-    _describe,
-    _Job,
-    _process,
-    _run_chunk,
-    _SecretURL,
-    _WorkerState,
-)
+from .pool import _Lease, shutdown_workers
+from .worker import _ID, _Job, _SecretURL, _WorkerState
 
 __all__ = ["map_segments", "shutdown_workers"]
 
 logger = logging.getLogger("s2sframe")
-
-DIED = (
-    "WorkerDied: the worker process died while processing this segment "
-    "(crash, os._exit or out of memory), also when retried alone"
-)
-
-
-@dataclass
-class _Chunk:
-    positions: np.ndarray  # rows of the input frame (a view of the run's order array)
-    single: bool = False  # a retry of one segment, alone in the pool
-
-
-@dataclass
-class _Tally:
-    done: int = 0
-    skipped: int = 0
-    failed: int = 0
-    resumed: int = 0
-    frames: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
-    decoded: Counter[str] = field(default_factory=Counter)
-
-
-class _Run:
-    """One ``map_segments`` call on the parent side."""
-
-    def __init__(
-        self, df: pl.DataFrame, job: _Job, executor: cf.Executor | None, workers: int,
-        output: _Parts | None, bar: Any,
-    ) -> None:
-        self.df = df
-        self.job = job
-        self.user_executor = executor
-        self.workers = workers
-        self.inline = executor is None and workers <= 1
-        self.output = output
-        self.bar = bar
-        self.tally = _Tally()
-        self.state = _WorkerState() if self.inline else None
-        if self.inline:
-            self.job_bytes = b""
-        else:
-            import cloudpickle
-
-            self.job_bytes = cloudpickle.dumps(job)
-
-    def executor(self) -> cf.Executor:
-        if self.inline:
-            return _InlineExecutor()
-        if self.user_executor is not None:
-            return self.user_executor
-        return _shared_pool(self.workers)
-
-    def submit(self, chunk: _Chunk) -> tuple[cf.Future, cf.Executor]:
-        frame = self.df[chunk.positions]
-        for attempt in (0, 1):
-            exe = self.executor()
-            try:
-                if self.inline:
-                    return exe.submit(self._inline, frame), exe
-                return exe.submit(_run_chunk, self.job.run_id, self.job_bytes, frame), exe
-            except cf.BrokenExecutor:
-                if attempt or not self.broken(exe):
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _inline(self, frame: pl.DataFrame) -> _ChunkResult:
-        assert self.state is not None
-        return _process(self.state.start(self.job.run_id, self.job), frame, self.state)
-
-    def broken(self, exe: cf.Executor) -> bool:
-        """A worker died: True if we can go on (our pool: replaced by a fresh one)."""
-        if exe is self.user_executor:
-            if isinstance(exe, cf.ProcessPoolExecutor):
-                raise ProcessingError(
-                    "A worker process of the given ProcessPoolExecutor died and the executor is "
-                    "now unusable: pass workers=N instead of executor= to let s2sframe replace "
-                    "dead workers"
-                )
-            return True  # e.g. dask replaces dead workers itself
-        _drop_pool(exe)
-        return True
-
-    def run(self, chunks: deque[_Chunk], max_inflight: int) -> None:
-        retry: deque[_Chunk] = deque()
-        inflight: dict[cf.Future, tuple[_Chunk, cf.Executor]] = {}
-        try:
-            while chunks or retry or inflight:
-                if retry:  # isolated retries: one segment at a time, nothing else running
-                    if not inflight:
-                        chunk = retry.popleft()
-                        fut, exe = self.submit(chunk)
-                        inflight[fut] = (chunk, exe)
-                else:
-                    while chunks and len(inflight) < max_inflight:
-                        chunk = chunks.popleft()
-                        fut, exe = self.submit(chunk)
-                        inflight[fut] = (chunk, exe)
-                if not inflight:
-                    continue
-                done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    chunk, exe = inflight.pop(fut)
-                    exc = fut.exception()
-                    if exc is None:
-                        self.collect(chunk, fut.result())
-                    elif _is_crash(exc):
-                        self.broken(exe)
-                        if chunk.single:
-                            self.record_died(chunk)
-                        else:
-                            retry.extend(
-                                _Chunk(chunk.positions[i:i + 1], single=True)
-                                for i in range(len(chunk.positions))
-                            )
-                    else:
-                        raise ProcessingError(
-                            f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
-                        ) from exc
-        except BaseException:
-            for fut in inflight:
-                fut.cancel()
-            if not self.inline and self.user_executor is None:
-                for exe in {id(e): e for _, e in inflight.values()}.values():
-                    _drop_pool(exe)  # stop busy workers now (Ctrl-C, errors="raise")
-            raise
-
-    def collect(self, chunk: _Chunk, res: _ChunkResult) -> None:
-        if res.failure is not None:
-            f = res.failure
-            err = ProcessingError(
-                f"{self.job.name} failed on segment {f.segment_id}: {f.message}\n"
-                f"(errors='raise'; pass errors='record' to record errors and go on)\n\n"
-                f"Traceback in the worker:\n{f.traceback}",
-                segment_id=f.segment_id,
-            )
-            cause = None
-            if f.exception is not None:
-                import cloudpickle
-
-                with contextlib.suppress(Exception):
-                    cause = cloudpickle.loads(f.exception)
-            raise err from cause
-        self.tally.decoded.update(res.decoded)
-        self.add(int(chunk.positions.min()), res.frame, res.skipped, res.failed)
-
-    def record_died(self, chunk: _Chunk) -> None:
-        ids = self.df[_ID].gather(chunk.positions).to_list()
-        frame = pl.DataFrame(
-            [pl.Series(_ID, ids, dtype=pl.Int64),
-             pl.Series(self.job.error_column, [DIED] * len(ids), dtype=pl.String)]
-        )
-        self.add(int(chunk.positions.min()), frame, 0, len(ids))
-
-    def add(self, key: int, frame: pl.DataFrame, skipped: int, failed: int) -> None:
-        t = self.tally
-        t.done += frame.height
-        t.skipped += skipped
-        t.failed += failed
-        if self.output is not None:
-            self.output.write(key, frame)
-        else:
-            t.frames.append((key, frame))
-        self.bar.update(frame.height)
-
 
 
 # ------------------------------------------------------------------ planning
@@ -251,24 +76,41 @@ def _chunks(order: np.ndarray, size: int) -> deque[_Chunk]:
     return deque(_Chunk(order[i:i + size]) for i in range(0, len(order), size))
 
 
-def _name_of(func: Callable) -> str:
-    inner = getattr(func, "func", func)  # functools.partial
-    name = getattr(inner, "__name__", None) or type(inner).__name__
-    return "result" if name == "<lambda>" else name
-
-
-def _resolve_workers(workers: int | None) -> int:
+def resolve_workers(workers: int | None) -> int:
+    """Worker processes of a run: ``None`` means the CPUs this process may use."""
     if workers is None:
         try:
             return len(os.sched_getaffinity(0))
         except AttributeError:  # pragma: no cover - not Linux
             return os.cpu_count() or 1
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, not {workers}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise ValueError(f"workers must be an integer >= 0, not {workers!r}")
     return workers
 
 
-def _validate(df: pl.DataFrame, errors: str, skip_exceptions: Any) -> tuple:
+def skip_tuple(skip_exceptions: Any) -> tuple[type[BaseException], ...]:
+    """``skip_exceptions`` (a class, a sequence of classes or None) as a tuple of classes."""
+    if skip_exceptions is None:
+        return ()
+    if isinstance(skip_exceptions, type):
+        skip_exceptions = (skip_exceptions,)
+    skip = tuple(skip_exceptions)
+    for exc in skip:
+        if not (isinstance(exc, type) and issubclass(exc, BaseException)):
+            raise TypeError(f"skip_exceptions must be exception classes, not {exc!r}")
+    return skip
+
+
+def chunk_size(total: int, workers: int, chunksize: int | None = None, cap: int = 500) -> int:
+    """Segments per task: ``chunksize``, else up to ``cap`` with >= 4 tasks per worker."""
+    if chunksize is not None:
+        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive integer, not {chunksize!r}")
+        return chunksize
+    return max(1, min(cap, -(-total // (max(workers, 1) * 4))))
+
+
+def _validate(df: pl.DataFrame) -> None:
     if _ID not in df.columns:
         raise ValueError("map_segments needs the segment 'id' column in the frame")
     if not df.schema[_ID].is_integer():
@@ -277,15 +119,138 @@ def _validate(df: pl.DataFrame, errors: str, skip_exceptions: Any) -> tuple:
         raise ValueError("the 'id' column has nulls")
     if df.height != df.get_column(_ID).n_unique():
         raise ValueError("the 'id' column has duplicates: each segment once, please")
-    if errors not in ("record", "raise"):
-        raise ValueError(f"errors must be 'record' or 'raise', not {errors!r}")
-    if isinstance(skip_exceptions, type):
-        skip_exceptions = (skip_exceptions,)
-    skip = tuple(skip_exceptions or ())
-    for exc in skip:
-        if not (isinstance(exc, type) and issubclass(exc, BaseException)):
-            raise TypeError(f"skip_exceptions must be exception classes, not {exc!r}")
-    return skip
+
+
+# ------------------------------------------------------------------------- the run
+class _Mapper:
+    """A run of a function over one or more frames (``map`` per frame; ``close`` at the end).
+
+    One run id for all frames (workers keep their caches), one pool lease, one
+    count of worker deaths. ``total``: segments expected over all frames, for the
+    deaths threshold.
+    """
+
+    def __init__(
+        self, func: Callable[[Any], Any], *, workers: int | None = None,
+        executor: cf.Executor | None = None, chunksize: int | None = None,
+        errors: str = "record", skip_exceptions: Any = (),
+        return_dtypes: Mapping[str, pl.DataType] | None = None,
+        dburl: str | URL | None = None, error_column: str = "s2s_error",
+        total: int = 0, cap: int = 500,
+    ) -> None:
+        check_function(func, 1, "func(segment)", (
+            "map_segments calls the function with the segment only. For a function "
+            "main(segment, config) use s2sframe.process.imap / process, or pass "
+            "functools.partial(main, config=...)"))
+        if errors not in ("record", "raise"):
+            raise ValueError(f"errors must be 'record' or 'raise', not {errors!r}")
+        skip = skip_tuple(skip_exceptions)
+        self.workers = resolve_workers(workers)
+        if chunksize is not None:
+            chunk_size(0, 1, chunksize)  # validated now
+        self.chunksize, self.cap = chunksize, cap
+        self.url = _db.default_url(dburl)
+        self.name = _name_of(func)
+        self.user_executor = executor
+        self.inline = executor is None and self.workers <= 1
+        dtypes = {str(k): v for k, v in (return_dtypes or {}).items()}
+        self.job = _Job(uuid.uuid4().hex, func, _SecretURL(self.url), self.name, errors, skip,
+                        dtypes, error_column)
+        self.paths = () if self.inline else _import_paths(func)
+        self.state = _WorkerState() if self.inline else None
+        self.lease = _Lease(self.workers) if executor is None and not self.inline else None
+        self.deaths = _Deaths(total)
+        self._job_bytes: bytes | None = None
+        self._files: dict[tuple[str, int], str] | None = None
+
+    def __enter__(self) -> _Mapper:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the run: the pool is kept for the next run (or stopped if private)."""
+        if self.lease is not None:
+            self.lease.release()
+
+    @property
+    def job_bytes(self) -> bytes:
+        if self.inline:
+            return b""
+        if self._job_bytes is None:
+            import cloudpickle
+
+            self._job_bytes = cloudpickle.dumps(self.job)
+        return self._job_bytes
+
+    def files(self, name: str, first: int) -> str | None:
+        if self._files is None:
+            self._files = _code_files(self.job.func)
+        return self._files.get((name, first))
+
+    def chunk_size(self, total: int) -> int:
+        width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
+        return chunk_size(total, width, self.chunksize, self.cap)
+
+    def map(self, df: pl.DataFrame, *, output: str | os.PathLike | None = None,
+            progress: bool = True) -> pl.DataFrame:
+        """Results of the function on the segments of ``df`` (see :func:`map_segments`)."""
+        _validate(df)
+        name, job = self.name, self.job
+        self.deaths.total = max(self.deaths.total, df.height)
+        parts = None
+        if output is not None:
+            out_path = Path(output)
+            parts = _Parts(out_path, job)
+            if out_path.exists() and not parts.dir.exists():
+                previous = pl.read_parquet(out_path)
+                if _ID in previous.columns and previous.get_column(_ID).equals(df.get_column(_ID)):
+                    if progress:
+                        print(f"{name}: {out_path} already complete; nothing to compute",
+                              file=sys.stderr)
+                    return previous
+                raise FileExistsError(
+                    f"{out_path} exists and holds other segments: delete it or choose another path"
+                )
+            parts.open()
+
+        positions = pl.DataFrame({
+            "pos": pl.int_range(df.height, dtype=pl.Int64, eager=True),
+            "station": _station_ids(df, self.url) if df.height else pl.Series([], dtype=pl.Int64),
+            _ID: df.get_column(_ID).cast(pl.Int64),
+        })
+        resumed = 0
+        if parts is not None:
+            done = parts.done_ids()
+            if len(done):
+                is_done = positions.get_column(_ID).is_in(done.implode())
+                resumed = int(is_done.sum())
+                positions = positions.filter(~is_done)
+        order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_numpy()
+        chunks = _chunks(order, self.chunk_size(len(order)))
+
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
+            dynamic_ncols=True, smoothing=0.05,
+        )
+        run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
+                   bar, self.deaths, self.files)
+        run.tally.resumed = resumed
+        t0 = perf_counter()
+        width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
+        try:
+            run.run(chunks, max_inflight=2 * width)
+        finally:
+            bar.close()
+        frames = parts.frames() if parts is not None else run.tally.frames
+        final = _assemble(df, frames, job)
+        if parts is not None:
+            parts.finish(final)
+        _summary(run.tally, df.height, name, perf_counter() - t0, progress)
+        return final
 
 
 def map_segments(
@@ -377,66 +342,12 @@ def map_segments(
     """
     if isinstance(df, pl.LazyFrame):
         df = df.collect()
-    if not callable(func):
-        raise TypeError(f"func must be callable, not {type(func).__name__}")
-    skip = _validate(df, errors, skip_exceptions)
-    url = _db.default_url(dburl)
-    nworkers = _resolve_workers(workers)
-    name = _name_of(func)
-    dtypes = {str(k): v for k, v in (return_dtypes or {}).items()}
-    job = _Job(uuid.uuid4().hex, func, _SecretURL(url), name, errors, skip, dtypes, error_column)
-
-    parts = None
-    if output is not None:
-        out_path = Path(output)
-        parts = _Parts(out_path, job)
-        if out_path.exists() and not parts.dir.exists():
-            previous = pl.read_parquet(out_path)
-            if _ID in previous.columns and previous.get_column(_ID).equals(df.get_column(_ID)):
-                if progress:
-                    print(f"{name}: {out_path} already complete; nothing to compute", file=sys.stderr)
-                return previous
-            raise FileExistsError(
-                f"{out_path} exists and holds other segments: delete it or choose another path"
-            )
-        parts.open()
-
-    positions = pl.DataFrame({
-        "pos": pl.int_range(df.height, dtype=pl.Int64, eager=True),
-        "station": _station_ids(df, url) if df.height else pl.Series([], dtype=pl.Int64),
-        _ID: df.get_column(_ID).cast(pl.Int64),
-    })
-    resumed = 0
-    if parts is not None:
-        done = parts.done_ids()
-        if len(done):
-            is_done = positions.get_column(_ID).is_in(done.implode())
-            resumed = int(is_done.sum())
-            positions = positions.filter(~is_done)
-    order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_numpy()
-    width = max(nworkers, 1) if executor is None else max(nworkers, 2)
-    size = chunksize or max(1, min(500, -(-len(order) // (width * 4))))
-    chunks = _chunks(order, size)
-
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
-        dynamic_ncols=True, smoothing=0.05,
-    )
-    run = _Run(df, job, executor, nworkers, parts, bar)
-    run.tally.resumed = resumed
-    t0 = perf_counter()
-    try:
-        run.run(chunks, max_inflight=2 * width)
-    finally:
-        bar.close()
-    frames = parts.frames() if parts is not None else run.tally.frames
-    final = _assemble(df, frames, job)
-    if parts is not None:
-        parts.finish(final)
-    _summary(run.tally, df.height, name, perf_counter() - t0, progress)
-    return final
+    with _Mapper(
+        func, workers=workers, executor=executor, chunksize=chunksize, errors=errors,
+        skip_exceptions=skip_exceptions, return_dtypes=return_dtypes, dburl=dburl,
+        error_column=error_column, total=df.height,
+    ) as mapper:
+        return mapper.map(df, output=output, progress=progress)
 
 
 def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> None:

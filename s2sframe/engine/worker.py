@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -72,11 +73,16 @@ class _Job:
     error_column: str
 
 
+#: a frame of a traceback: (file, line number, function name, first line of the function)
+Frame = tuple[str, int, str, int]
+
+
 @dataclass
 class _Failure:
     segment_id: int
     message: str
-    traceback: str
+    frames: list[Frame]  # from the user function down (our frames above it are dropped)
+    exception_text: str  # traceback.format_exception_only
     exception: bytes | None
 
 
@@ -101,8 +107,11 @@ class _WorkerState:
         self.inventories: Any = None
         self.limited = False
 
-    def start(self, run_id: str, job: _Job | bytes) -> _Job:
+    def start(self, run_id: str, job: _Job | bytes, paths: tuple[str, ...] = ()) -> _Job:
+        """The job of run ``run_id`` (caches reset if a new run); ``paths``: the parent's
+        import path (workers import from the folders the parent imports from)."""
         if run_id != self.run_id or self.job is None:
+            _add_paths(paths)  # before unpickling: the job may refer to modules there
             for engine in self.engines.values():
                 engine.dispose()
             self.engines.clear()
@@ -129,16 +138,18 @@ class _WorkerState:
 _STATE = _WorkerState()
 
 
+def _add_paths(paths: tuple[str, ...]) -> None:
+    """Append to ``sys.path`` the folders of ``paths`` it lacks (after its own: no shadowing)."""
+    sys.path.extend(p for p in paths if p not in sys.path)
+
+
 def _limit_threads() -> None:
     if _STATE.limited:
         return
     _STATE.limited = True
-    try:
-        from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits
 
-        threadpool_limits(limits=1)
-    except Exception:  # noqa: BLE001 - threadpoolctl is optional
-        pass
+    threadpool_limits(limits=1)  # BLAS/OpenMP libraries loaded before the environment was set
 
 
 def _watch_parent() -> None:
@@ -169,10 +180,11 @@ def _worker_pid() -> int:
     return os.getpid()
 
 
-def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame) -> _ChunkResult:
+def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
+               paths: tuple[str, ...] = ()) -> _ChunkResult:
     """Task run in workers: process the segments of ``chunk`` (a slice of the frame)."""
     _limit_threads()
-    job = _STATE.start(run_id, job_bytes)
+    job = _STATE.start(run_id, job_bytes, paths)
     return _process(job, chunk, _STATE)
 
 
@@ -203,18 +215,34 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResul
         except skip as exc:
             errors[i] = _describe(exc)
             skipped += 1
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in func: an error like any other
             if job.errors == "raise":
-                return _ChunkResult(
-                    pl.DataFrame(), failure=_Failure(
-                        ids[i], _describe(exc), traceback.format_exc(), _try_pickle(exc)
-                    )
-                )
+                return _ChunkResult(pl.DataFrame(), failure=_failure(ids[i], exc))
             errors[i] = _describe(exc)
             failed += 1
         segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
     return _ChunkResult(frame, skipped, failed + bad, decoded=counters.take())
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _failure(segment_id: int, exc: BaseException) -> _Failure:
+    """What the parent needs to show the error: frames from the user's function down."""
+    frames: list[Frame] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        filename = code.co_filename
+        if filename == "<dynamic-code>":  # sent by value (cloudpickle drops the file name)
+            filename = tb.tb_frame.f_globals.get("__file__") or filename
+        frames.append((filename, tb.tb_lineno, code.co_name, code.co_firstlineno))
+        tb = tb.tb_next
+    first = next((i for i, f in enumerate(frames) if not f[0].startswith(_PACKAGE)), 0)
+    return _Failure(segment_id, _describe(exc), frames[first:],
+                    "".join(traceback.format_exception_only(type(exc), exc)),
+                    _try_pickle(exc))
 
 
 def _try_pickle(exc: BaseException) -> bytes | None:
