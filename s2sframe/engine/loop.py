@@ -116,20 +116,20 @@ class _Run:
         self.files = files
         self.tally = _Tally()
 
-    def executor(self) -> cf.Executor:
+    def executor(self, alone: bool = False) -> cf.Executor:
         if self.state is not None:
             return _InlineExecutor()
         if self.user_executor is not None:
             return self.user_executor
         assert self.lease is not None
-        return self.lease.executor()
+        return self.lease.executor(alone)
 
     def submit(self, chunk: _Chunk) -> tuple[cf.Future, cf.Executor]:
         from .worker import _run_chunk
 
         frame = self.df[chunk.positions]
         for attempt in (0, 1):
-            exe = self.executor()
+            exe = self.executor(chunk.single)
             try:
                 if self.state is not None:
                     return exe.submit(self._inline, frame), exe
@@ -156,8 +156,7 @@ class _Run:
                 )
             return  # e.g. dask replaces dead workers itself
         assert self.lease is not None
-        if self.lease.pool is not None and self.lease.pool.executor is exe:
-            self.lease.replace()
+        self.lease.replace(exe)
 
     def run(self, chunks: deque[_Chunk], max_inflight: int) -> None:
         retry: deque[_Chunk] = deque()

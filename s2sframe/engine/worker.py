@@ -153,23 +153,23 @@ def _limit_threads() -> None:
 
 
 def _watch_parent() -> None:
-    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans)."""
-    import multiprocessing
-    from multiprocessing.connection import wait
+    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans).
 
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
+    loky stops idle workers when the parent dies, not busy ones: a thread watches
+    the parent process id (the worker is re-parented when its parent dies)."""
+    parent = os.getppid()
 
     def watch() -> None:
-        wait([parent.sentinel])
+        tick = threading.Event()
+        while os.getppid() == parent:
+            tick.wait(0.25)
         os._exit(3)
 
     threading.Thread(target=watch, name="s2s-parent-watch", daemon=True).start()
 
 
 def _init_worker() -> None:
-    """Initializer of our spawn pool's processes."""
+    """Initializer of our pool's worker processes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     os.environ.update(THREAD_VARS)
     _limit_threads()
