@@ -8,7 +8,7 @@
   segment; :func:`process` (alias :func:`map`) writes it to a CSV, HDF or Parquet
   file (one row per segment, id in ``segment_db_id``). Both select with
   :func:`s2sframe.where` (compiled to SQL) and run through the engine of
-  :func:`s2sframe.map_segments` (``multi_process=True``: parallel spawned workers).
+  :func:`s2sframe.map_segments` (``multi_process=True``: parallel worker processes).
 - :func:`get_segments`, :func:`get_db_items`, :func:`get_session`, :func:`close_session`
   and the ORM models (:mod:`s2sframe.orm`) give SQLAlchemy objects with relationships.
 

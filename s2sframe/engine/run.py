@@ -2,7 +2,7 @@
 
 Parent side (this process)::
 
-    frame ─► order rows by station ─► chunks of rows ─► executor (spawn pool by
+    frame ─► order rows by station ─► chunks of rows ─► executor (worker pool by
     default, or any concurrent.futures.Executor) ─► result frames ─► parts on disk
     (``output=``) ─► input columns + result columns, in input order
 
