@@ -156,7 +156,7 @@ def test_sql_polars_and_python_agree_on_edge_rows(edge_url):
 
 
 def test_edge_values(edge_url):
-    """The meaning chosen: milliseconds (rounded half away from zero), NULL ratios of
+    """The meaning chosen: milliseconds (rounded half up), NULL ratios of
     empty request windows, three-valued booleans."""
     df = s2sframe.scan(edge_url).select("id", *DERIVED).collect()
     rows = {r["id"]: r for r in df.iter_rows(named=True)}
@@ -166,7 +166,7 @@ def test_edge_values(edge_url):
     assert rows[3]["duration_sec"] is None and rows[3]["missing_data_ratio"] is None
     assert rows[4]["duration_sec"] == 315537897600.0  # 315537897599.999999 s, rounded
     assert rows[4]["missing_data_ratio"] == 0.0
-    assert rows[5]["duration_sec"] == -0.002 and rows[5]["missing_data_sec"] == 0.003
+    assert rows[5]["duration_sec"] == -0.001 and rows[5]["missing_data_sec"] == 0.002
     assert rows[6]["duration_sec"] == 0.001  # 500 us: half a millisecond rounds up
     assert rows[6]["missing_data_sec"] == 0.001  # window 1502 us: 2 ms, minus 1 ms
     assert [rows[i]["has_data"] for i in range(1, 8)] == [True, False, False, True, True,
@@ -186,7 +186,7 @@ def test_selection_on_rounded_seconds_finds_the_segment(edge_url):
     lf = s2sframe.scan(edge_url)
     for selection, ids in [({"duration_sec": "240.564"}, [1]),
                            ({"missing_data_sec": "9.436"}, [1]),
-                           ({"duration_sec": "-0.002"}, [5]),
+                           ({"duration_sec": "-0.001"}, [5]),
                            ({"missing_data_ratio": "null"}, [2, 3])]:
         query = lf.filter(s2sframe.where(selection)).select("id")
         assert "applied by Polars" not in s2sframe.explain(query)

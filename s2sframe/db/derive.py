@@ -12,10 +12,10 @@ Polars expression and its Python value, so the three can only agree:
 
 SQL NULL, Polars null and Python None are the same thing; boolean operators
 follow SQL's three-valued logic on every path. Datetime differences are exact
-integer microseconds on every path, rounded to integer milliseconds (half away
-from zero) as stream2segment does, so ``duration_sec`` compares equal to the
-decimal written with three digits (``240.564``). Divisions by zero give NULL
-(SQL's ``NULLIF``).
+integer microseconds on every path, rounded to integer milliseconds (half up:
+stream2segment's rounding, for non-negative durations), so ``duration_sec``
+compares equal to the decimal written with three digits (``240.564``).
+Divisions by zero give NULL (SQL's ``NULLIF``).
 
 Examples
 --------
@@ -104,7 +104,7 @@ class Ref(Node):
 
 @dataclass(frozen=True)
 class Millis(Node):
-    """``end - start`` in integer milliseconds, rounded half away from zero."""
+    """``end - start`` in integer milliseconds, rounded half up (``floor(ms + 0.5)``)."""
 
     start: Node
     end: Node
@@ -115,22 +115,25 @@ class Millis(Node):
     def sql(self, ctx: Context) -> sa.ColumnElement:
         start, end = self.start.sql(ctx), self.end.sql(ctx)
         if not ctx.sqlite:  # EXTRACT(EPOCH FROM interval) is an exact numeric
-            ms = sa.func.round(sa.extract("epoch", end - start) * 1000)
+            ms = sa.func.floor(sa.extract("epoch", end - start) * 1000 + sa.literal_column("0.5"))
             return sa.cast(ms, sa.BigInteger)
         us = _sqlite_micros(end) - _sqlite_micros(start)
-        # // of integers: SQLite's integer division (of non-negative numbers here)
-        return sa.case((us >= 0, (us + 500) // 1000), else_=-((500 - us) // 1000))
+        # SQLite's integer division truncates: shifted to positive numbers it floors.
+        # (|us| < 3.2e17 between years 1 and 9999: the sum stays within 64 bits.)
+        return (us + (500 + _SHIFT * 1000)) // 1000 - _SHIFT
 
     def polars(self) -> pl.Expr:
         us = (self.end.polars() - self.start.polars()).dt.total_microseconds()
-        return pl.when(us >= 0).then((us + 500) // 1000).otherwise(-((500 - us) // 1000))
+        return (us + 500) // 1000  # floor division
 
     def python(self, get: Getter) -> Any:
         start, end = self.start.python(get), self.end.python(get)
         if start is None or end is None:
             return None
-        us = (end - start) // _US
-        return (us + 500) // 1000 if us >= 0 else -((500 - us) // 1000)
+        return ((end - start) // _US + 500) // 1000
+
+
+_SHIFT = 10**15  # milliseconds
 
 
 def _sqlite_micros(text: sa.ColumnElement) -> sa.ColumnElement:
