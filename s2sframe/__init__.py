@@ -9,7 +9,9 @@ The public API:
   processing with results as columns;
 - :mod:`s2sframe.process`: the stream2segment processing API (``imap``,
   ``process``, ``get_segments``, ORM models...); :mod:`s2sframe.signal`:
-  signal-processing helpers; :mod:`s2sframe.testing`: example databases.
+  signal-processing helpers; :mod:`s2sframe.testing`: example databases and a local
+  FDSN server;
+- :func:`download`: build or extend databases from FDSN web services.
 
 >>> import s2sframe
 >>> "scan" in s2sframe.__all__ and "map_segments" in s2sframe.__all__
@@ -25,6 +27,7 @@ from .db.info import attributes
 from .db.scan import explain, scan
 from .db.selection import where
 from .db.urls import mask_url
+from .download import DownloadReport, download  # the function shadows the subpackage name
 from .engine.namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 from .engine.run import map_segments, shutdown_workers
 from .engine.segment import Segment
@@ -44,6 +47,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "DatabaseError",
+    "DownloadReport",
     "ProcessingError",
     "S2SFrameError",
     "S2SLazyNamespace",
@@ -53,6 +57,7 @@ __all__ = [
     "SkipSegment",
     "attributes",
     "copy_database",
+    "download",
     "explain",
     "map_segments",
     "mask_url",

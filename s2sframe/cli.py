@@ -31,7 +31,7 @@ from .exceptions import DatabaseError, ProcessingError, SelectionError
 #: Files written by ``s2s init`` (template name -> written name).
 NOTEBOOK = "Using-s2sframe-in-your-Python-code.ipynb"
 TEMPLATES = {"paramtable.py": "paramtable.py", "paramtable.yaml": "paramtable.yaml",
-             "notebook.ipynb": NOTEBOOK}
+             "notebook.ipynb": NOTEBOOK, "download.yaml": "download.yaml"}
 EXAMPLE_DB = "example.db.sqlite"
 
 def mask(text: str) -> str:
@@ -103,6 +103,7 @@ def init(directory: Path, yes: bool) -> None:
       paramtable.yaml  its parameters, the database URL and the segments selection
       Using-s2sframe-in-your-Python-code.ipynb   the stream2segment API in a notebook
       example.db.sqlite  a small database with real responses (no download needed)
+      download.yaml    a documented configuration of `s2s download` (your own database)
     Existing files are overwritten only if you confirm (or with --yes). Without a
     terminal to ask on, existing files make the command fail (exit code 2).
     """
@@ -353,6 +354,84 @@ def classlabel_delete(dburl: str, label: str, yes: bool) -> None:
             sys.exit(1)
     removed = delete_class(url, label)
     click.echo(f"deleted class {label!r} and {removed} segment label(s)", err=True)
+
+
+# -------------------------------------------------------------------------- download
+# (kept in one block: `s2s download` and the `s2s dl` group)
+@main.command("download")
+@click.option("-c", "--config", "config", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The download configuration (stream2segment's download.yaml keys; "
+                   "`s2s init` writes a documented one).")
+@click.option("-d", "--dburl", help="Database URL (overrides 'dburl'); created if needed.")
+@click.option("-s", "--start", "--starttime", "starttime",
+              help="Start time, ISO or days from today (<= 0) (overrides 'starttime').")
+@click.option("-e", "--end", "--endtime", "endtime", help="End time (overrides 'endtime').")
+@click.option("-E", "--events-url", "events_url", help="Event catalog (overrides 'events_url').")
+@click.option("-D", "--data-url", "data_url", multiple=True,
+              help="'eida', 'iris' or dataselect URL; repeatable (overrides 'data_url').")
+@click.option("-n", "--network", multiple=True, help="Networks (overrides 'network').")
+@click.option("-z", "--station", multiple=True, help="Stations (overrides 'station').")
+@click.option("-l", "--location", multiple=True, help="Locations (overrides 'location').")
+@click.option("-k", "--channel", multiple=True, help="Channels (overrides 'channel').")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar nor log on the terminal.")
+@_handled
+def download_cmd(config: Path, quiet: bool, **overrides: Any) -> None:
+    """Download events, channels, waveforms and inventories into a database.
+
+    \b
+    Reruns fetch only what is missing: new segments, segments whose time window
+    changed, and segments without data whose download code a retry_* flag selects.
+    Ctrl-C keeps what was written; run again to finish. Exit code 2: bad configuration.
+    """
+    import logging
+
+    from .download import ConfigError, download
+
+    over = {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()
+            if v not in (None, ())}
+    logger = logging.getLogger("s2sframe.download")
+    handler = None
+    if not quiet:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+    try:
+        report = download(str(config), progress=not quiet, **over)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+    click.echo(str(report))
+    if report.errors:
+        sys.exit(1)
+
+
+@main.group("dl")
+def dl() -> None:
+    """Inspect downloads: `s2s dl summary -d DBURL`."""
+
+
+@dl.command("summary")
+@click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
+              help="Database URL, or a YAML file with a 'dburl' entry.")
+@_handled
+def dl_summary(dburl: str) -> None:
+    """Segments per download run, data center and outcome (download code)."""
+    import polars as pl
+
+    from .db.urls import get_engine
+    from .download import summary
+
+    engine = get_engine(resolve_dburl(dburl), readonly=True)
+    table = summary(engine)
+    if table.is_empty():
+        click.echo("no segment downloaded yet")
+        return
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=80,
+                   tbl_hide_dataframe_shape=True):
+        click.echo(str(table))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -45,11 +45,12 @@ from sqlalchemy.engine import URL
 
 from ..db.urls import parse_url
 from .catalog import _p_travel_time  # noqa: F401 - imported by tests
+from .fdsn_server import FDSNServer, fdsn_server
 from .inventory import _read_template
 from .plan import _check_args, _Plan
 from .write import _prepare_database, _write, _Writer
 
-__all__ = ["example_database", "make_database"]
+__all__ = ["FDSNServer", "example_database", "fdsn_server", "make_database"]
 
 
 # --------------------------------------------------------------------------- public API

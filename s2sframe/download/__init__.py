@@ -1,0 +1,69 @@
+"""Build or extend stream2segment databases from FDSN web services: :func:`download`.
+
+Modules (one step each): ``config`` (download.yaml keys), ``events``, ``routing`` (data
+centers), ``channels``, ``traveltimes``, ``segments`` (what to download), ``dataselect``
+(waveforms and download codes), ``http`` (retries, adaptive concurrency), ``writer``,
+``inventory``, ``report``, ``run`` (the pipeline).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .config import ConfigError, DownloadConfig
+from .report import DownloadReport, summary
+
+__all__ = ["ConfigError", "DownloadConfig", "DownloadReport", "download", "summary"]
+
+
+def download(config: str | os.PathLike[str] | Mapping[str, Any], *, progress: bool = False,
+             **overrides: Any) -> DownloadReport:
+    """Download events, channels, waveform segments and inventories into a database.
+
+    The configuration has stream2segment's ``download.yaml`` keys (see
+    ``docs/download.md``); the database (``dburl``) is created if needed, and an
+    existing stream2segment database is extended, never rewritten. A rerun fetches only
+    new segments, segments whose request window changed, and segments without data whose
+    download code a ``retry_*`` flag selects.
+
+    Parameters
+    ----------
+    config : str, os.PathLike or mapping
+        Path of a YAML file, or the configuration as a mapping.
+    progress : bool
+        Show a progress bar (counts, rate, ETA) of the waveform step.
+    **overrides
+        Keys replacing those of ``config`` (e.g. ``dburl=...``, ``starttime=...``;
+        ``advanced_settings`` is merged key by key).
+
+    Returns
+    -------
+    DownloadReport
+        Segment counts per data center and download code, duration, the ``downloads`` id.
+
+    Raises
+    ------
+    ConfigError
+        A bad or unknown configuration key (the message names it).
+    s2sframe.exceptions.DatabaseError
+        The database cannot be opened.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from s2sframe.testing import fdsn_server
+    >>> with fdsn_server(events=2, stations=3) as server:
+    ...     report = download({
+    ...         "dburl": "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite"),
+    ...         "starttime": "2021-01-01", "endtime": "2021-02-01",
+    ...         "events_url": server.event_url, "data_url": server.dataselect_urls,
+    ...         "channel": "HH?", "search_radius": {"min": 0, "max": 10},
+    ...         "time_window": [-1, 3]})
+    >>> report.segments > 0 and report.with_data > 0
+    True
+    """
+    from .run import download as _run
+
+    return _run(config, progress=progress, **overrides)

@@ -1,0 +1,101 @@
+"""What a download did: :class:`DownloadReport` (returned by :func:`s2sframe.download`) and
+:func:`summary` (every download run of a database, per data center and outcome).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+import sqlalchemy as sa
+
+from ..db import schema
+
+#: stream2segment's names of its own download codes
+CODE_NAMES = {200: "OK", 204: "No Content", -1: "URL error", -2: "MSeed error",
+              -200: "OK, records outside window dropped", -204: "Timespan error (no data)",
+              None: "Segment not found", 413: "Payload Too Large", 404: "Not Found",
+              500: "Internal Server Error", 503: "Service Unavailable", 401: "Unauthorized",
+              403: "Forbidden", 429: "Too Many Requests"}
+
+
+def code_name(code: int | None) -> str:
+    """Human-readable name of a download code."""
+    return CODE_NAMES.get(code, f"HTTP {code}")
+
+
+@dataclass
+class DownloadReport:
+    """Outcome of one download run.
+
+    Attributes
+    ----------
+    download_id : int or None
+        Id of the ``downloads`` row (None if the run stopped before writing it).
+    counts : dict
+        Data center URL -> download code (None: not found) -> number of segments.
+    duration_sec : float
+        Wall time of the run.
+    events, channels, segments_planned, inventories : int
+        Events fetched, channels usable, segments to download, inventories saved.
+    warnings, errors : int
+        Log records of those levels.
+    """
+
+    download_id: int | None = None
+    counts: dict[str, Counter] = field(default_factory=dict)
+    duration_sec: float = 0.0
+    events: int = 0
+    channels: int = 0
+    segments_planned: int = 0
+    inventories: int = 0
+    warnings: int = 0
+    errors: int = 0
+
+    @property
+    def segments(self) -> int:
+        """Number of segments written in this run."""
+        return sum(sum(c.values()) for c in self.counts.values())
+
+    @property
+    def with_data(self) -> int:
+        """Segments written with waveform data (codes 200 and -200)."""
+        return sum(c.get(200, 0) + c.get(-200, 0) for c in self.counts.values())
+
+    def table(self) -> pl.DataFrame:
+        """One row per data center, one column per outcome (segment counts)."""
+        codes = sorted({k for c in self.counts.values() for k in c}, key=lambda k: (k is None, k or 0))
+        rows = {"data center": list(self.counts)}
+        for code in codes:
+            rows[f"{code} {code_name(code)}"] = [c.get(code, 0) for c in self.counts.values()]
+        return pl.DataFrame(rows)
+
+    def __str__(self) -> str:
+        with pl.Config(tbl_hide_dataframe_shape=True, tbl_width_chars=200, fmt_str_lengths=60,
+                       tbl_cols=-1):
+            table = str(self.table()) if self.counts else "(no segment downloaded)"
+        return (f"download {self.download_id}: {self.segments} segments written "
+                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{table}")
+
+
+def summary(engine: sa.engine.Engine) -> pl.DataFrame:
+    """Segments of every download run, per data center and download code.
+
+    Columns: ``download_id``, ``run_time``, ``data center``, ``download_code``, ``outcome``,
+    ``segments`` (segments whose last download was that run).
+    """
+    sg, dl, dc = schema.segments, schema.downloads, schema.data_centers
+    q = (sa.select(sg.c.download_id, dl.c.run_time, dc.c.dataselect_url, sg.c.download_code,
+                   sa.func.count().label("segments"))
+         .join(dl, dl.c.id == sg.c.download_id).join(dc, dc.c.id == sg.c.datacenter_id)
+         .group_by(sg.c.download_id, dl.c.run_time, dc.c.dataselect_url, sg.c.download_code)
+         .order_by(sg.c.download_id, dc.c.dataselect_url, sg.c.download_code))
+    with engine.connect() as conn:
+        rows = conn.execute(q).all()
+    return pl.DataFrame(
+        {"download_id": [r[0] for r in rows], "run_time": [r[1] for r in rows],
+         "data center": [r[2] for r in rows], "download_code": [r[3] for r in rows],
+         "outcome": [code_name(r[3]) for r in rows], "segments": [r[4] for r in rows]},
+        schema={"download_id": pl.Int64, "run_time": pl.Datetime("us"), "data center": pl.String,
+                "download_code": pl.Int64, "outcome": pl.String, "segments": pl.Int64})

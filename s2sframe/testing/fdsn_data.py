@@ -1,0 +1,247 @@
+"""The data served by :func:`s2sframe.testing.fdsn_server`: a regional catalog, stations
+of two or three data centers with real responses, and continuous synthetic miniSEED.
+
+Everything is deterministic for a given seed. Waveforms are continuous per channel
+(chunks of :data:`CHUNK_SEC` seconds packed as 512-byte Steim2 records), so any time
+window can be served, as a real archive does: whole records overlapping the window.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from .catalog import _great_circle_deg, _p_travel_time
+from .inventory import _template_channel
+from .waveforms import _BANK, _micro_bank, _pack
+
+CHUNK_SEC = 60  # seconds of each packed chunk of a continuous channel
+_NS = 1_000_000_000
+#: networks of each data center (index); the last network of data center 0 is restricted
+_DC_NETWORKS: tuple[tuple[str, ...], ...] = (("GE", "CH", "ZR"), ("IV", "MN"), ("FR", "NL"))
+RESTRICTED_NETWORK = "ZR"
+_REGION = (42.5, 13.0)  # central Italy: events nearby, stations around (regional distances)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One catalog event."""
+
+    event_id: str
+    time: datetime
+    latitude: float
+    longitude: float
+    depth_km: float
+    magnitude: float
+    mag_type: str
+    location_name: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One channel of a station of a data center."""
+
+    index: int
+    datacenter: int
+    network: str
+    station: str
+    location: str
+    channel: str
+    sample_rate: float
+    latitude: float
+    longitude: float
+    elevation: float
+    azimuth: float
+    dip: float
+    start: datetime
+
+    @property
+    def nslc(self) -> tuple[str, str, str, str]:
+        return (self.network, self.station, self.location, self.channel)
+
+    @property
+    def restricted(self) -> bool:
+        return self.network == RESTRICTED_NETWORK
+
+
+@dataclass(eq=False)  # hashable by identity (the chunk cache keys on it)
+class Archive:
+    """Catalog, stations and waveforms of the local FDSN server (see :meth:`build`)."""
+
+    events: list[Event]
+    channels: list[Channel]
+    datacenters: int
+    seed: int
+    _by_nslc: dict[tuple[str, str, str, str], Channel] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, *, events: int = 6, stations: int = 6, datacenters: int = 2, seed: int = 0,
+        start: datetime = datetime(2021, 1, 1),  # noqa: B008 - immutable default
+        days: float = 30.0,
+    ) -> Archive:
+        """Draw a regional catalog and ``stations`` stations spread over the data centers."""
+        rng = np.random.default_rng([seed, 101])
+        ev_t = np.sort(rng.uniform(0, days * 86400, events))
+        ev = [
+            Event(
+                event_id=f"s2stest{seed:02d}{k:05d}",
+                time=(start + timedelta(seconds=float(t))).replace(microsecond=0)
+                + timedelta(microseconds=int(rng.integers(0, 1000)) * 1000),
+                latitude=round(float(_REGION[0] + rng.uniform(-1.5, 1.5)), 4),
+                longitude=round(float(_REGION[1] + rng.uniform(-1.5, 1.5)), 4),
+                depth_km=round(float(rng.uniform(5, 30)), 1),
+                magnitude=round(float(3.0 + rng.exponential(0.6)), 1),
+                mag_type="ML",
+                location_name="CENTRAL ITALY",
+            )
+            for k, t in enumerate(ev_t)
+        ]
+        nets = [n for d in range(datacenters) for n in _DC_NETWORKS[d]]
+        dc_of = {n: d for d in range(datacenters) for n in _DC_NETWORKS[d]}
+        chans: list[Channel] = []
+        for s in range(stations):
+            net = nets[s % len(nets)]
+            code = f"S{s:03d}"
+            lat = round(float(_REGION[0] + rng.uniform(-5, 5)), 4)
+            lon = round(float(_REGION[1] + rng.uniform(-5, 5)), 4)
+            elev = round(float(rng.uniform(0, 1500)), 1)
+            rate, band = (20.0, "B") if s % 4 == 3 else (100.0, "H")
+            loc = "00" if s % 5 == 4 else ""
+            layout = [(band + "HZ", rate, 0.0, -90.0), (band + "HN", rate, 0.0, 0.0),
+                      (band + "HE", rate, 90.0, 0.0), ("LHZ", 1.0, 0.0, -90.0)]
+            for cha, r, az, dip in layout:
+                chans.append(Channel(len(chans), dc_of[net], net, code, loc, cha, r, lat, lon,
+                                     elev, az, dip, datetime(2010, 1, 1)))
+        arch = cls(ev, chans, datacenters, seed)
+        arch._by_nslc = {c.nslc: c for c in chans}
+        return arch
+
+    # ------------------------------------------------------------------ look-ups
+    def channel(self, nslc: tuple[str, str, str, str]) -> Channel | None:
+        """The channel of a (network, station, location, channel) code, or None."""
+        return self._by_nslc.get(nslc)
+
+    def match(self, net: str, sta: str, loc: str, cha: str, dc: int) -> list[Channel]:
+        """Channels of data center ``dc`` matching FDSN patterns (``*``, ``?``, ``--``)."""
+        from fnmatch import fnmatchcase
+
+        loc = "" if loc == "--" else loc
+        out = []
+        for c in self.channels:
+            if c.datacenter != dc:
+                continue
+            if all(fnmatchcase(v, p) for v, p in zip(c.nslc, (net, sta, loc, cha), strict=True)):
+                out.append(c)
+        return out
+
+    # ------------------------------------------------------------------ waveforms
+    def records(self, ch: Channel, start: datetime, end: datetime) -> list[bytes]:
+        """The miniSEED records of ``ch`` overlapping [start, end] (like a real server)."""
+        t0, t1 = _ns(start), _ns(end)
+        out = []
+        for k in range(t0 // (CHUNK_SEC * _NS), t1 // (CHUNK_SEC * _NS) + 1):
+            for r0, r1, raw in self._chunk(ch.index, k):
+                if r1 >= t0 and r0 <= t1:
+                    out.append(raw)
+        return out
+
+    def mseed(self, nslc: tuple[str, str, str, str], start: datetime, end: datetime) -> bytes:
+        """The bytes a dataselect request of one channel and window returns (b'' if none)."""
+        ch = self.channel(nslc)
+        return b"" if ch is None else b"".join(self.records(ch, start, end))
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one archive per server, bounded
+    def _chunk(self, index: int, k: int) -> tuple[tuple[int, int, bytes], ...]:
+        from pymseed import MS3Record
+
+        ch = self.channels[index]
+        rate = ch.sample_rate
+        npts = int(CHUNK_SEC * rate)
+        start_ns = k * CHUNK_SEC * _NS
+        data = self._samples(ch, start_ns, npts)
+        raw = _pack(ch.nslc, rate, 512, start_ns, data)
+        out = []
+        for msr in MS3Record.from_buffer(raw):
+            out.append((msr.starttime, msr.endtime, bytes(msr.record)))
+        return tuple(out)
+
+    def _samples(self, ch: Channel, start_ns: int, npts: int) -> np.ndarray:
+        rate = ch.sample_rate
+        first = int(round(start_ns / _NS * rate))
+        idx = np.arange(first, first + npts) + ch.index * 7919
+        rng_amp = 300.0 + 100.0 * (ch.index % 7)
+        x = rng_amp * np.take(_micro_bank(self.seed, rate), idx % _BANK).astype(np.float64)
+        t = (np.arange(npts) / rate) + start_ns / _NS
+        for ev in self.events:
+            dist = float(_great_circle_deg(np.array(ev.latitude), np.array(ev.longitude),
+                                           np.array(ch.latitude), np.array(ch.longitude)))
+            tp = _ns(ev.time) / _NS + float(_p_travel_time(np.array([dist]),
+                                                           np.array([ev.depth_km]))[0])
+            decay = 5.0 + 6.0 * (ev.magnitude - 3.0)
+            if tp > t[-1] or tp + 20 * decay < t[0]:
+                continue
+            amp = 10.0 ** (0.9 * ev.magnitude - 1.5 * np.log10(max(dist, 0.3)) + 0.8)
+            amp *= 1.0 if ch.channel.endswith("Z") else 0.6
+            freq = min(max(4.0 / (1.0 + dist / 10.0), 0.3), 0.4 * rate)
+            tau = t - tp
+            on = tau >= 0
+            env = amp * (1.0 - np.exp(-tau[on] / 0.4)) * np.exp(-tau[on] / decay)
+            x[on] += env * np.sin(2 * np.pi * freq * tau[on])
+        return np.clip(np.rint(x), -(2**23), 2**23 - 1).astype(np.int32)
+
+    # ------------------------------------------------------------------ metadata
+    def station_xml(self, chans: list[Channel], level: str) -> bytes:
+        """StationXML of ``chans`` at ``level`` ('station', 'channel' or 'response')."""
+        from obspy import UTCDateTime
+        from obspy.core.inventory import Inventory, Network, Site, Station
+
+        nets: dict[str, dict[str, list[Channel]]] = {}
+        for c in chans:
+            nets.setdefault(c.network, {}).setdefault(c.station, []).append(c)
+        networks = []
+        for net, stas in nets.items():
+            stations = []
+            for sta, cs in stas.items():
+                c0 = cs[0]
+                items = []
+                for c in cs if level in ("channel", "response") else []:
+                    cha = copy.deepcopy(_template_channel(c.sample_rate)[0])
+                    cha.code, cha.location_code = c.channel, c.location
+                    cha.latitude, cha.longitude, cha.elevation = c.latitude, c.longitude, c.elevation
+                    cha.depth, cha.azimuth, cha.dip, cha.sample_rate = 0.0, c.azimuth, c.dip, c.sample_rate
+                    cha.start_date, cha.end_date = UTCDateTime(c.start), None
+                    if level != "response":
+                        cha.response = None
+                    items.append(cha)
+                stations.append(Station(sta, c0.latitude, c0.longitude, c0.elevation,
+                                        channels=items, site=Site(name=f"site {sta}"),
+                                        start_date=UTCDateTime(c0.start)))
+            networks.append(Network(net, stations=stations))
+        inv = Inventory(networks=networks, source="s2sframe.testing",
+                        created=UTCDateTime(2021, 1, 1))
+        buf = io.BytesIO()
+        inv.write(buf, format="STATIONXML")
+        return buf.getvalue()
+
+    def sensor(self, ch: Channel) -> dict[str, Any]:
+        """Sensor description and scale of a channel (as in its StationXML)."""
+        return _template_channel(ch.sample_rate)[1]
+
+    def p_arrival(self, ev: Event, ch: Channel) -> datetime:
+        """The server's own P arrival (IASP91 table): where the synthetic wavelet starts."""
+        dist = _great_circle_deg(np.array(ev.latitude), np.array(ev.longitude),
+                                 np.array(ch.latitude), np.array(ch.longitude))
+        tt = float(_p_travel_time(np.array([float(dist)]), np.array([ev.depth_km]))[0])
+        return ev.time + timedelta(seconds=tt)
+
+
+def _ns(t: datetime) -> int:
+    delta = t - datetime(1970, 1, 1)
+    return (delta.days * 86400 + delta.seconds) * _NS + delta.microseconds * 1000

@@ -1,0 +1,321 @@
+"""`s2sframe.download` against the local FDSN server (real HTTP on 127.0.0.1), SQLite and
+PostgreSQL: exact segments, codes, reruns, faults, restricted data, the CLI, SIGKILL."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+import yaml
+from click.testing import CliRunner
+
+import s2sframe
+from s2sframe.cli import main as cli
+from s2sframe.download import ConfigError, download
+from s2sframe.download.traveltimes import great_circle_deg, travel_times
+from s2sframe.testing.fdsn_server import VALID_TOKEN, fdsn_server
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with fdsn_server(events=3, stations=6, datacenters=2, seed=3) as srv:
+        yield srv
+
+
+@pytest.fixture
+def fresh(server):
+    server.clear_faults()
+    yield server
+    server.clear_faults()
+
+
+def _config(server, dburl: str, **kw) -> dict:
+    cfg = {"dburl": dburl, "starttime": "2021-01-01", "endtime": "2021-02-01",
+           "events_url": server.event_url, "data_url": server.dataselect_urls,
+           "channel": ["HH?", "BH?"], "search_radius": {"min": 0, "max": 8},
+           "time_window": [-1, 3],
+           "advanced_settings": {"max_retries": 1, "backoff": 0.05, "w_timeout": 2}}
+    cfg.update(kw)
+    return cfg
+
+
+def _rows(dburl: str) -> list[sa.Row]:
+    eng = sa.create_engine(dburl)
+    q = sa.text("select s.id, s.channel_id, s.event_id, s.data, s.download_code, s.start_time, "
+                "s.end_time, s.arrival_time, s.request_start, s.request_end, s.data_seed_id, "
+                "s.sample_rate, s.maxgap_numsamples, s.queryauth, s.event_distance_deg, "
+                "s.download_id, st.network, st.station, c.location, c.channel, e.event_id as eid "
+                "from segments s join channels c on c.id = s.channel_id join stations st on "
+                "st.id = c.station_id join events e on e.id = s.event_id order by st.network, "
+                "st.station, c.channel, e.event_id")
+    with eng.connect() as conn:
+        rows = conn.execute(q).all()
+    eng.dispose()
+    return rows
+
+
+def _expected(server, max_deg: float = 8.0) -> set[tuple[str, str]]:
+    arch = server.archive
+    out = set()
+    for ev in arch.events:
+        for ch in arch.channels:
+            if ch.channel == "LHZ":
+                continue
+            d = great_circle_deg(ev.latitude, ev.longitude, ch.latitude, ch.longitude)
+            if d <= max_deg:
+                out.add((".".join(ch.nslc), ev.event_id))
+    return out
+
+
+def _dt(value) -> datetime:  # SQLite text or datetime
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def test_traveltimes_within_half_a_second_of_taup():
+    from obspy.taup import TauPyModel
+
+    rng = np.random.default_rng(7)
+    depths, dists = rng.uniform(0, 700, 30), rng.uniform(0.2, 150, 30)
+    got = travel_times("iasp91_ttp+", depths, dists)
+    model = TauPyModel("iasp91")
+    ref = np.array([model.get_travel_times(z, d, phase_list=["ttp+"])[0].time
+                    for z, d in zip(depths, dists, strict=True)])
+    assert np.abs(got - ref).max() <= 0.5
+
+
+def test_download_exact_segments_and_rerun(fresh, db_url_factory):
+    server = fresh
+    url = db_url_factory()
+    before = server.count("dataselect")
+    report = download(_config(server, url))
+    rows = _rows(url)
+    assert {(f"{r.network}.{r.station}.{r.location}.{r.channel}", r.eid) for r in rows} \
+        == _expected(server)
+    assert report.segments == len(rows) and report.download_id == rows[0].download_id
+    from obspy.taup import TauPyModel
+
+    taup = TauPyModel("ak135")
+    arch = server.archive
+    events = {e.event_id: e for e in arch.events}
+    for r in rows:
+        nslc = (r.network, r.station, r.location, r.channel)
+        ev = events[r.eid]
+        ch = arch.channel(nslc)
+        dist = float(great_circle_deg(ev.latitude, ev.longitude, ch.latitude, ch.longitude))
+        assert r.event_distance_deg == pytest.approx(dist, abs=1e-9)
+        tt = taup.get_travel_times(ev.depth_km, dist, phase_list=["ttp+"])[0].time
+        arrival = _dt(r.arrival_time)
+        assert abs((arrival - ev.time).total_seconds() - tt) <= 0.5
+        rs, re_ = _dt(r.request_start), _dt(r.request_end)
+        assert rs == (arrival - timedelta(minutes=1) + timedelta(microseconds=500_000)).replace(microsecond=0)
+        assert re_ - rs == timedelta(minutes=4)
+        if ch.restricted:  # open data only: the server answers 204
+            assert (r.download_code, r.data, r.queryauth) == (204, None, False)
+            continue
+        assert r.download_code == 200
+        assert bytes(r.data) == arch.mseed(nslc, rs, re_)
+        assert r.data_seed_id == ".".join(nslc) and r.sample_rate == ch.sample_rate
+        assert r.maxgap_numsamples == 0
+        assert _dt(r.start_time) <= rs and _dt(r.end_time) >= re_ - timedelta(seconds=1)
+    # inventories: stations with data, gzip StationXML with responses
+    eng = sa.create_engine(url)
+    with eng.connect() as conn:
+        inv = conn.execute(sa.text("select network, inventory_xml from stations")).all()
+        dl = conn.execute(sa.text("select config, program_version, log from downloads")).one()
+    eng.dispose()
+    import obspy
+
+    for net, xml in inv:
+        if net == "ZR":
+            assert xml is None
+        else:
+            parsed = obspy.read_inventory(io.BytesIO(gzip.decompress(bytes(xml))))
+            assert parsed[0][0][0].response.instrument_sensitivity.value > 0
+    assert dl.program_version.startswith("s2sframe ") and "waveforms:" in dl.log
+    assert yaml.safe_load(dl.config)["events_url"] == server.event_url
+    # the result is a stream2segment database for s2sframe
+    frame = s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"})).collect()
+    assert frame.height == sum(1 for r in rows if r.download_code == 200)
+    # rerun: nothing to fetch, nothing duplicated
+    n = server.count("dataselect")
+    assert n > before
+    again = download(_config(server, url))
+    assert again.segments == 0 and server.count("dataselect") == n
+    assert len(_rows(url)) == len(rows)
+
+
+def test_faults_then_retry_recovers_only_failures(fresh, db_url_factory):
+    server = fresh
+    url = db_url_factory()
+    open_stations = sorted({c.station for c in server.archive.channels if not c.restricted})
+    s500, s_slow, s_corrupt, s_out, s_503 = open_stations[:5]
+    server.fault("dataselect", 500, station=s500)
+    server.fault("dataselect", station=s_slow, delay=3.0)  # > w_timeout: URL error
+    server.fault("dataselect", station=s_corrupt, mseed="corrupt")
+    server.fault("dataselect", station=s_out, mseed="outside")
+    server.fault("dataselect", 503, station=s_503, retry_after=0.1, times=1)  # retried: OK
+    download(_config(server, url, retry_mseed_err=True))
+    rows = _rows(url)
+    codes = {r.station: set() for r in rows}
+    for r in rows:
+        codes[r.station].add(r.download_code)
+    assert codes[s500] == {500} and codes[s_slow] == {-1} and codes[s_corrupt] == {-2}
+    assert codes[s_out] == {-200} and codes[s_503] == {200}
+    for r in rows:
+        if r.station == s_out:  # the record outside the window was dropped
+            nslc = (r.network, r.station, r.location, r.channel)
+            assert bytes(r.data) == server.archive.mseed(nslc, _dt(r.request_start), _dt(r.request_end))
+    failed = {(r.channel_id, r.event_id): r.id for r in rows if r.station in (s500, s_slow, s_corrupt)}
+    server.clear_faults()
+    n = len(server.requests)
+    report = download(_config(server, url, retry_mseed_err=True))
+    new_requests = [b for s, _, b in server.requests[n:] if s == "dataselect"]
+    asked = {line.split()[1] for b in new_requests for line in b.splitlines() if line.strip()}
+    assert asked == {s500, s_slow, s_corrupt}
+    assert report.segments == len(failed)
+    after = _rows(url)
+    assert len(after) == len(rows)
+    for r in after:
+        if (r.channel_id, r.event_id) in failed:
+            assert r.download_code == 200 and r.id == failed[(r.channel_id, r.event_id)]
+            assert r.download_id == report.download_id
+
+
+def test_split_on_413_and_event_splitting(db_url_factory, tmp_path):
+    with fdsn_server(events=3, stations=3, datacenters=1, seed=5, max_event_days=8) as srv:
+        st = srv.archive.channels[0].station
+        srv.fault("dataselect", 413, station=st, times=1)
+        url = db_url_factory()
+        report = download(_config(srv, url))
+        assert srv.count("event") > 3  # 31 days refused, split down to <= 8 days
+        assert {e.event_id for e in srv.archive.events} == {r.eid for r in _rows(url)}
+        assert report.counts and all(r.download_code == 200 for r in _rows(url) if r.station == st)
+
+
+def test_restricted_data_token(fresh, tmp_path):
+    server = fresh
+    token = tmp_path / "token.txt"
+    token.write_text(VALID_TOKEN)
+    url = "sqlite:///" + str(tmp_path / "r.sqlite")
+    download(_config(server, url, network="ZR", restricted_data=str(token)))
+    rows = _rows(url)
+    assert rows and all(r.download_code == 200 and r.queryauth for r in rows)
+    with sa.create_engine(url).connect() as conn:
+        stored = conn.execute(sa.text("select config, log from downloads")).one()
+    assert "PGP" not in stored.config and "***" in stored.config
+    assert all(p not in stored.log for _, p in server.credentials)
+    # a wrong token: warned, open data only
+    bad = tmp_path / "bad.txt"
+    bad.write_text(VALID_TOKEN.replace("abc", "xyz"))
+    url2 = "sqlite:///" + str(tmp_path / "r2.sqlite")
+    report = download(_config(server, url2, network="ZR", restricted_data=str(bad)))
+    assert report.warnings >= 1
+    assert {r.download_code for r in _rows(url2)} == {204}
+
+
+def test_station_service_down_uses_database_channels(fresh, tmp_path):
+    server = fresh
+    url = "sqlite:///" + str(tmp_path / "s.sqlite")
+    first = download(_config(server, url, time_window=[-1, 2]))
+    server.fault("station", 500, datacenter=1)
+    second = download(_config(server, url, time_window=[-1, 3]))  # windows changed
+    assert second.segments == first.segments and second.warnings >= 1
+    assert all(_dt(r.request_end) - _dt(r.request_start) == timedelta(minutes=4) for r in _rows(url))
+
+
+@pytest.mark.parametrize("change, key", [
+    ({"search_radius": {"min": 3, "max": 1}}, "search_radius"),
+    ({"time_window": [3, -1]}, "time_window"),
+    ({"starttime": "yesterday"}, "starttime"),
+    ({"channnel": "HH?"}, "channnel"),
+    ({"advanced_settings": {"w_timout": 3}}, "advanced_settings.w_timout"),
+    ({"data_url": ["ftp://x"]}, "data_url"),
+    ({"advanced_settings": {"traveltimes_model": "prem"}}, "advanced_settings.traveltimes_model"),
+])
+def test_bad_config_exit_2_naming_the_key(tmp_path, change, key):
+    cfg = {"dburl": "sqlite:///x.sqlite", "starttime": "2021-01-01", "endtime": "2021-01-02",
+           "events_url": "emsc", "data_url": "eida", "search_radius": {"min": 0, "max": 3},
+           "time_window": [-1, 3]}
+    cfg.update(change)
+    with pytest.raises(ConfigError) as err:
+        download(cfg)
+    assert err.value.key == key
+    path = tmp_path / "d.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    result = CliRunner().invoke(cli, ["download", "-c", str(path)])
+    assert result.exit_code == 2 and f"'{key}'" in result.output
+    if key == "channnel":
+        assert "did you mean 'channel'" in result.output
+
+
+def test_cli_download_summary_and_init_template(fresh, tmp_path):
+    server = fresh
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "demo"), "--yes"])
+    assert result.exit_code == 0, result.output
+    template = yaml.safe_load((tmp_path / "demo" / "download.yaml").read_text())
+    assert template["data_url"] and template["dburl"] == "sqlite:///download.db.sqlite"
+    args = ["download", "-c", str(tmp_path / "demo" / "download.yaml"), "-q",
+            "-E", server.event_url, "-k", "HHZ"]
+    for u in server.dataselect_urls:
+        args += ["-D", u]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "demo" / "download.db.sqlite").is_file()
+    assert "200 OK" in result.output
+    result = CliRunner().invoke(cli, ["dl", "summary", "-d", str(tmp_path / "demo" / "download.yaml")])
+    assert result.exit_code == 0 and server.dataselect_urls[0] in result.output
+    assert "OK" in result.output
+
+
+def _final_state(url: str) -> set[tuple]:
+    return {(f"{r.network}.{r.station}.{r.location}.{r.channel}", r.eid, r.download_code,
+             None if r.data is None else bytes(r.data), str(r.request_start), str(r.arrival_time))
+            for r in _rows(url)}
+
+
+def test_sigkill_midway_then_rerun_equals_uninterrupted_run(fresh, db_url_factory, tmp_path):
+    server = fresh
+    killed, whole = db_url_factory(), db_url_factory()
+    server.fault("dataselect", delay=0.15)  # slow server: time to kill the client midway
+    cfg = _config(server, killed, advanced_settings={"max_concurrent_downloads": 1,
+                                                      "db_buf_size": 1, "max_retries": 1,
+                                                      "backoff": 0.05})
+    path = tmp_path / "k.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    eng = sa.create_engine(killed)
+    deadline = time.monotonic() + 60
+    count = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with eng.connect() as conn:
+                count = conn.execute(sa.text("select count(*) from segments")).scalar()
+        except sa.exc.SQLAlchemyError:
+            count = 0
+        if count >= 6:
+            break
+        time.sleep(0.05)
+    eng.dispose()
+    assert proc.poll() is None, proc.stderr.read().decode()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = len(_rows(killed))
+    assert 0 < partial < len(_expected(server))
+    server.clear_faults()
+    download(_config(server, killed))
+    download(_config(server, whole))
+    assert _final_state(killed) == _final_state(whole)
