@@ -78,13 +78,14 @@ class Archive:
     channels: list[Channel]
     datacenters: int
     seed: int
+    fast: bool = False  # same noise in every chunk, records patched from a template (benchmarks)
     _by_nslc: dict[tuple[str, str, str, str], Channel] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls, *, events: int = 6, stations: int = 6, datacenters: int = 2, seed: int = 0,
         start: datetime = datetime(2021, 1, 1),  # noqa: B008 - immutable default
-        days: float = 30.0,
+        days: float = 30.0, fast: bool = False,
     ) -> Archive:
         """Draw a regional catalog and ``stations`` stations spread over the data centers."""
         rng = np.random.default_rng([seed, 101])
@@ -119,7 +120,7 @@ class Archive:
             for cha, r, az, dip in layout:
                 chans.append(Channel(len(chans), dc_of[net], net, code, loc, cha, r, lat, lon,
                                      elev, az, dip, datetime(2010, 1, 1)))
-        arch = cls(ev, chans, datacenters, seed)
+        arch = cls(ev, chans, datacenters, seed, fast)
         arch._by_nslc = {c.nslc: c for c in chans}
         return arch
 
@@ -165,6 +166,9 @@ class Archive:
         rate = ch.sample_rate
         npts = int(CHUNK_SEC * rate)
         start_ns = k * CHUNK_SEC * _NS
+        if self.fast:
+            return tuple(_patched(rec, ch.nslc, start_ns + off * _NS // int(rate), n, rate)
+                         for off, n, rec in _template(self.seed, rate))
         data = self._samples(ch, start_ns, npts)
         raw = _pack(ch.nslc, rate, 512, start_ns, data)
         out = []
@@ -240,6 +244,34 @@ class Archive:
                                  np.array(ch.latitude), np.array(ch.longitude))
         tt = float(_p_travel_time(np.array([float(dist)]), np.array([ev.depth_km]))[0])
         return ev.time + timedelta(seconds=tt)
+
+
+@lru_cache(maxsize=8)
+def _template(seed: int, rate: float) -> tuple[tuple[int, int, bytes], ...]:
+    """Records of one noise chunk: (first sample offset, samples, bytes)."""
+    from pymseed import MS3Record
+
+    npts = int(CHUNK_SEC * rate)
+    data = np.rint(500 * _micro_bank(seed, rate)[:npts]).astype(np.int32)
+    out, off = [], 0
+    for msr in MS3Record.from_buffer(_pack(("XX", "TMPL", "", "HHZ"), rate, 512, 0, data)):
+        out.append((off, msr.samplecnt, bytes(msr.record)))
+        off += msr.samplecnt
+    return tuple(out)
+
+
+def _patched(rec: bytes, nslc: tuple[str, str, str, str], start_ns: int, n: int,
+             rate: float) -> tuple[int, int, bytes]:
+    """A template record with the codes and start time (BTIME) of a channel and chunk."""
+    import struct
+
+    t = datetime(1970, 1, 1) + timedelta(microseconds=start_ns // 1000)
+    net, sta, loc, cha = nslc
+    head = (f"{sta:<5}{loc:<2}{cha:<3}{net:<2}").encode()
+    btime = struct.pack(">HHBBBBH", t.year, t.timetuple().tm_yday, t.hour, t.minute, t.second,
+                        0, t.microsecond // 100)
+    end_ns = start_ns + int(round((n - 1) / rate * _NS))
+    return start_ns, end_ns, rec[:8] + head + btime + rec[30:]
 
 
 def _ns(t: datetime) -> int:

@@ -155,7 +155,8 @@ class FDSNServer:
 
 @contextmanager
 def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, seed: int = 0,
-                max_event_days: float | None = None, port: int = 0) -> Iterator[FDSNServer]:
+                max_event_days: float | None = None, port: int = 0,
+                fast: bool = False) -> Iterator[FDSNServer]:
     """Run a local FDSN server (event, routing, station, dataselect, auth) on 127.0.0.1.
 
     Parameters
@@ -171,6 +172,9 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
     port : int
         0: free ports; otherwise the catalog and routing service listen on ``port`` and
         data center ``k`` on ``port + 1 + k`` (fixed URLs for a demo configuration).
+    fast : bool
+        Serve the same noise everywhere (no event wavelets), records patched from a
+        template: answers from memory at a high rate (benchmarks).
 
     Yields
     ------
@@ -187,7 +191,7 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
     3
     """
     server = FDSNServer(Archive.build(events=events, stations=stations, datacenters=datacenters,
-                                      seed=seed), max_event_days=max_event_days,
+                                      seed=seed, fast=fast), max_event_days=max_event_days,
                          port=port).start()
     try:
         yield server
@@ -439,9 +443,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--stations", type=int, default=12)
     parser.add_argument("--datacenters", type=int, default=2)
+    parser.add_argument("--fast", action="store_true", help="noise only, from memory")
     args = parser.parse_args(argv)
     with fdsn_server(events=args.events, stations=args.stations, datacenters=args.datacenters,
-                     port=args.port) as server:
+                     port=args.port, fast=args.fast) as server:
         print(f"events_url: {server.event_url}\ndata_url: {server.dataselect_urls}\n"
               f"routing: {server.routing_url}\nCtrl-C to stop", flush=True)
         try:
