@@ -44,6 +44,15 @@ class _Capture(logging.Handler):
         self.counts[record.levelno] += 1
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("s2sframe")
+    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "0+unknown"
+
+
 def open_database(dburl: str) -> sa.engine.Engine:
     """Engine of ``dburl`` with the stream2segment tables (created if missing, never altered)."""
     url = parse_url(dburl)
@@ -76,11 +85,9 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         log.setLevel(logging.INFO)
     report = DownloadReport()
     try:
-        from .. import __version__
-
         with engine.begin() as conn:
             report.download_id = conn.execute(schema.downloads.insert().values(
-                config=masked_yaml(cfg), program_version=f"s2sframe {__version__}",
+                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
                 log="")).inserted_primary_key[0]
         log.info("download %d into %s", report.download_id, mask_url(cfg.dburl))
         _pipeline(cfg, engine, report, progress)
