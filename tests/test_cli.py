@@ -73,10 +73,10 @@ def test_init_asks_before_overwriting(tmp_path: Path):
     noterm = run("init", folder)  # nobody to ask: fail, touch nothing
     assert noterm.exit_code == 2 and "pass --yes" in noterm.output
     assert (folder / "paramtable.py").read_text() == "# my edits\n"
-    kept = run("init", folder, input="n\nn\nn\nn\n")
+    kept = run("init", folder, input="n\nn\nn\nn\nn\n")
     assert kept.exit_code == 0 and "kept" in kept.output
     assert (folder / "paramtable.py").read_text() == "# my edits\n"
-    first_only = run("init", folder, input="y\nn\nn\nn\n")
+    first_only = run("init", folder, input="y\nn\nn\nn\nn\n")
     assert first_only.exit_code == 0
     assert (folder / "paramtable.py").read_bytes() == (TEMPLATES / "paramtable.py").read_bytes()
     (folder / "paramtable.yaml").write_text("# edited\n")

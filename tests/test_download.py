@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def server():
-    with fdsn_server(events=3, stations=6, datacenters=2, seed=3) as srv:
+    with fdsn_server(events=3, stations=7, datacenters=2, seed=3) as srv:
         yield srv
 
 
@@ -161,11 +161,14 @@ def test_faults_then_retry_recovers_only_failures(fresh, db_url_factory):
     url = db_url_factory()
     open_stations = sorted({c.station for c in server.archive.channels if not c.restricted})
     s500, s_slow, s_corrupt, s_out, s_503 = open_stations[:5]
+    s_trunc = open_stations[5] if len(open_stations) > 5 else None
     server.fault("dataselect", 500, station=s500)
     server.fault("dataselect", station=s_slow, delay=3.0)  # > w_timeout: URL error
     server.fault("dataselect", station=s_corrupt, mseed="corrupt")
     server.fault("dataselect", station=s_out, mseed="outside")
     server.fault("dataselect", 503, station=s_503, retry_after=0.1, times=1)  # retried: OK
+    if s_trunc:
+        server.fault("dataselect", station=s_trunc, mseed="truncate")
     download(_config(server, url, retry_mseed_err=True))
     rows = _rows(url)
     codes = {r.station: set() for r in rows}
@@ -173,17 +176,23 @@ def test_faults_then_retry_recovers_only_failures(fresh, db_url_factory):
         codes[r.station].add(r.download_code)
     assert codes[s500] == {500} and codes[s_slow] == {-1} and codes[s_corrupt] == {-2}
     assert codes[s_out] == {-200} and codes[s_503] == {200}
+    if s_trunc:
+        assert codes[s_trunc] == {-2}
+    with sa.create_engine(url).connect() as conn:
+        log = conn.execute(sa.text("select log from downloads")).scalar()
+    assert "asked to slow down" in log  # the 503 halved the data center's concurrency
     for r in rows:
         if r.station == s_out:  # the record outside the window was dropped
             nslc = (r.network, r.station, r.location, r.channel)
             assert bytes(r.data) == server.archive.mseed(nslc, _dt(r.request_start), _dt(r.request_end))
-    failed = {(r.channel_id, r.event_id): r.id for r in rows if r.station in (s500, s_slow, s_corrupt)}
+    broken = {s500, s_slow, s_corrupt} | ({s_trunc} if s_trunc else set())
+    failed = {(r.channel_id, r.event_id): r.id for r in rows if r.station in broken}
     server.clear_faults()
     n = len(server.requests)
     report = download(_config(server, url, retry_mseed_err=True))
     new_requests = [b for s, _, b in server.requests[n:] if s == "dataselect"]
     asked = {line.split()[1] for b in new_requests for line in b.splitlines() if line.strip()}
-    assert asked == {s500, s_slow, s_corrupt}
+    assert asked == broken
     assert report.segments == len(failed)
     after = _rows(url)
     assert len(after) == len(rows)
@@ -319,3 +328,70 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted_run(fresh, db_url_factor
     download(_config(server, killed))
     download(_config(server, whole))
     assert _final_state(killed) == _final_state(whole)
+
+
+def test_extends_a_stream2segment_database_and_keeps_its_schema(fresh, example_db, tmp_path):
+    """A database written by stream2segment (legacy: no events.event_type) is extended."""
+    import shutil
+
+    from s2sframe.db import schema
+
+    path = tmp_path / "s2s.sqlite"
+    shutil.copyfile(example_db, path)
+    url = "sqlite:///" + str(path)
+    eng = sa.create_engine(url)
+    with eng.connect() as conn:
+        before = conn.execute(sa.text("select * from segments order by id")).all()
+        stations_before = conn.execute(sa.text("select * from stations order by id")).all()
+    present = schema.present_columns(eng)
+    report = download(_config(fresh, url))
+    with eng.connect() as conn:
+        after = conn.execute(sa.text("select * from segments order by id")).all()
+        stations_after = conn.execute(sa.text("select * from stations order by id")).all()
+    assert schema.present_columns(eng) == present  # not altered
+    eng.dispose()
+    assert after[: len(before)] == before and len(after) == len(before) + report.segments
+    assert stations_after[: len(stations_before)] == stations_before
+    assert s2sframe.scan(url).select("id").collect().height == len(after)
+
+
+def test_new_database_has_the_stream2segment_schema(fresh, tmp_path):
+    from s2sframe.db import schema
+
+    url = "sqlite:///" + str(tmp_path / "new.sqlite")
+    download(_config(fresh, url, channel="HHZ"))
+    eng = sa.create_engine(url)
+    present = schema.present_columns(eng)
+    eng.dispose()
+    assert present == {name: frozenset(c.name for c in t.columns)
+                       for name, t in schema.metadata.tables.items()}
+
+
+def test_ctrl_c_keeps_what_was_written(fresh, tmp_path):
+    server = fresh
+    url = "sqlite:///" + str(tmp_path / "int.sqlite")
+    server.fault("dataselect", delay=0.15)
+    cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1, "db_buf_size": 1})
+    path = tmp_path / "i.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    eng = sa.create_engine(url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with eng.connect() as conn:
+                if conn.execute(sa.text("select count(*) from segments")).scalar() >= 3:
+                    break
+        except sa.exc.SQLAlchemyError:
+            pass
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and b"aborted" in err
+    with eng.connect() as conn:
+        n = conn.execute(sa.text("select count(*) from segments")).scalar()
+        log = conn.execute(sa.text("select log from downloads")).scalar()
+    eng.dispose()
+    assert 3 <= n < len(_expected(server)) and "interrupted" in log
