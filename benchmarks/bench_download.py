@@ -122,7 +122,8 @@ def run_obspy(port: int, end: str, folder: str) -> dict:
                                   minimum_length=0.0, sanitize=False),
                      mseed_storage=os.path.join(folder, ev_id), stationxml_storage=os.path.join(folder, "xml"),
                      threads_per_client=8, print_report=False)
-    files = sum(len(fs) for _, _, fs in os.walk(folder) if _ != os.path.join(folder, "xml"))
+    xml = os.path.join(folder, "xml")
+    files = sum(len(fs) for root, _dirs, fs in os.walk(folder) if root != xml)
     return _usage(t0, r0, files)
 
 
