@@ -395,3 +395,15 @@ def test_ctrl_c_keeps_what_was_written(fresh, tmp_path):
         log = conn.execute(sa.text("select log from downloads")).scalar()
     eng.dispose()
     assert 3 <= n < len(_expected(server)) and "interrupted" in log
+
+
+def test_docs_page_python_blocks_run(capsys):
+    import re
+
+    page = (ROOT / "docs" / "download.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/download.md", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out
+    assert out.startswith("True\n") and "data center" in out
