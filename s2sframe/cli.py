@@ -418,7 +418,11 @@ def dl() -> None:
               help="Database URL, or a YAML file with a 'dburl' entry.")
 @_handled
 def dl_summary(dburl: str) -> None:
-    """Segments per download run, data center and outcome (download code)."""
+    """Segments per download run and data center (rows) and outcome (columns).
+
+    \b
+    A segment counts in the run that downloaded it last (reruns update segments).
+    """
     import polars as pl
 
     from .db.urls import get_engine
@@ -429,9 +433,13 @@ def dl_summary(dburl: str) -> None:
     if table.is_empty():
         click.echo("no segment downloaded yet")
         return
-    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=80,
-                   tbl_hide_dataframe_shape=True):
-        click.echo(str(table))
+    wide = (table.with_columns(pl.format("{} {}", pl.col("download_code").fill_null(-999999),
+                                         "outcome").str.replace("^-999999 ", "").alias("o"))
+            .pivot(on="o", index=["download_id", "run_time", "data center"], values="segments",
+                   aggregate_function="sum", maintain_order=True).fill_null(0))
+    with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=80,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        click.echo(str(wide))
 
 
 if __name__ == "__main__":  # pragma: no cover
