@@ -407,3 +407,28 @@ def test_docs_page_python_blocks_run(capsys):
         exec(compile(block, "docs/download.md", "exec"), {})  # noqa: S102
     out = capsys.readouterr().out
     assert out.startswith("True\n") and "data center" in out
+
+
+def test_windows_one_second_off_are_the_same_window(fresh, tmp_path):
+    """stream2segment's travel-time grids differ from TauP by < 0.5 s: a stored window one
+    second off ours (same length) is not downloaded again; a real change is."""
+    server = fresh
+    url = "sqlite:///" + str(tmp_path / "w.sqlite")
+    first = download(_config(server, url))
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("select id from segments order by id"))]
+        for k, sid in enumerate(ids[:6]):
+            shift = 1 if k < 3 else 5  # seconds: rounding noise, then a real change
+            row = conn.execute(sa.text("select request_start, request_end from segments "
+                                       "where id = :i"), {"i": sid}).one()
+            conn.execute(sa.text("update segments set request_start = :s, request_end = :e "
+                                 "where id = :i"),
+                         {"s": str(_dt(row[0]) + timedelta(seconds=shift)),
+                          "e": str(_dt(row[1]) + timedelta(seconds=shift)), "i": sid})
+    eng.dispose()
+    again = download(_config(server, url))
+    assert first.segments == len(ids) and again.segments == 3
+    rows = {r.id: r for r in _rows(url)}
+    assert all(rows[i].download_id == first.download_id for i in ids[:3])
+    assert all(rows[i].download_id == again.download_id for i in ids[3:6])

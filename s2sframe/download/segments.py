@@ -100,7 +100,8 @@ def to_download(conn: sa.Connection, segs: list[Seg], retry: dict[str, bool],
     ev_ids = sorted({s.event_id for s in segs})
     for k in range(0, len(ev_ids), 500):
         q = sa.select(sg.c.id, sg.c.channel_id, sg.c.event_id, sg.c.request_start,
-                      sg.c.request_end, sg.c.download_code, sg.c.queryauth).where(
+                      sg.c.request_end, sg.c.arrival_time, sg.c.download_code,
+                      sg.c.queryauth).where(
             sg.c.event_id.in_(ev_ids[k:k + 500]))
         existing.update({(r.channel_id, r.event_id): r for r in conn.execute(q)})
     out, skipped, changed = [], 0, 0
@@ -110,10 +111,16 @@ def to_download(conn: sa.Connection, segs: list[Seg], retry: dict[str, bool],
             out.append(s)
             continue
         s.id, s.old_code = row.id, row.download_code
-        if row.request_start != s.request_start or row.request_end != s.request_end:
+        if not same_window(row.request_start, row.request_end, s.request_start, s.request_end):
             changed += 1
             out.append(s)
-        elif _retry(row.download_code, retry) or (
+            continue
+        # same window (up to the rounding second): keep the stored one, so a retry asks
+        # for what is in the database (stream2segment's travel-time grids differ from
+        # TauP by up to 0.5 s: its windows may be a second off ours)
+        s.request_start, s.request_end = row.request_start, row.request_end
+        s.arrival_time = row.arrival_time
+        if _retry(row.download_code, retry) or (
                 s.datacenter_id in auth_dcs and row.download_code in RESTRICTED_CODES
                 and not row.queryauth):
             out.append(s)
@@ -123,6 +130,13 @@ def to_download(conn: sa.Connection, segs: list[Seg], retry: dict[str, bool],
              "downloaded and not to retry", len(segs), len(out),
              sum(1 for s in out if s.id is None), changed, skipped)
     return out
+
+
+def same_window(old_start: datetime, old_end: datetime, start: datetime, end: datetime) -> bool:
+    """Stored and new request windows equal up to the rounding second, with equal lengths."""
+    one = timedelta(seconds=1)
+    return (old_end - old_start == end - start and abs(old_start - start) <= one
+            and abs(old_end - end) <= one)
 
 
 def _retry(code: int | None, retry: dict[str, bool]) -> bool:
