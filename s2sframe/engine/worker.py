@@ -30,7 +30,8 @@ from ..db.retry import is_transient
 from ..decode import counters
 from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
-from .segment import DBSource, _describe, make_segments
+from .segment import _describe, make_segments
+from .source import DBSource
 
 #: Environment of worker processes: one thread per library, so N workers use N cores.
 THREAD_VARS = {
