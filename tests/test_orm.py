@@ -113,7 +113,7 @@ def test_str_lists_loaded_attributes_and_relations(session):
     assert lines[0] == "Event" and lines[1] == " attributes (16 of 16 loaded):"
     assert "  magnitude: 8.1 (float)" in lines
     assert "  event_id: 20170908_0 (str, 16 characters, showing first 10 only)" in lines
-    assert lines[-2:] == [" related_objects (0 of 1 loaded):", "  segments"]
+    assert lines[-3:] == [" related_objects (0 of 2 loaded):", "  webservice", "  segments"]
     seg = session.query(Segment).options(load_only(Segment.id)).filter(Segment.id == 1).one()
     assert f" attributes (1 of {len(S.segments.columns)} loaded):" in str(seg)
     assert repr(seg) == "<Segment id=1>"
@@ -330,7 +330,7 @@ def test_siblings_sds_path_url(session):
         seg.siblings("station.nope")
     assert seg.sds_path("/data") == os.path.join(
         "/data", "1", "2017", "GE", "MTE", "", "BHZ.D", "GE.MTE..BHZ.D.2017.251")
-    assert seg.url.endswith("?net=GE&sta=MTE&loc=--&cha=BHZ&start=2017-09-08T04:59:09"
+    assert seg.url.endswith("?net=GE&sta=MTE&loc=&cha=BHZ&start=2017-09-08T04:59:09"
                             "&end=2017-09-08T05:03:09")
 
 

@@ -82,7 +82,7 @@ def test_sds_path_url_seed_id(example_df, example_url):
     seg = example_df.s2s.segment(id=2, dburl=example_url)
     assert seg.sds_path("/data") == "/data/1/2017/GE/MTE/BHZ.D/GE.MTE..BHZ.D.2017.251"
     assert seg.url == (
-        "http://geofon.gfz-potsdam.de/fdsnws/dataselect/1/query?net=GE&sta=MTE&loc=--"
+        "http://geofon.gfz-potsdam.de/fdsnws/dataselect/1/query?net=GE&sta=MTE&loc="
         "&cha=BHZ&start=2017-09-08T04:59:09&end=2017-09-08T05:03:09"
     )
     assert seg.data[:1] and len(seg.data) > 1000

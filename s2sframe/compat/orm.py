@@ -32,8 +32,6 @@ segments.event_distance_deg * 111.19492664455873 > 1000
 
 from __future__ import annotations
 
-import io
-import os
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -51,7 +49,8 @@ from sqlalchemy.orm import Session as _Session
 
 from ..db import attributes as A
 from ..db import schema as S
-from ..exceptions import SkipSegment
+from ..decode import InventoryCache
+from ..engine import segment_io
 from .query import DerivedSQL, OptionalColumn, present_columns, query
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -190,6 +189,12 @@ class Event(Base):
     __table__ = S.events
     __mapper_args__ = {"exclude_properties": ["event_type"]}
     event_type = column_property(OptionalColumn(S.events.c.event_type))
+    webservice = relationship(WebService, backref=_many("events", S.events))
+
+    @property
+    def url(self) -> str:
+        """The FDSN event query of this event (``<webservice.url>?eventid=<event_id>``)."""
+        return segment_io.event_url(self.webservice.url, self.event_id)
 
 
 class Class(Base):
@@ -213,6 +218,12 @@ class Station(Base):
     netsta_code = _hybrid("station.netsta_code")
     has_inventory = _hybrid("station.has_inventory")
 
+    @property
+    def url(self) -> str:
+        """The FDSN station query of this station (``<datacenter.station_url>?net=..&sta=..&start=..``)."""
+        return segment_io.station_url(self.datacenter.station_url, self.network, self.station,
+                                      self.start_time)
+
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
         """Return the station inventory, parsed once and then cached on this object.
 
@@ -229,26 +240,9 @@ class Station(Base):
         SkipSegment
             If the station has no StationXML or it cannot be read.
         """
-        from ..decode import read_inventory
-
-        if format is not None and format.lower() == "stationxml":
-            return read_inventory(self.inventory_xml, format="stationxml")
-        cached = None if reload else self.__dict__.get("_s2s_inventory")
-        if cached is None:
-            try:
-                cached = read_inventory(self.inventory_xml)
-            except SkipSegment as exc:
-                cached = SkipSegment(f"station {self.id}: {exc}")
-            self.__dict__["_s2s_inventory"] = cached
-        if isinstance(cached, SkipSegment):
-            raise SkipSegment(str(cached))
-        if format is not None:
-            if format.lower() != "stationtxt":
-                raise ValueError(f"format must be None, 'stationxml' or 'stationtxt', not {format!r}")
-            buf = io.StringIO()
-            cached.write(buf, format="STATIONTXT")
-            return buf.getvalue()
-        return cached
+        cache = self.__dict__.setdefault("_s2s_inventories", InventoryCache(maxsize=1))
+        return segment_io.station_inventory(self.id, lambda: self.inventory_xml, cache,
+                                            reload=reload, format=format)
 
 
 class Channel(Base):
@@ -329,22 +323,10 @@ class Segment(Base):
         SkipSegment
             If the segment has no data or its data is not valid miniSEED.
         """
-        cached = None if reload else self.__dict__.get("_s2s_stream")
-        if cached is None:
-            data = self.data
-            if not data:
-                cached = SkipSegment(f"segment {self.id}: no waveform data")
-            else:
-                from ..decode import read_mseed
-
-                try:
-                    cached = read_mseed(bytes(data))
-                except SkipSegment as exc:  # bad bytes; any other error is not the data's
-                    cached = SkipSegment(f"segment {self.id}: {exc}")
-            self.__dict__["_s2s_stream"] = cached
-        if isinstance(cached, SkipSegment):
-            raise SkipSegment(str(cached))
-        return cached
+        state = self.__dict__
+        if reload or state.get("_s2s_stream") is None:
+            state["_s2s_stream"] = segment_io.decode_stream(self.id, self.data)
+        return segment_io.cached(state["_s2s_stream"])
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Inventory | Any:  # noqa: A002
         """Return the inventory of the segment's station (see :meth:`Station.inventory`)."""
@@ -362,21 +344,19 @@ class Segment(Base):
         >>> seg.sds_path("/data")  # doctest: +SKIP
         '/data/1/2017/GE/MTE/BHZ.D/GE.MTE..BHZ.D.2017.251'
         """
-        start = self.request_start
         cha = self.channel
         sta = cha.station
-        net, stc, loc, chc = sta.network, sta.station, cha.location, cha.channel
-        year, day = str(start.year), f"{start.timetuple().tm_yday:03d}"
-        return os.path.join(root, str(self.event_id), year, net, stc, loc, chc + ".D",
-                            ".".join((net, stc, loc, chc, "D", year, day)))
+        return segment_io.sds_path(root, self.event_id, self.request_start, sta.network,
+                                   sta.station, cha.location, cha.channel)
 
     @property
     def url(self) -> str:
-        """The FDSN dataselect query of this segment's time window."""
-        net, sta, loc, cha = (self.seed_id.split(".") + ["", "", "", ""])[:4]
-        base = self.datacenter.dataselect_url
-        return (f"{base}?net={net}&sta={sta}&loc={loc or '--'}&cha={cha}"
-                f"&start={self.request_start.isoformat()}&end={self.request_end.isoformat()}")
+        """The FDSN dataselect query of this segment's time window (see :attr:`s2sframe.Segment.url`)."""
+        cha = self.channel
+        sta = cha.station
+        return segment_io.dataselect_url(self.datacenter.dataselect_url, sta.network,
+                                         sta.station, cha.location, cha.channel,
+                                         self.request_start, self.request_end)
 
     @property
     def dbsession(self) -> _Session | None:

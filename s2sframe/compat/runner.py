@@ -29,6 +29,7 @@ from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
 from .orm import Segment
+from .segment import ProcessingSegment
 from .session import close_session, get_session
 
 logger = logging.getLogger("s2sframe.process")
@@ -54,59 +55,6 @@ def get_default_segments_selection() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- the wrapped function
-class _ProcessingSegment:
-    """The segment given to ``pyfunc``: the engine's Segment plus ORM-backed extras.
-
-    Attributes and ``stream()``, ``inventory()``, ``sds_path()``, ``url``,
-    ``seed_id`` come from :class:`s2sframe.engine.segment.Segment`; ``siblings()``,
-    ``dbsession``, ``classlabels``, ``add_classlabel()``, ``del_classlabel()`` use
-    the ORM object (:meth:`orm`), loaded on first use in a session of the worker.
-    """
-
-    __slots__ = ("_segment", "_call")
-
-    def __init__(self, segment: Any, call: _Call) -> None:
-        self._segment = segment
-        self._call = call
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._segment, name)
-
-    def __dir__(self) -> list[str]:
-        own = ["orm", "siblings", "dbsession", "classlabels", "add_classlabel",
-               "del_classlabel"]
-        return sorted(set(dir(self._segment)) | set(own))
-
-    def __repr__(self) -> str:
-        return f"<Segment id={self._segment.id}>"
-
-    def orm(self) -> Segment:
-        """The ORM :class:`s2sframe.orm.Segment` of this segment (in the worker's session)."""
-        return self._call.orm_segment(self._segment.id)
-
-    def siblings(self, *matching_attributes: str, include_self: bool = False) -> Any:
-        """See :meth:`s2sframe.orm.Segment.siblings`."""
-        return self.orm().siblings(*matching_attributes, include_self=include_self)
-
-    @property
-    def dbsession(self) -> Any:
-        """The ORM session of the worker (see :meth:`orm`)."""
-        return self.orm().dbsession
-
-    @property
-    def classlabels(self) -> list[str]:
-        """Sorted labels of the classes assigned to this segment."""
-        return self.orm().classlabels
-
-    def add_classlabel(self, *class_ids_or_labels: int | str, **kwargs: Any) -> bool:
-        """See :meth:`s2sframe.orm.Segment.add_classlabel`."""
-        return self.orm().add_classlabel(*class_ids_or_labels, **kwargs)
-
-    def del_classlabel(self, *class_ids_or_labels: int | str, **kwargs: Any) -> bool:
-        """See :meth:`s2sframe.orm.Segment.del_classlabel`."""
-        return self.orm().del_classlabel(*class_ids_or_labels, **kwargs)
-
-
 _SESSIONS: dict[str, Any] = {}  # ORM sessions of this process, by URL (workers keep theirs)
 
 
@@ -140,7 +88,7 @@ class _Call:
         return state
 
     def __call__(self, segment: Any) -> dict[str, Any]:
-        seg = _ProcessingSegment(segment, self)
+        seg = ProcessingSegment(segment, self.orm_segment)
         try:
             out = self.pyfunc(seg, self.config)
         except self.skip as exc:

@@ -12,9 +12,7 @@ Attributes the frame did not carry are fetched from the database on first access
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Iterator
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -23,6 +21,7 @@ from sqlalchemy.engine import URL
 from ..db import attributes as A
 from ..db import urls as _db
 from ..exceptions import SkipSegment
+from . import segment_io
 from .source import DBSource
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,6 +33,8 @@ __all__ = ["DBSource", "Rows", "Segment", "get_segment", "iter_segments"]
 #: is shadowed by them.
 _OWN = ("id", "data", "stream", "inventory", "sds_path", "url", "seed_id")
 _RELATIONS = (*A.RELATIONS, "classes")
+#: stream2segment attributes of related objects computed, not read from a column.
+_RELATED_EXTRAS = ("url", "inventory_xml")
 
 
 class Rows:
@@ -72,10 +73,18 @@ class _Related:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
-        return self._segment._get(f"{self._prefix}.{name}")
+        full = f"{self._prefix}.{name}"
+        if name in _RELATED_EXTRAS and full not in self._segment._rows.columns:
+            return self._segment._related(self._prefix, name)
+        return self._segment._get(full)
 
     def __dir__(self) -> list[str]:
-        return sorted(self._segment._names(self._prefix + "."))
+        names = self._segment._names(self._prefix + ".")
+        if self._prefix in ("event", "station"):
+            names.add("url")
+        if self._prefix == "station":
+            names.update(("inventory", "inventory_xml"))
+        return sorted(names)
 
     def __repr__(self) -> str:
         return f"<{self._prefix} of segment {self._segment.id}>"
@@ -198,7 +207,7 @@ class Segment:
             return None
         return self._source.data(self.id)
 
-    # -- waveform and inventory ------------------------------------------------------
+    # -- waveform and inventory (the implementation of s2sframe.engine.segment_io) --
     def stream(self, reload: bool = False) -> Stream:
         """Return the ObsPy Stream of the segment, decoded once and then cached.
 
@@ -212,23 +221,9 @@ class Segment:
         SkipSegment
             If the segment has no data or its bytes are not valid miniSEED.
         """
-        cached = self._stream
-        if reload or cached is None:
-            cached = self._stream = self._decode_stream()
-        if isinstance(cached, SkipSegment):
-            raise SkipSegment(str(cached))
-        return cached
-
-    def _decode_stream(self) -> Any:
-        data = self.data
-        if not data:
-            return SkipSegment(f"segment {self.id}: no waveform data (segments.data is empty)")
-        from ..decode import read_mseed
-
-        try:
-            return read_mseed(data)
-        except SkipSegment as exc:  # bad bytes; any other error is not the data's
-            return SkipSegment(f"segment {self.id}: {exc}")
+        if reload or self._stream is None:
+            self._stream = segment_io.decode_stream(self.id, self.data)
+        return segment_io.cached(self._stream)
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002
         """Return the station inventory (ObsPy Inventory) of the segment.
@@ -241,27 +236,30 @@ class Segment:
         ----------
         reload : bool
             Parse the stored bytes again, discarding the cached inventory.
-        format : {None, "stationxml"}
-            None: an ObsPy Inventory; ``"stationxml"``: the StationXML bytes.
+        format : {None, "stationxml", "stationtxt"}
+            None: an ObsPy Inventory; ``"stationxml"``: the StationXML bytes;
+            ``"stationtxt"``: the FDSN text format (str).
 
         Raises
         ------
         SkipSegment
             If the station has no inventory or it cannot be read.
         """
-        if self._source is None:
-            raise SkipSegment(f"segment {self.id}: no database to read the inventory from")
-        station_id = self._source.station_id(self.id)
-        if station_id is None:
-            station_id = self._get("station.id")
-        try:
-            if format is not None:
-                from ..decode import read_inventory
+        source = self._require_source("the inventory")
+        station_id = self._station_id()
+        return segment_io.station_inventory(
+            station_id, lambda: source.inventory_bytes(station_id), source.inventories,
+            reload=reload, format=format,
+        )
 
-                return read_inventory(self._source.inventory_bytes(station_id), format=format)
-            return self._source.inventory(station_id, reload=reload)
-        except SkipSegment as exc:
-            raise SkipSegment(f"segment {self.id}: inventory of station {station_id}: {exc}") from None
+    def _station_id(self) -> int:
+        station_id = None if self._source is None else self._source.station_id(self.id)
+        return self._get("station.id") if station_id is None else station_id
+
+    def _require_source(self, what: str) -> DBSource:
+        if self._source is None:
+            raise SkipSegment(f"segment {self.id}: no database to read {what} from")
+        return self._source
 
     # -- derived ---------------------------------------------------------------------
     def sds_path(self, root: str = ".") -> str:
@@ -282,13 +280,10 @@ class Segment:
         >>> seg.sds_path("/data")
         '/data/1/2015/GE/WCBO/HHZ.D/GE.WCBO..HHZ.D.2015.150'
         """
-        start: datetime = self._get("request_start")
-        net, sta = self._get("station.network"), self._get("station.station")
-        loc, cha = self._get("channel.location"), self._get("channel.channel")
-        year, day = str(start.year), f"{start.timetuple().tm_yday:03d}"
-        return os.path.join(
-            root, str(self._get("event_id")), year, net, sta, loc, cha + ".D",
-            ".".join((net, sta, loc, cha, "D", year, day)),
+        get = self._get
+        return segment_io.sds_path(
+            root, get("event_id"), get("request_start"), get("station.network"),
+            get("station.station"), get("channel.location"), get("channel.channel"),
         )
 
     @property
@@ -296,16 +291,33 @@ class Segment:
         """The FDSN dataselect query that downloads this segment's window.
 
         ``<datacenter.dataselect_url>?net=..&sta=..&loc=..&cha=..&start=..&end=..``
-        with the seed id components (empty location written ``--``) and
-        ``request_start`` / ``request_end`` in ISO format.
+        with the station and channel codes (an empty location written ``loc=``, as
+        stream2segment does) and ``request_start`` / ``request_end`` in ISO format.
         """
-        net, sta, loc, cha = (self.seed_id.split(".") + ["", "", "", ""])[:4]
-        start = self._get("request_start").isoformat()
-        end = self._get("request_end").isoformat()
-        base = self._get("datacenter.dataselect_url")
-        return (
-            f"{base}?net={net}&sta={sta}&loc={loc or '--'}&cha={cha}&start={start}&end={end}"
+        get = self._get
+        return segment_io.dataselect_url(
+            get("datacenter.dataselect_url"), get("station.network"), get("station.station"),
+            get("channel.location"), get("channel.channel"), get("request_start"),
+            get("request_end"),
         )
+
+    # -- values of related rows that are not columns ---------------------------------
+    def _related(self, prefix: str, name: str) -> Any:
+        """``event.url``, ``station.url``, ``station.inventory_xml`` (stream2segment's)."""
+        get = self._get
+        if prefix == "station" and name == "inventory_xml":
+            return self._require_source("StationXML").inventory_bytes(self._station_id())
+        if prefix == "station" and name == "url":
+            base = self._require_source("the station URL").value(
+                "data_centers", "station_url", get("station.datacenter_id"))
+            return segment_io.station_url(
+                base, get("station.network"), get("station.station"), get("station.start_time")
+            )
+        if prefix == "event" and name == "url":
+            base = self._require_source("the event URL").value(
+                "web_services", "url", get("event.webservice_id"))
+            return segment_io.event_url(base, get("event.event_id"))
+        return get(f"{prefix}.{name}")
 
 
 def _describe(exc: BaseException) -> str:

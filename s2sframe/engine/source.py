@@ -21,7 +21,7 @@ from ..db import urls as _db
 from ..db.retry import with_retries
 
 if TYPE_CHECKING:  # pragma: no cover
-    from obspy import Inventory
+    pass
 
 __all__ = ["DBSource"]
 
@@ -58,6 +58,7 @@ class DBSource:
         self._station: dict[int, int] = {}
         self._inv_bytes: dict[int, bytes | None] = {}
         self._attrs: dict[int, dict[str, Any]] | None = None
+        self._lookups: dict[tuple[str, str], dict[int, Any]] = {}
 
     def __repr__(self) -> str:
         return f"DBSource({_db.mask_url(self.url)!r}, batch of {len(self._batch)})"
@@ -125,16 +126,6 @@ class DBSource:
                 self._inv_bytes.setdefault(sid, None)
         return self._inv_bytes[station_id]
 
-    def inventory(self, station_id: int, reload: bool = False) -> Inventory:
-        """Parsed inventory of a station (parsed once, then cached by station id).
-
-        Raises SkipSegment if the station has none or it is invalid (errors are cached too).
-        """
-        cache = self.inventories
-        if reload and station_id in cache:
-            del cache[station_id]
-        return cache.get_or_read(station_id, lambda: self.inventory_bytes(station_id))
-
     # -- attributes ------------------------------------------------------------------
     def attributes(self, segment_id: int) -> dict[str, Any]:
         """All selectable attributes of a segment, fetched for the whole batch at once."""
@@ -150,3 +141,22 @@ class DBSource:
             return self._attrs[segment_id]
         except KeyError:
             raise LookupError(f"segment {segment_id} is not in the database") from None
+
+    def value(self, table: str, column: str, row_id: int | None) -> Any:
+        """``column`` of the row ``row_id`` of a small table (``data_centers``,
+        ``web_services``): the whole column is read once per source."""
+        key = (table, column)
+        values = self._lookups.get(key)
+        if values is None:
+            tab = S.metadata.tables[table]
+            query = sa.select(tab.c.id, tab.c[column])
+
+            def read() -> list[tuple]:
+                with self.engine.connect() as conn:
+                    return conn.execute(query).all()
+
+            values = self._lookups[key] = dict(with_retries(read))
+        try:
+            return values[row_id]
+        except KeyError:
+            raise LookupError(f"no row with id {row_id} in {table}") from None
