@@ -324,3 +324,30 @@ def test_s2s_show_command_serves_and_logs_no_secret(tmp_path, pyfile):
     log = line + out
     assert "POST /api/label 200" in log and "GET /api/init 200" in log
     assert token not in log
+
+
+def test_docs_page_examples_run(tmp_path, monkeypatch):
+    """The Python blocks of docs/show.md run as written (the plot module is then used)."""
+    import re
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "show.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    module = tmp_path / "doc_plots.py"
+    module.write_text(blocks[0])
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(blocks[1], "show.md", "exec"), namespace)  # noqa: S102 - our own docs
+    url = namespace["url"]
+    srv = show(url, pyfile=module, open_browser=False)
+    try:
+        c = Client(srv.url)
+        c.page()
+        assert [p["name"] for p in c.get("init")[1]["plots"]] == ["cumulative", "spectrum"]
+        assert "error" not in c.get("plot", index=0, name="spectrum")[1]
+        _s, pre = c.get("segment", index=0, pre=1)
+        assert "error" not in pre["main"]  # the documented response removal works
+    finally:
+        srv.stop()
