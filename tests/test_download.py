@@ -432,3 +432,21 @@ def test_windows_one_second_off_are_the_same_window(fresh, tmp_path):
     rows = {r.id: r for r in _rows(url)}
     assert all(rows[i].download_id == first.download_id for i in ids[:3])
     assert all(rows[i].download_id == again.download_id for i in ids[3:6])
+
+
+def test_a_channel_is_asked_once_per_request():
+    """Two events giving a channel the same window: two requests, both segments answered."""
+    from s2sframe.download.dataselect import Seg, split_response
+    from s2sframe.download.run import _groups
+    from s2sframe.testing.fdsn_data import Archive
+
+    t0, t1 = datetime(2021, 1, 2, 0, 0, 0), datetime(2021, 1, 2, 0, 4, 0)
+    segs = [Seg(1, ev, 1, "GE.S000..HHZ", 1.0, t0, t0, t1) for ev in (1, 2)]
+    segs.append(Seg(2, 1, 1, "GE.S000..HHN", 1.0, t0, t0, t1))
+    groups = _groups(segs)
+    assert sorted(len(g) for g in groups) == [1, 2]
+    arch = Archive.build(events=1, stations=1, datacenters=1)
+    for g in groups:
+        data = b"".join(arch.mseed(tuple(s.seed_id.split(".")), t0, t1) for s in g)
+        split_response(data, g, 200)
+    assert all(s.result["download_code"] == 200 for s in segs)

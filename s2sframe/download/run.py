@@ -178,8 +178,13 @@ def _authorize(client: Client, cfg: DownloadConfig, dcs: list[routing.DataCenter
 def _groups(todo: list[Seg]) -> list[list[Seg]]:
     """One request per (data center, window), most recent first, data centers interleaved."""
     by_key: dict[tuple, list[Seg]] = {}
+    seen: dict[tuple, int] = {}
     for s in sorted(todo, key=lambda s: (s.request_start, s.request_end), reverse=True):
-        by_key.setdefault((s.datacenter_id, s.request_start, s.request_end), []).append(s)
+        # a channel once per request: two events may give it the same window (rare)
+        base = (s.datacenter_id, s.request_start, s.request_end)
+        k = seen.setdefault((*base, s.seed_id), -1) + 1
+        seen[(*base, s.seed_id)] = k
+        by_key.setdefault((*base, k), []).append(s)
     per_dc: dict[int, list[list[Seg]]] = {}
     for key, group in by_key.items():
         per_dc.setdefault(key[0], []).append(group)
