@@ -26,7 +26,7 @@ def _body(net: str, sta: str, start: datetime, end: datetime | None) -> str:
 
 
 def fetch(client: Client, engine: sa.engine.Engine, update: bool, timeout: float,
-          limits: dict[int, AdaptiveLimit], workers: int) -> dict[str, int]:
+          limits: dict[int, AdaptiveLimit], workers: int, progress: bool = False) -> dict[str, int]:
     """Download and write inventories; return counts ('saved', 'failed')."""
     st, sg, dc = schema.stations, schema.segments, schema.data_centers
     has_data = sa.exists().where(sg.c.channel_id == schema.channels.c.id,
@@ -52,9 +52,13 @@ def fetch(client: Client, engine: sa.engine.Engine, update: bool, timeout: float
             return row.id, None, resp.error or f"HTTP {resp.status} (no content)"
         return row.id, gzip.compress(resp.body, compresslevel=9, mtime=0), None
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
+            tqdm(total=len(todo), unit="sta", desc="inventories", disable=not progress) as bar:
         futures = [pool.submit(one, r) for r in todo]
         for fut in as_completed(futures):
+            bar.update(1)
             sid, xml, err = fut.result()
             if xml is None:
                 counts["failed"] += 1

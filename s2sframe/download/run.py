@@ -143,7 +143,7 @@ def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadRep
         _waveforms(client, engine, cfg, dcs, todo, auths, limits, report, progress)
     if cfg.inventory:
         saved = inventory.fetch(client, engine, cfg.update_metadata, adv["i_timeout"], limits,
-                                min(cap * len(dcs), 16))
+                                min(cap * len(dcs), 16), progress)
         report.inventories = saved["saved"]
     for d in dcs:
         if limits[d.id].min_seen < cap:
