@@ -212,3 +212,40 @@ def test_dates_before_year_1000(edge_url):
         assert query.collect()["id"].to_list() == ids, expr
     assert lf.filter(s2sframe.where({"start_time": "[0900-01-01, 0999-01-01]"})).select(
         "id").collect()["id"].to_list() == [7]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                            marks=pytest.mark.postgres)])
+def test_every_segment_is_found_by_its_own_rounded_values(backend, request, tmp_path):
+    """Selecting a segment by the three-decimal values it shows finds it (issue: 8 of 73)."""
+    from s2sframe.testing import make_database
+    from tests.conftest import new_pg_database
+
+    url = ("sqlite:///" + str(tmp_path / "m.sqlite") if backend == "sqlite"
+           else new_pg_database(request))
+    make_database(url, events=4, stations=4, metadata_only=True, seed=11)
+    lf = s2sframe.scan(url)
+    rows = lf.select("id", "duration_sec", "missing_data_sec").drop_nulls().collect()
+    assert rows.height >= 20
+    session = get_session(url)
+    try:
+        for sid, dur, miss in rows.iter_rows():
+            selection = {"duration_sec": f"{dur:.3f}", "missing_data_sec": f"{miss:.3f}"}
+            found = lf.filter(s2sframe.where(selection)).select("id").collect()["id"]
+            assert sid in found.to_list(), (sid, selection)
+            query = session.query(Segment.id).filter(Segment.duration_sec == float(f"{dur:.3f}"))
+            assert sid in [i for (i,) in query], (sid, dur)
+    finally:
+        close_session(session)
+
+
+def test_the_example_database_of_stream2segment(example_db):
+    """On a database stream2segment wrote: each segment found by its own values."""
+    url = "sqlite:///" + str(example_db)
+    lf = s2sframe.scan(url)
+    rows = lf.select("id", "duration_sec", "missing_data_sec").drop_nulls().collect()
+    assert rows.height > 0
+    for sid, dur, miss in rows.iter_rows():
+        selection = {"duration_sec": f"{dur:.3f}", "missing_data_sec": f"{miss:.3f}"}
+        assert lf.filter(s2sframe.where(selection)).select("id").collect()["id"].to_list() \
+            == [sid]
