@@ -11,7 +11,7 @@ from polars.testing import assert_frame_equal
 
 import s2sframe
 from s2sframe.db import attributes as A
-from s2sframe.db import scan as _scan
+from s2sframe.db import plan as _plan
 from tests import smalldb
 
 
@@ -155,7 +155,7 @@ def test_head_becomes_limit(small_url):
 
 
 def test_partitioned_read_equals_single(small_url, monkeypatch):
-    monkeypatch.setattr(_scan, "PARTITION_MIN_ROWS", 1)
+    monkeypatch.setattr(_plan, "PARTITION_MIN_ROWS", 1)
     parts = s2sframe.scan(small_url, partitions=3)
     assert s2sframe.explain(parts.select("id")).count("SELECT") == 3
     single = s2sframe.scan(small_url, partitions=1)
