@@ -33,6 +33,7 @@ from .engine.run import map_segments, shutdown_workers
 from .engine.segment import Segment
 from .exceptions import (
     DatabaseError,
+    OutputError,
     ProcessingError,
     S2SFrameError,
     SelectionError,
@@ -48,6 +49,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 __all__ = [
     "DatabaseError",
     "DownloadReport",
+    "OutputError",
     "ProcessingError",
     "S2SFrameError",
     "S2SLazyNamespace",

@@ -26,7 +26,7 @@ import click
 
 from .compat.config import BadInput, load_pyfunc, logfile_path, resolve_dburl, yaml_load
 from .db.urls import mask_text
-from .exceptions import DatabaseError, ProcessingError, SelectionError
+from .exceptions import DatabaseError, OutputError, ProcessingError, SelectionError
 
 #: Files written by ``s2s init`` (template name -> written name).
 NOTEBOOK = "Using-s2sframe-in-your-Python-code.ipynb"
@@ -56,7 +56,7 @@ def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (BadInput, DatabaseError, SelectionError, FileNotFoundError) as exc:
+        except (BadInput, DatabaseError, OutputError, SelectionError, FileNotFoundError) as exc:
             _fail(str(exc), 2)
         except ProcessingError as exc:
             _fail(str(exc), 1)

@@ -5,7 +5,11 @@ Hierarchy::
     Exception
      ├── S2SFrameError              base of every s2sframe error
      │    ├── DatabaseError         database missing, unreachable or not a stream2segment one
-     │    └── ProcessingError       a user function failed and the run was aborted
+     │    ├── ProcessingError       a user function failed and the run was aborted
+     │    └── OutputError           an output file that cannot be used: owned by another
+     │                              run, produced by a different run, a folder, not
+     │                              writable, a format that is not supported there
+     │                              (also a ValueError)
      ├── ValueError
      │    └── SelectionError        bad attribute name or selection expression
      │                              (also an S2SFrameError)
@@ -48,6 +52,23 @@ class ProcessingError(S2SFrameError):
         super().__init__(message)
         self.segment_id = segment_id
         self.function_traceback = function_traceback
+
+
+class OutputError(S2SFrameError, ValueError):
+    """An output file cannot be used; the message names it and says how to proceed.
+
+    Raised before any work starts: when another run is writing the output (one
+    run per output at a time), when the output or its partial results were
+    produced by a different function, database or selection, when the path is a
+    folder, its folder is not writable, or its extension names a format that is
+    not written there.
+
+    Examples
+    --------
+    >>> from s2sframe import OutputError
+    >>> issubclass(OutputError, ValueError)
+    True
+    """
 
 
 class SkipSegment(Exception):

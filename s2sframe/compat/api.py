@@ -32,6 +32,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import URL
 
+from ..db.urls import mask_url
+from ..engine.owner import function_fingerprint
 from ..exceptions import SkipSegment
 from .config import BadInput, logfile_path, yaml_load
 from .orm import (
@@ -207,7 +209,9 @@ def process(
         outputs are discarded.
     append : bool
         Keep the rows of an existing ``outfile`` and process only the segments not
-        in it (resume after an interruption). False: replace the file.
+        in it (resume after an interruption, also after ``kill -9``). False: replace
+        the file. Appending to a file produced by another function or database is
+        refused (:class:`~s2sframe.OutputError`, see docs/long_jobs.md).
     writer_options : dict, optional
         HDF: arguments of ``pandas.HDFStore.append`` (e.g. ``min_itemsize``, ``key``,
         ``chunksize`` rows per write). Parquet: arguments of
@@ -231,7 +235,11 @@ def process(
     run = _Run(pyfunc, dburl, segments_selection, config, multi_process, chunksize,
                skip_exceptions, mode="row")
     existed = outfile is not None and os.path.isfile(outfile)
-    writer = get_writer(outfile, append, writer_options) if outfile is not None else None
+    writer = None
+    if outfile is not None:
+        manifest = {"producer": "process", "function": function_fingerprint(pyfunc),
+                    "database": mask_url(run.url)}
+        writer = get_writer(outfile, append, writer_options, manifest)
     if logfile is True:
         base = outfile or getattr(sys.modules.get(getattr(pyfunc, "__module__", "")), "__file__",
                                   None)

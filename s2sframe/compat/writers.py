@@ -5,27 +5,37 @@ Every file has one row per segment, the segment id first in column
 ``append=True`` a writer reports the ids already in the file (so they are not
 processed again) and adds the new rows; otherwise the file is replaced.
 
-- CSV: rows are written (and flushed) as they come: after a crash, rerunning with
-  ``append=True`` processes only the segments not written yet.
-- HDF: rows are appended to the table (key ``s2s_table``) every ``chunksize``
-  rows (writer option, default 10000) and when the run ends. Integer columns are
-  stored as floats (HDF tables have no missing integers) except the id.
-- Parquet: each batch of rows goes to a part file in ``.<name>.s2s-parts/`` next
-  to the output; at the end (also after an error or Ctrl-C) the parts, and the
-  previous file when appending, become the output file, written atomically. Parts
-  left by a killed run are kept by ``append=True`` runs and merged.
+Crash safety, the same for every format: a writer owns its output for the whole
+run (a second run on it is refused at once, see :mod:`s2sframe.engine.owner`);
+each batch of rows goes to a Parquet part file in ``<output>.parts/``; at the end
+(also after an error or Ctrl-C) the parts, after the rows of the existing file
+when appending, become the output file, written to a temporary file and renamed
+over it. After a ``kill -9`` the output is the previous one (or none) and the
+parts hold the finished rows: ``append=True`` keeps both and processes the rest.
+
+- CSV: a header row, unless appending to a header-less file written by
+  stream2segment from list rows (its first column is the segment id): then the
+  new rows have no header either and must be lists.
+- HDF: the table ``s2s_table`` (writer option ``key``). Integer columns are stored
+  as floats (HDF tables have no missing integers) except the id, booleans too
+  when some are missing; string columns are sized for their longest value.
+- Parquet: any column type, lists included.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from ..engine.parts import PartFiles, atomic_write
+from ..engine.owner import OutputFiles, differences
+from ..engine.parts import atomic_write
+from ..exceptions import OutputError
 from .config import BadInput
 
 SEGMENT_ID_COLNAME = "segment_db_id"
@@ -38,30 +48,37 @@ HDF_DEFAULT_CHUNKSIZE = 10000
 
 
 def get_writer(outfile: str | os.PathLike, append: bool = False,
-               options: dict[str, Any] | None = None) -> Writer:
-    """The writer of ``outfile``, chosen by its extension.
+               options: dict[str, Any] | None = None,
+               manifest: Mapping[str, Any] | None = None) -> Writer:
+    """The writer of ``outfile``, chosen by its extension; it owns the file until closed.
+
+    ``manifest`` describes the run (function, database): appending to an output
+    whose manifest differs is refused.
 
     Raises
     ------
     BadInput
-        Unknown extension, missing folder, or an existing file without id column
-        to append to.
+        Unknown extension, or an existing file without id column to append to.
+    OutputError
+        Another run writes ``outfile``, it was produced by another function or
+        database (appending), it is a folder, its folder is missing or not writable.
 
     Examples
     --------
-    >>> type(get_writer("out.parquet")).__name__
+    >>> import tempfile, os
+    >>> writer = get_writer(os.path.join(tempfile.mkdtemp(), "out.parquet"))
+    >>> type(writer).__name__
     'ParquetWriter'
+    >>> writer.close()
     """
     path = Path(outfile)
     ext = path.suffix.lower()
-    if not path.parent.is_dir():
-        raise BadInput(f"Cannot write {path}: folder {path.parent} does not exist")
     if ext in CSV_EXTENSIONS:
-        return CsvWriter(path, append, options)
+        return CsvWriter(path, append, options, manifest)
     if ext in HDF_EXTENSIONS:
-        return HdfWriter(path, append, options)
+        return HdfWriter(path, append, options, manifest)
     if ext in PARQUET_EXTENSIONS:
-        return ParquetWriter(path, append, options)
+        return ParquetWriter(path, append, options, manifest)
     known = ", ".join(CSV_EXTENSIONS + HDF_EXTENSIONS + PARQUET_EXTENSIONS)
     raise BadInput(f"Unknown output format {ext or '(no extension)'!r} of {path}: use {known}")
 
@@ -70,25 +87,85 @@ class Writer:
     """Base class: ``done_ids()``, ``write(frame)``, ``close()``.
 
     ``write`` receives frames whose first column is :data:`SEGMENT_ID_COLNAME`.
+    Subclasses read the existing file (:meth:`_read_existing`, :meth:`_existing_ids`),
+    refuse rows early (:meth:`_check`) and write the final file (:meth:`_final`).
     """
 
-    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None) -> None:
+    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None,
+                 manifest: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.options = dict(options or {})
-        self.appending = bool(append) and path.is_file() and path.stat().st_size > 0
+        self.manifest = dict(manifest or {"producer": "process"})
         self.idcol = SEGMENT_ID_COLNAME
         self.rows = 0
+        self.closed = False
+        self.files = OutputFiles(path)
+        self.files.acquire()
+        try:
+            self._start(bool(append))
+        except BaseException:
+            self.files.release()
+            raise
+
+    def _start(self, append: bool) -> None:
+        files = self.files
+        old = files.read_manifest()
+        if append and old is not None and (files.parts.exists() or files.describes_output(old)):
+            diff = differences(old, self.manifest)
+            if diff:
+                raise OutputError(
+                    f"Cannot append to {self.path}: it was produced by a different run:\n  "
+                    + "\n  ".join(diff) + "\nRun without append (-a) to replace it, write to "
+                    f"another file, or delete {files.manifest_path} to append anyway"
+                )
+        if not append:
+            files.parts.remove()
+            self.path.unlink(missing_ok=True)
+        self.appending = append and self.path.is_file() and self.path.stat().st_size > 0
+        if self.appending:
+            self._read_existing()
+        files.parts.create()
+        files.write_manifest(self.manifest)
 
     def done_ids(self) -> pl.Series:
-        """Ids of the segments already in the file (empty unless appending)."""
-        return pl.Series(SEGMENT_ID_COLNAME, [], dtype=pl.Int64)
+        """Ids of the segments already written (in the file, or in parts when resuming)."""
+        ids = self.files.parts.column(SEGMENT_ID_COLNAME).cast(pl.Int64)
+        if self.appending:
+            ids = pl.concat([self._existing_ids().cast(pl.Int64).rename(SEGMENT_ID_COLNAME), ids])
+        return ids
 
     def write(self, frame: pl.DataFrame) -> None:
-        raise NotImplementedError
+        """Save rows (crash-safe: a part file)."""
+        self._check(frame)
+        self.files.parts.write(frame)
+        self.rows += frame.height
 
     def close(self) -> None:
-        """Finish the file (idempotent)."""
+        """Write the output file from the existing rows and the parts; release it (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            atomic_write(self.path, self._final)
+            self.files.write_manifest(self.manifest)
+            self.files.parts.remove()
+        finally:
+            self.files.release()
 
+    # ------------------------------------------------------------- per format
+    def _read_existing(self) -> None:
+        """Read what appending needs from the existing file (id column name...)."""
+
+    def _existing_ids(self) -> pl.Series:
+        raise NotImplementedError
+
+    def _check(self, frame: pl.DataFrame) -> None:
+        """Refuse rows that cannot go to the file (before the run goes on)."""
+
+    def _final(self, tmp: Path) -> None:
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- helpers
     def _missing_id(self) -> BadInput:
         return BadInput(f"Cannot append to {self.path}: it has no {SEGMENT_ID_COLNAME} column "
                         "(was it written by s2sframe or stream2segment?)")
@@ -96,6 +173,23 @@ class Writer:
     def _rename(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.rename({SEGMENT_ID_COLNAME: self.idcol}) if self.idcol != SEGMENT_ID_COLNAME \
             else frame
+
+    def _parts(self) -> list[Path]:
+        return self.files.parts.paths()
+
+    def _union(self) -> dict[str, pl.DataType]:
+        """Columns of all parts (first-appearance order), the id first."""
+        frames = [pl.DataFrame(schema=pl.read_parquet_schema(p)) for p in self._parts()]
+        frames.insert(0, pl.DataFrame(schema={SEGMENT_ID_COLNAME: pl.Int64}))
+        return dict(pl.concat(frames, how="diagonal_relaxed").schema)
+
+    def _extra(self, frame: pl.DataFrame, columns: list[str]) -> None:
+        extra = [c for c in frame.columns if c != SEGMENT_ID_COLNAME and c not in columns]
+        if extra:
+            raise ValueError(
+                f"the processing function returned keys that are not columns of {self.path} "
+                f"({', '.join(map(repr, extra))}); its columns are {columns}"
+            )
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
@@ -111,172 +205,188 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(exprs) if exprs else frame
 
 
+def _select(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    return frame.select(pl.col(c) if c in frame.columns else pl.lit(None).alias(c)
+                        for c in columns)
+
+
 class CsvWriter(Writer):
-    """CSV with a header row; rows flushed as written."""
+    """CSV with a header row (or none, appending to stream2segment's list rows)."""
 
-    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None) -> None:
-        super().__init__(path, append, options)
-        self.header: list[str] | None = None
-        if self.appending:
-            with open(path, newline="", encoding="utf-8") as fh:
-                header = next(csv.reader(fh), None)
-            if not header or header[0] not in _ID_NAMES:
-                raise self._missing_id()
-            self.header = header
-            self.idcol = header[0]
-        self.handle = open(path, "a" if self.appending else "w", newline="",  # noqa: SIM115
-                           encoding="utf-8")
+    header: list[str] | None = None
+    headerless = False
 
-    def done_ids(self) -> pl.Series:
-        if not self.appending:
-            return super().done_ids()
-        ids = pl.read_csv(self.path, columns=[self.idcol], infer_schema=False)[self.idcol]
-        return ids.cast(pl.Int64).rename(SEGMENT_ID_COLNAME)
+    def _read_existing(self) -> None:
+        with open(self.path, newline="", encoding="utf-8") as fh:
+            first = next(csv.reader(fh), None)
+        if first and first[0] in _ID_NAMES:
+            self.header = first
+            self.idcol = first[0]
+        elif first and first[0].strip().lstrip("+-").isdigit():
+            self.headerless = True  # stream2segment's list rows: segment id, values...
+        else:
+            raise self._missing_id()
 
-    def write(self, frame: pl.DataFrame) -> None:
-        frame = self._rename(_csv_ready(frame))
-        first = self.header is None
-        if first:
-            self.header = frame.columns
-        extra = [c for c in frame.columns if c not in self.header]  # type: ignore[operator]
-        if extra:
-            raise ValueError(
-                f"the processing function returned keys that are not columns of {self.path} "
-                f"({', '.join(map(repr, extra))}); its columns are {self.header}"
-            )
-        frame = frame.select(
-            pl.col(c) if c in frame.columns else pl.lit(None).alias(c) for c in self.header  # type: ignore[union-attr]
-        )
-        frame.write_csv(self.handle, include_header=first)
-        self.handle.flush()
-        self.rows += frame.height
+    def _existing_ids(self) -> pl.Series:
+        if self.headerless:
+            frame = pl.read_csv(self.path, has_header=False, columns=[0], infer_schema=False,
+                                truncate_ragged_lines=True)
+            return frame.to_series(0)
+        return pl.read_csv(self.path, columns=[self.idcol], infer_schema=False)[self.idcol]
 
-    def close(self) -> None:
-        if not self.handle.closed:
-            self.handle.close()
+    def _check(self, frame: pl.DataFrame) -> None:
+        if self.headerless:
+            keys = [c for c in frame.columns if c != SEGMENT_ID_COLNAME and not c.isdigit()]
+            if keys:
+                raise ValueError(
+                    f"{self.path} has no header (stream2segment's rows of lists): the processing "
+                    f"function must return lists to append to it, not dicts (keys {keys})"
+                )
+        elif self.header is not None:
+            self._extra(frame, self.header)
+
+    def _columns(self) -> tuple[list[str], bool]:
+        """Columns to write and whether to write a header."""
+        if self.header is not None:
+            return self.header, False
+        union = [self.idcol, *(c for c in self._union() if c != SEGMENT_ID_COLNAME)]
+        if self.headerless:
+            return [self.idcol, *sorted(union[1:], key=int)], False
+        return union, True
+
+    def _final(self, tmp: Path) -> None:
+        columns, header = self._columns()
+        with open(tmp, "wb") as out:
+            if self.appending:
+                with open(self.path, "rb") as src:
+                    shutil.copyfileobj(src, out)
+                    src.seek(-1, os.SEEK_END)
+                    if src.read(1) not in (b"\n", b"\r"):
+                        out.write(b"\n")
+            for part in self._parts():
+                frame = _select(_csv_ready(self._rename(pl.read_parquet(part))), columns)
+                frame.write_csv(out, include_header=header)
+                header = False
 
 
 class HdfWriter(Writer):
-    """pandas HDFStore table (appendable); writer options go to ``HDFStore.append``."""
+    """pandas HDFStore table; writer options go to ``HDFStore.append``."""
 
-    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None) -> None:
-        super().__init__(path, append, options)
+    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None,
+                 manifest: Mapping[str, Any] | None = None) -> None:
         try:
-            import pandas as pd
+            import pandas  # noqa: F401
+            import tables  # noqa: F401
         except ImportError:  # pragma: no cover - pandas is a test dependency
             raise BadInput("HDF output needs pandas and tables: pip install 's2sframe[hdf]'") \
                 from None
-        opts = self.options
+        opts = dict(options or {})
         opts.pop("value", None)
-        self.chunksize = int(opts.pop("chunksize", HDF_DEFAULT_CHUNKSIZE))
+        opts["chunksize"] = int(opts.pop("chunksize", HDF_DEFAULT_CHUNKSIZE))
         opts["append"] = True
         opts.setdefault("key", "s2s_table")
         opts.setdefault("format", "table")
-        self.key = opts["key"]
+        self.key: str = opts["key"]
+        self.columns: list[str] | None = None
+        super().__init__(path, append, opts, manifest)
+
+    def _read_existing(self) -> None:
+        import pandas as pd
+
+        try:
+            with pd.HDFStore(self.path, mode="r") as store:
+                if f"/{self.key.strip('/')}" not in store.keys():
+                    self.appending = False  # an empty store: nothing to keep
+                    return
+                self.columns = list(store.select(self.key, start=0, stop=0).columns)
+        except (KeyError, OSError, ValueError, TypeError) as exc:
+            raise BadInput(f"Cannot append to {self.path}: {exc}") from None
+        found = [c for c in _ID_NAMES if c in self.columns]
+        if not found:
+            raise self._missing_id()
+        self.idcol = found[0]
+
+    def _existing_ids(self) -> pl.Series:
+        import pandas as pd
+
+        with pd.HDFStore(self.path, mode="r") as store:
+            ids = store.select_column(self.key, self.idcol)
+        return pl.Series(SEGMENT_ID_COLNAME, ids.to_numpy(), dtype=pl.Int64)
+
+    def _check(self, frame: pl.DataFrame) -> None:
+        if self.columns is not None:
+            self._extra(frame, self.columns)
+
+    def _layout(self) -> tuple[list[str], dict[str, pl.DataType], dict[str, int]]:
+        """Columns, their stored types and string sizes, from all parts."""
+        union = self._union()
+        parts = [pl.read_parquet(p) for p in self._parts()]
+        casts: dict[str, pl.DataType] = {}
+        sizes: dict[str, int] = {}
+        for name, dtype in union.items():
+            if name == SEGMENT_ID_COLNAME:
+                continue
+            if dtype.is_integer() or dtype == pl.Null:
+                casts[name] = pl.Float64
+            elif dtype == pl.Boolean and any(name not in f.columns or f[name].null_count()
+                                             for f in parts):
+                casts[name] = pl.Float64
+            elif dtype == pl.String:
+                sizes[name] = max([int(f[name].str.len_bytes().max() or 0) for f in parts
+                                   if name in f.columns] + [1])
+        columns = [self.idcol, *(c for c in union if c != SEGMENT_ID_COLNAME)]
+        if self.columns is not None:
+            columns = self.columns
+        return columns, casts, sizes
+
+    def _final(self, tmp: Path) -> None:
+        import pandas as pd
+
         if self.appending:
-            try:
-                with pd.HDFStore(path, mode="r") as store:
-                    columns = list(store.select(self.key, start=0, stop=0).columns)
-            except (KeyError, OSError, ValueError, TypeError) as exc:
-                raise BadInput(f"Cannot append to {path}: {exc}") from None
-            found = [c for c in _ID_NAMES if c in columns]
-            if not found:
-                raise self._missing_id()
-            self.idcol = found[0]
+            shutil.copyfile(self.path, tmp)
+        columns, casts, sizes = self._layout()
+        opts = dict(self.options)
+        if not self.appending and sizes:
+            opts["min_itemsize"] = {**sizes, **(opts.get("min_itemsize") or {})}
         data_columns = list(opts.get("data_columns") or [])
         if self.idcol not in data_columns:
             data_columns.append(self.idcol)
         opts["data_columns"] = data_columns
-        self.store = pd.HDFStore(path, mode="a" if self.appending else "w")
-        self.pending: list[pl.DataFrame] = []
-        self.npending = 0
-
-    def done_ids(self) -> pl.Series:
-        if not self.appending:
-            return super().done_ids()
-        ids = self.store.select_column(self.key, self.idcol)
-        return pl.Series(SEGMENT_ID_COLNAME, ids.to_numpy(), dtype=pl.Int64)
-
-    def write(self, frame: pl.DataFrame) -> None:
-        self.pending.append(frame)
-        self.npending += frame.height
-        if self.npending >= self.chunksize:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self.pending:
-            return
-        frame = self._rename(pl.concat(self.pending, how="diagonal_relaxed"))
-        self.pending, self.npending = [], 0
-        casts = {}
-        for name, dtype in frame.schema.items():
-            if name == self.idcol:
-                continue
-            if dtype.is_integer() or dtype == pl.Null:
-                casts[name] = pl.Float64
-            elif dtype == pl.Boolean and frame[name].null_count():
-                casts[name] = pl.Float64
-        frame = frame.cast(casts)  # type: ignore[arg-type]
-        pdf = frame.to_pandas()
-        try:
-            self.store.append(value=pdf, **self.options)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"Cannot append rows to {self.path}: {exc}. HDF tables keep the columns and "
-                "types of their first rows: return the same keys and types for every segment "
-                "(string columns: set writer_options={'min_itemsize': {column: size}})"
-            ) from None
-        self.rows += frame.height
-
-    def close(self) -> None:
-        if self.store.is_open:
-            try:
-                self._flush()
-            finally:
-                self.store.close()
+        with pd.HDFStore(tmp, mode="a") as store:
+            for part in self._parts():
+                frame = pl.read_parquet(part).cast(casts, strict=False)  # type: ignore[arg-type]
+                frame = _select(self._rename(frame), columns)
+                try:
+                    store.append(value=frame.to_pandas(), **opts)
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(
+                        f"Cannot append rows to {self.path}: {exc}. HDF tables keep the columns "
+                        "and types of their first rows: return the same keys and types for every "
+                        "segment (string columns: set writer_options={'min_itemsize': "
+                        "{column: size}})"
+                    ) from None
 
 
 class ParquetWriter(Writer):
-    """Parquet, assembled at close from part files (see module doc)."""
+    """Parquet; writer options go to ``polars.DataFrame.write_parquet``."""
 
-    def __init__(self, path: Path, append: bool, options: dict[str, Any] | None) -> None:
-        super().__init__(path, append, options)
-        self.parts = PartFiles(path.with_name(f".{path.name}.s2s-parts"))
-        if not append:
-            self.parts.remove()
-        self.keep_existing = self.appending
-        if self.appending:
-            names = pl.read_parquet_schema(path)
-            found = [c for c in _ID_NAMES if c in names]
-            if not found:
-                raise self._missing_id()
-            self.idcol = found[0]
-        self.parts.create()
-        self.closed = False
+    def _read_existing(self) -> None:
+        names = pl.read_parquet_schema(self.path)
+        found = [c for c in _ID_NAMES if c in names]
+        if not found:
+            raise self._missing_id()
+        self.idcol = found[0]
 
-    def done_ids(self) -> pl.Series:
-        ids = self.parts.column(SEGMENT_ID_COLNAME)
-        if self.appending:
-            ids = pl.concat([ids, pl.read_parquet(self.path, columns=[self.idcol])
-                             .get_column(self.idcol).rename(SEGMENT_ID_COLNAME)])
-        return ids.cast(pl.Int64)
+    def _existing_ids(self) -> pl.Series:
+        return pl.read_parquet(self.path, columns=[self.idcol]).to_series(0)
 
-    def write(self, frame: pl.DataFrame) -> None:
-        self.parts.write(frame)
-        self.rows += frame.height
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+    def _final(self, tmp: Path) -> None:
         sources = []
-        if self.keep_existing:
+        if self.appending:
             sources.append(pl.scan_parquet(self.path).rename({self.idcol: SEGMENT_ID_COLNAME}))
-        sources += [pl.scan_parquet(p) for p in self.parts.paths()]
+        sources += [pl.scan_parquet(p) for p in self._parts()]
         if sources:
-            final = pl.concat(sources, how="diagonal_relaxed").collect()
-            final = self._rename(final)
+            final = self._rename(pl.concat(sources, how="diagonal_relaxed").collect())
         else:
             final = pl.DataFrame(schema={SEGMENT_ID_COLNAME: pl.Int64})
-        atomic_write(self.path, lambda tmp: final.write_parquet(tmp, **self.options))
-        self.parts.remove()
+        final.write_parquet(tmp, **self.options)

@@ -30,7 +30,6 @@ import sys
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from time import perf_counter
 from typing import Any, Literal
 
@@ -44,6 +43,7 @@ from ..db import urls as _db
 from .functions import _code_files, _import_paths, _name_of, check_function
 from .loop import _Chunk, _Deaths, _Run, _Tally
 from .output import _assemble, _Parts
+from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
 from .worker import _ID, _Job, _SecretURL, _WorkerState
 
@@ -194,27 +194,38 @@ class _Mapper:
         return chunk_size(total, width, self.chunksize, self.cap)
 
     def map(self, df: pl.DataFrame, *, output: str | os.PathLike | None = None,
-            progress: bool = True) -> pl.DataFrame:
+            overwrite: bool = False, progress: bool = True) -> pl.DataFrame:
         """Results of the function on the segments of ``df`` (see :func:`map_segments`)."""
         _validate(df)
         name, job = self.name, self.job
         self.deaths.total = max(self.deaths.total, df.height)
         parts = None
         if output is not None:
-            out_path = Path(output)
-            parts = _Parts(out_path, job)
-            if out_path.exists() and not parts.dir.exists():
-                previous = pl.read_parquet(out_path)
-                if _ID in previous.columns and previous.get_column(_ID).equals(df.get_column(_ID)):
-                    if progress:
-                        print(f"{name}: {out_path} already complete; nothing to compute",
-                              file=sys.stderr)
-                    return previous
-                raise FileExistsError(
-                    f"{out_path} exists and holds other segments: delete it or choose another path"
-                )
-            parts.open()
+            parts = _Parts(output, {
+                "producer": "map_segments",
+                "function": function_fingerprint(job.func),
+                "database": _db.mask_url(self.url),
+                "segments": ids_fingerprint(df.get_column(_ID).to_numpy()),
+                "settings": {"error_column": job.error_column,
+                             "return_dtypes": {k: str(v) for k, v in sorted(job.dtypes.items())}},
+            })
+            previous = parts.open(overwrite)
+            if previous is not None:
+                parts.close()
+                if progress:
+                    print(f"{name}: {output} already complete; nothing to compute",
+                          file=sys.stderr)
+                order = df.select(pl.col(_ID).cast(previous.schema[_ID]))
+                return order.join(previous, on=_ID, how="left", maintain_order="left")
+        try:
+            return self._run(df, parts, progress)
+        finally:
+            if parts is not None:
+                parts.close()
 
+    def _run(self, df: pl.DataFrame, parts: _Parts | None, progress: bool) -> pl.DataFrame:
+        """Plan the chunks of ``df``, process them, assemble (and save) the final frame."""
+        name, job = self.name, self.job
         positions = pl.DataFrame({
             "pos": pl.int_range(df.height, dtype=pl.Int64, eager=True),
             "station": _station_ids(df, self.url) if df.height else pl.Series([], dtype=pl.Int64),
@@ -265,6 +276,7 @@ def map_segments(
     return_dtypes: Mapping[str, pl.DataType] | None = None,
     progress: bool = True,
     output: str | os.PathLike | None = None,
+    overwrite: bool = False,
     dburl: str | URL | None = None,
     error_column: str = "s2s_error",
 ) -> pl.DataFrame:
@@ -300,9 +312,14 @@ def map_segments(
     progress : bool
         Show a progress bar (terminal or notebook) and print a summary line.
     output : str or path, optional
-        Parquet file of the final frame. Results are saved as they complete in
-        ``<output>.parts/``: after a crash or Ctrl-C the same call computes only
-        the missing segments; the final file equals an uninterrupted run's.
+        Parquet file (``.parquet``) of the final frame. Results are saved as they
+        complete in ``<output>.parts/``: after a crash, ``kill -9`` or Ctrl-C the
+        same call computes only the missing segments; the final file equals an
+        uninterrupted run's. One run at a time owns an output (another one is
+        refused at once), and a call with another function, database or set of
+        segments on the same path is refused (see docs/long_jobs.md).
+    overwrite : bool
+        Discard an existing ``output`` (and its partial results) and recompute.
     dburl : str, optional
         The database (default: the one ``df`` was scanned from).
     error_column : str
@@ -318,6 +335,9 @@ def map_segments(
     ------
     ProcessingError
         With ``errors="raise"``, on the first exception that is not a skip.
+    OutputError
+        Before any work, when ``output`` is used by another run, was produced by a
+        different run, is a folder, is not writable or does not end with .parquet.
 
     Examples
     --------
@@ -347,7 +367,7 @@ def map_segments(
         skip_exceptions=skip_exceptions, return_dtypes=return_dtypes, dburl=dburl,
         error_column=error_column, total=df.height,
     ) as mapper:
-        return mapper.map(df, output=output, progress=progress)
+        return mapper.map(df, output=output, overwrite=overwrite, progress=progress)
 
 
 def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> None:
