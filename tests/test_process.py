@@ -304,7 +304,7 @@ def test_parquet_resume_after_a_failure(db, tmp_path):
     assert res.total == len(ids) - 6
     final = pl.read_parquet(out)
     assert sorted(final["segment_db_id"].to_list()) == sorted(ids)
-    assert not any(tmp_path.glob(".r.parquet.s2s-parts"))
+    assert not (tmp_path / "r.parquet.parts").exists()
 
 
 def test_logfile_true_and_writer_errors(db, tmp_path):
@@ -318,8 +318,11 @@ def test_logfile_true_and_writer_errors(db, tmp_path):
         process(seg_id_row, db, [1], outfile=str(foreign), append=True)
     with pytest.raises(BadInput, match="Unknown output format '.xlsx'"):
         process(seg_id_row, db, [1], outfile=str(tmp_path / "o.xlsx"))
-    with pytest.raises(BadInput, match="does not exist"):
+    with pytest.raises(s2sframe.OutputError, match="does not exist"):
         process(seg_id_row, db, [1], outfile=str(tmp_path / "no" / "o.csv"))
+    with pytest.raises(s2sframe.OutputError, match="function: seg_id_row .* now"):
+        process(lambda s, c: {"other": 1}, db, [2], outfile=str(out), append=True)
+    (tmp_path / ".o.csv.s2s-manifest.json").unlink()  # as the message says: append anyway
     with pytest.raises(ValueError, match="not columns of"):
         process(lambda s, c: {"other": 1}, db, [2], outfile=str(out), append=True)
 
@@ -370,22 +373,6 @@ def test_csv_writer_nested_values_and_hdf_types(tmp_path):
     again = _writers.get_writer(tmp_path / "x.h5", append=True)
     assert sorted(again.done_ids().to_list()) == [1, 2, 3, 4]
     again.close()
-
-
-def test_parquet_writer_keeps_parts_of_a_killed_run(tmp_path):
-    path = tmp_path / "k.parquet"
-    w = _writers.get_writer(path)
-    w.write(pl.DataFrame({"segment_db_id": [1], "a": [1.0]}))
-    # killed here: no close(); the next append run sees and merges the part
-    w2 = _writers.get_writer(path, append=True)
-    assert w2.done_ids().to_list() == [1]
-    w2.write(pl.DataFrame({"segment_db_id": [2], "a": [None], "z": ["new"]}))
-    w2.close()
-    df = pl.read_parquet(path)
-    assert df.columns == ["segment_db_id", "a", "z"] and df["segment_db_id"].to_list() == [1, 2]
-    w3 = _writers.get_writer(path)  # no append: replaced at close
-    w3.close()
-    assert pl.read_parquet(path).height == 0
 
 
 # ----------------------------------------------------------------------------- config
