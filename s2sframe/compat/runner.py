@@ -25,6 +25,7 @@ from ..db import attributes as A
 from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
+from ..engine.results import ResultTypeError, mixed_types
 from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
@@ -39,6 +40,9 @@ logger.addHandler(logging.NullHandler())  # messages are shown only where asked 
 #: (download log and config) and class lists, which are fetched when used.
 _NOT_LOADED = ("download.log", "download.config", "classes.id", "classes.label",
                "classes.description")
+#: How to fix values of different types for one key (see :mod:`s2sframe.engine.results`).
+KEY_HINT = ("return the same type for each key in every segment (None mixes with any type, "
+            "int with float)")
 _P = "__s2s_"  # prefix of our columns in the engine's results
 _R = "__s2s_r_"  # prefix of the processing function's columns
 
@@ -296,6 +300,9 @@ class _Run:
                 part = df.slice(start, batch)
                 try:
                     out = mapper.map(part, progress=False)
+                except ResultTypeError as exc:
+                    raise mixed_types(self.name, exc.column.removeprefix(_R), exc.first,
+                                      exc.second, KEY_HINT) from None
                 except ProcessingError as exc:
                     if exc.segment_id is None:  # not the function: e.g. workers cannot start
                         raise

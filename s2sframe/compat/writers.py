@@ -35,8 +35,10 @@ import polars as pl
 
 from ..engine.owner import OutputFiles, differences
 from ..engine.parts import atomic_write
+from ..engine.results import ColumnTypes
 from ..exceptions import OutputError
 from .config import BadInput
+from .runner import KEY_HINT
 
 SEGMENT_ID_COLNAME = "segment_db_id"
 #: id column names of files written by older stream2segment versions (read when appending)
@@ -99,6 +101,9 @@ class Writer:
         self.idcol = SEGMENT_ID_COLNAME
         self.rows = 0
         self.closed = False
+        function = self.manifest.get("function") or {}
+        self.types = ColumnTypes(function.get("name", "the processing function"),
+                                 SEGMENT_ID_COLNAME, hint=KEY_HINT)
         self.files = OutputFiles(path)
         self.files.acquire()
         try:
@@ -126,6 +131,8 @@ class Writer:
             self._read_existing()
         files.parts.create()
         files.write_manifest(self.manifest)
+        for part in files.parts.paths():  # the types of the rows saved before
+            self.types.add(pl.read_parquet(part))
 
     def done_ids(self) -> pl.Series:
         """Ids of the segments already written (in the file, or in parts when resuming)."""
@@ -137,6 +144,7 @@ class Writer:
     def write(self, frame: pl.DataFrame) -> None:
         """Save rows (crash-safe: a part file)."""
         self._check(frame)
+        self.types.add(frame)  # types of rows of earlier batches (see engine.results)
         self.files.parts.write(frame)
         self.rows += frame.height
 
@@ -376,6 +384,8 @@ class ParquetWriter(Writer):
         if not found:
             raise self._missing_id()
         self.idcol = found[0]
+
+        self.types.add(pl.read_parquet(self.path).rename({self.idcol: SEGMENT_ID_COLNAME}))
 
     def _existing_ids(self) -> pl.Series:
         return pl.read_parquet(self.path, columns=[self.idcol]).to_series(0)

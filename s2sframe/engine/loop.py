@@ -25,6 +25,7 @@ import polars as pl
 from ..exceptions import ProcessingError
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
+from .results import ColumnTypes, ResultTypeError
 from .worker import _ID, _ChunkResult, _describe, _Failure, _Job, _process, _WorkerState
 
 DIED = (
@@ -115,6 +116,7 @@ class _Run:
         self.deaths = deaths
         self.files = files
         self.tally = _Tally()
+        self.types = ColumnTypes(job.name, fixed=job.dtypes, skip=(job.error_column,))
 
     def executor(self, alone: bool = False) -> cf.Executor:
         if self.state is not None:
@@ -192,6 +194,8 @@ class _Run:
                                 _Chunk(chunk.positions[i:i + 1], single=True)
                                 for i in range(len(chunk.positions))
                             )
+                    elif isinstance(exc, ResultTypeError):
+                        raise exc  # the results of the function, not the machinery
                     else:
                         raise ProcessingError(
                             f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
@@ -236,6 +240,7 @@ class _Run:
         t.done += frame.height
         t.skipped += skipped
         t.failed += failed
+        self.types.add(frame)  # never two types in one column (see .results)
         if self.output is not None:
             self.output.write(key, frame)
         else:

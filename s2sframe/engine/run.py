@@ -250,6 +250,9 @@ class _Mapper:
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
                    bar, self.deaths, self.files)
         run.tally.resumed = resumed
+        if resumed and parts is not None:
+            for _, frame in parts.frames():  # what the previous runs returned, first
+                run.types.add(frame)
         t0 = perf_counter()
         width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
         try:
