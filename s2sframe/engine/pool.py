@@ -50,7 +50,7 @@ class _Pool:
     stops busy workers on request.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, wait: bool = True) -> None:
         import loky
 
         self.workers = workers
@@ -60,12 +60,22 @@ class _Pool:
             workers, context=loky.backend.get_context("loky"), initializer=_init_worker,
             env=dict(THREAD_VARS),
         )
-        try:  # start every process now, and fail here if they cannot start
-            for fut in [self.executor.submit(_worker_pid) for _ in range(workers)]:
-                fut.result()
-        except cf.BrokenExecutor as exc:
-            self.stop()
-            raise _start_failed(exc) from exc
+        # start every process now; ``wait``: and fail here if they cannot start
+        self._starting = [self.executor.submit(_worker_pid) for _ in range(workers)]
+        if wait:
+            self.ready()
+
+    def ready(self) -> cf.Executor:
+        """The executor, once every worker has started (ProcessingError if they cannot)."""
+        if self._starting:
+            starting, self._starting = self._starting, []
+            try:
+                for fut in starting:
+                    fut.result()
+            except cf.BrokenExecutor as exc:
+                self.stop()
+                raise _start_failed(exc) from exc
+        return self.executor
 
     def stop(self, wait: bool = False) -> None:
         """Shut down, terminating busy workers."""
@@ -85,7 +95,8 @@ class _Lease:
     ``release()`` when the run ends. The shared pool serves one run at a time.
     Segments retried alone after a crash run in a pool of one worker
     (``executor(alone=True)``), so a segment that kills its worker again costs
-    one new process, not ``workers`` of them.
+    one new process, not ``workers`` of them; meanwhile the replacement of the
+    broken pool starts.
     """
 
     def __init__(self, workers: int) -> None:
@@ -97,10 +108,10 @@ class _Lease:
         if alone:
             if self.single is None:
                 self.single = _Pool(1)
-            return self.single.executor
+            return self.single.ready()
         if self.pool is None:
             self.pool = self._acquire()
-        return self.pool.executor
+        return self.pool.ready()
 
     def _acquire(self) -> _Pool:
         with _LOCK:
@@ -122,19 +133,21 @@ class _Lease:
         return _Pool(self.workers)  # the shared pool is busy with another run
 
     def replace(self, executor: cf.Executor) -> None:
-        """Stop the pool of ``executor`` (a worker died); the next ``executor()`` starts
-        a new one."""
+        """Replace the pool of ``executor`` (a worker died): stop it, start a new one
+        (not waited for: it starts while segments are retried alone)."""
         if self.single is not None and self.single.executor is executor:
             self.single.stop()
             self.single = None
             return
         if self.pool is None or self.pool.executor is not executor:
             return  # already replaced
-        pool, self.pool = self.pool, None
+        pool = self.pool
+        pool.stop()
+        self.pool = _Pool(self.workers, wait=False)
         with _LOCK:
             if _SHARED["pool"] is pool:
-                _SHARED["pool"] = None
-        pool.stop()
+                _SHARED["pool"] = self.pool
+                self.pool.users = 1
 
     def release(self, stop: bool = False) -> None:
         """The run ended; ``stop``: stop busy workers too (Ctrl-C, errors="raise")."""
