@@ -423,3 +423,23 @@ def test_append_to_a_headerless_csv_written_by_stream2segment(db, tmp_path):
         process(as_dict, db, {"id": ">0"}, outfile=str(other), append=True)
     with open(other, newline="") as fh:
         assert len(list(csv.reader(fh))) == 10  # untouched
+
+
+# ------------------------------------------------------------------------ the docs
+def test_long_jobs_page_runs_and_prints_what_it_shows(capsys):
+    import textwrap
+
+    text = (ROOT / "docs" / "long_jobs.md").read_text()
+    blocks = re.findall(r"^ *```python\n(.*?)^ *```", text, flags=re.S | re.M)
+    assert len(blocks) >= 4
+    namespace: dict = {}
+    for block in blocks:
+        exec(textwrap.dedent(block), namespace)  # noqa: S102 - the page's own examples
+    printed = capsys.readouterr().out
+    shown = re.search(r"prints\n\n *```text\n(.*?)\n *```", text, flags=re.S).group(1)
+    shown = textwrap.dedent(shown).splitlines()
+    lines = printed.splitlines()
+    assert lines[0].endswith(shown[0].removeprefix("..."))
+    assert re.sub(r"code \w+", "code X", lines[1]) == re.sub(r"code \w+", "code X", shown[1])
+    assert lines[2] == shown[2]
+    assert namespace["new"]["npts"].to_list() == [v ** 2 for v in namespace["first"]["npts"]]
