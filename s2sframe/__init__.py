@@ -27,6 +27,8 @@ from .db.info import attributes
 from .db.scan import explain, scan
 from .db.selection import where
 from .db.urls import mask_url
+from .decode.fastresp import fast_response_stats
+from .decode.responses import fast_response
 from .download import DownloadReport, download  # the function shadows the subpackage name
 from .engine.namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 from .engine.run import map_segments, shutdown_workers
@@ -61,6 +63,8 @@ __all__ = [
     "copy_database",
     "download",
     "explain",
+    "fast_response",
+    "fast_response_stats",
     "map_segments",
     "mask_url",
     "s2s",

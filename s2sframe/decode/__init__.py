@@ -6,9 +6,12 @@
   path cannot prove identical is handed to ObsPy's own miniSEED reader.
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
-  channel responses memoize their evaluation (:class:`CachedResponse`), so plain
-  ObsPy code ``trace.remove_response(inventory)`` stops recomputing the same
-  response for every segment of a channel.
+  channel responses are evaluated fast and memoized (:class:`CachedResponse`), so
+  plain ObsPy code ``trace.remove_response(inventory)`` is 4-25x faster and stops
+  recomputing the same response for every segment of a channel.
+* :func:`fast_response`: the same fast, memoized evaluation for any ObsPy response or
+  inventory (:mod:`s2sframe.decode.fastresp`: equal to evalresp's to rounding);
+  :func:`fast_response_stats`: how many evaluations were fast, how many fell back.
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), LRU-bounded,
   one per worker, so each StationXML is parsed at most once per process.
 
@@ -19,11 +22,13 @@ and :mod:`s2sframe.decode.mseed_trace`), :mod:`s2sframe.decode.stationxml` and
 
 from __future__ import annotations
 
+from .fastresp import FastResponseStats, fast_response_stats
 from .mseed import read_mseed
 from .responses import (
     CachedResponse,
     clear_response_cache,
     enable_response_cache,
+    fast_response,
     response_cache_info,
     set_response_cache_size,
 )
@@ -31,10 +36,13 @@ from .stationxml import InventoryCache, decompress, read_inventory
 
 __all__ = [
     "CachedResponse",
+    "FastResponseStats",
     "InventoryCache",
     "clear_response_cache",
     "decompress",
     "enable_response_cache",
+    "fast_response",
+    "fast_response_stats",
     "read_inventory",
     "read_mseed",
     "response_cache_info",

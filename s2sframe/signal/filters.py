@@ -112,7 +112,8 @@ def bandpass_remresp(
     trace
         The input trace in counts (not modified).
     inventory
-        Station inventory at response level (e.g. ``segment.inventory()``).
+        Station inventory at response level (e.g. ``segment.inventory()``, whose
+        responses are evaluated fast: see :func:`s2sframe.fast_response`).
     freq_min, freq_max, max_nyquist_ratio, corners, taper_max_percentage
         See :func:`bandpass`.
     output
