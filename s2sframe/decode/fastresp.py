@@ -82,8 +82,9 @@ class _Plan:
         from obspy.signal.headers import clibevresp
 
         unit_scale = ctypes.c_float.in_dll(clibevresp, "unitScaleFact").value
-        units = stages[0].input_units if stages else None
-        if not units and stages and stages[0].stage_sequence_number == 1 \
+        first = min(stages, key=lambda s: s.stage_sequence_number) if stages else None
+        units = first.input_units if first is not None else None
+        if not units and first is not None and first.stage_sequence_number == 1 \
                 and response.instrument_sensitivity is not None:
             units = response.instrument_sensitivity.input_units  # as ObsPy fixes it
         scale = _SCALES.get(units.upper(), 1.0) if isinstance(units, str) else 1.0
