@@ -14,11 +14,17 @@ processes (default 2) everywhere:
   * *ORM*: stream2segment's way: SQLAlchemy ORM Segment objects, ``obspy.read``.
 - **W2**: ``trace.remove_response(inventory, output="ACC")`` then PGA.
   * ``map_segments`` as above (inventories parsed once per station per worker,
-    responses memoized by ``s2sframe.decode``);
+    responses evaluated fast and memoized by ``s2sframe.decode``);
   * *ORM*: the same ObsPy calls on ORM objects (inventory parsed once per station
     per process, as stream2segment caches it on the Station object), on a sample
     of ``--orm-sample`` segments because it is slow: all the segments of the first
     stations, so that per-station costs weigh as much as in a full run.
+
+W2's PGA values of map_segments and of the ORM way are compared on the sample (rtol
+1e-9): responses are evaluated by s2sframe's fast path (``s2sframe.fast_response``),
+equal to evalresp to rounding. Then per-call figures of the response evaluation and
+of the whole ``remove_response`` (evalresp vs the fast path, interleaved, memo off)
+for 100 Hz, 20 Hz, 200 Hz and short-FIR channels (``--percall-only``: just those).
 
 Each measurement runs in a fresh Python process, best of ``--repeat`` runs made in
 turns (so that load from other programs hits every method alike); worker pools
@@ -202,7 +208,7 @@ def _orm_models():
     return Segment
 
 
-def _orm_task(url: str, ids: list[int], workload: str) -> int:
+def _orm_task(url: str, ids: list[int], workload: str) -> tuple[int, dict[int, float]]:
     import gzip
     import io
 
@@ -213,6 +219,7 @@ def _orm_task(url: str, ids: list[int], workload: str) -> int:
     Segment = _orm_models()
     engine = sa.create_engine(url)
     inventories: dict[int, obspy.Inventory] = {}
+    pgas: dict[int, float] = {}
     n = 0
     with Session(engine) as session:
         for start in range(0, len(ids), 500):
@@ -233,9 +240,9 @@ def _orm_task(url: str, ids: list[int], workload: str) -> int:
                             io.BytesIO(xml), format="STATIONXML")
                     trace = stream[0]
                     trace.remove_response(inv, output="ACC")
-                    float(np.abs(trace.data).max())
+                    pgas[seg.id] = float(np.abs(trace.data).max())
                 n += 1
-    return n
+    return n, pgas
 
 
 def _warm(url: str, ids: list[int], method: str) -> int:
@@ -303,7 +310,11 @@ def child(method: str, url: str, workers: int, sample: int) -> dict:
             out = df.s2s.map_segments(func, workers=workers, progress=False)
             seconds = time.perf_counter() - t0
         shutdown_workers()
-        return {"n": df.height, "seconds": seconds, "startup": startup,
+        values = {}
+        if method == "ours_w2" and sample:
+            values = dict(zip(map(str, out.get_column("id").to_list()),
+                              out.get_column("w2").to_list(), strict=True))
+        return {"n": df.height, "seconds": seconds, "startup": startup, "values": values,
                 "errors": int(out.get_column("s2s_error").is_not_null().sum()),
                 "rss_before_mb": rss.start / mb, "rss_peak_mb": rss.peak / mb,
                 "frame_mb": df.estimated_size() / mb,
@@ -319,14 +330,110 @@ def child(method: str, url: str, workers: int, sample: int) -> dict:
         startup = time.perf_counter() - t0
         parts = np.array_split(np.array(ids), workers)
         t0 = time.perf_counter()
+        values: dict[str, float] = {}
         if method == "raw_w1":
             path = url.removeprefix("sqlite:///")
             futs = [pool.submit(_raw_task, path, int(p[0]), int(p[-1])) for p in parts]
+            n = sum(f.result() for f in futs)
         else:
             futs = [pool.submit(_orm_task, url, p.tolist(), method[-2:]) for p in parts]
-        n = sum(f.result() for f in futs)
+            n = 0
+            for f in futs:
+                count, pgas = f.result()
+                n += count
+                values.update({str(k): v for k, v in pgas.items()})
         seconds = time.perf_counter() - t0
-    return {"n": n, "seconds": seconds, "startup": startup}
+    return {"n": n, "seconds": seconds, "startup": startup, "values": values}
+
+
+def _percall_responses() -> list[tuple[str, object, float]]:
+    """(label, ObsPy response, sampling rate) of the channel types timed per call."""
+    import gzip
+    import io
+    import warnings
+
+    import obspy
+
+    out = []
+    template, _ = inventory_template()
+    if EXAMPLE_DB.is_file():
+        import sqlite3
+
+        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
+        try:
+            blobs = [r[0] for r in con.execute("SELECT inventory_xml FROM stations ORDER BY id")]
+        finally:
+            con.close()
+        mte = obspy.read_inventory(io.BytesIO(gzip.decompress(blobs[0])))
+        rue = obspy.read_inventory(io.BytesIO(gzip.decompress(blobs[1])))
+        for code, label in (("HHZ", "100 Hz GE.MTE..HHZ (FIRs 3000->100 Hz)"),
+                            ("BHZ", "20 Hz GE.MTE..BHZ (FIRs 3000->20 Hz)")):
+            cha = mte.select(channel=code)[0][0][0]
+            out.append((label, cha.response, cha.sample_rate))
+        cha = [c for c in rue.select(channel="HHZ")[0][0] if c.sample_rate == 80][0]
+        out.append(("80 Hz GE.RUE..HHZ 2000 (short FIRs, 32-36 taps)", cha.response, 80.0))
+    root = Path(obspy.__file__).parent / "core" / "tests" / "data"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xm = obspy.read_inventory(str(root / "XM.05.xml"))
+    cha = xm.select(channel="HHE")[0][0][0]
+    out.append(("200 Hz XM.05..HHE (ObsPy test data)", cha.response, 200.0))
+    inv = obspy.read_inventory()
+    cha = inv.select(station="RJOB", channel="EHZ")[0][0][-1]
+    out.append(("100 Hz BW.RJOB..EHZ (ObsPy example, no FIR)", cha.response, 100.0))
+    return out
+
+
+def percall(repeat: int) -> list[dict]:
+    """Per-call times of ObsPy's evalresp and of the fast path, interleaved."""
+    import warnings
+
+    import obspy
+    from obspy.core.inventory.response import Response
+    from obspy.signal.util import _npts2nfft
+
+    from s2sframe import fast_response
+    from s2sframe.decode import fastresp, set_response_cache_size
+
+    set_response_cache_size(0)  # no memo: every call evaluates
+    rows = []
+    for label, response, rate in _percall_responses():
+        npts = int(240 * rate)
+        nfft = _npts2nfft(npts)
+        fast = fast_response(response)
+        data = (np.random.default_rng(0).normal(0, 1000, npts)).astype(np.int32)
+        trace = obspy.Trace(data, {"sampling_rate": rate})
+        plans: dict = {}
+        times: dict[str, list[float]] = {k: [] for k in ("eval_obspy", "eval_fast",
+                                                         "rr_obspy", "rr_fast")}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fastresp.evalresp_response(response, plans, 1 / rate, nfft, "ACC", None, None, True)
+            warm = trace.copy()
+            warm.stats.response = fast
+            warm.remove_response(output="ACC")  # builds the plan
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                Response.get_evalresp_response(response, 1 / rate, nfft, output="ACC",
+                                               hide_sensitivity_mismatch_warning=True)
+                t1 = time.perf_counter()
+                fastresp.evalresp_response(response, plans, 1 / rate, nfft, "ACC",
+                                           None, None, True)
+                t2 = time.perf_counter()
+                tr = trace.copy()
+                tr.stats.response = response
+                tr.remove_response(output="ACC")
+                t3 = time.perf_counter()
+                tr = trace.copy()
+                tr.stats.response = fast
+                tr.remove_response(output="ACC")
+                t4 = time.perf_counter()
+                for key, dt in zip(times, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                    times[key].append(dt * 1e3)
+        stats = fastresp.fast_response_stats(reset=True)
+        rows.append({"label": label, "nfft": nfft, **{k: min(v) for k, v in times.items()},
+                     "fallbacks": stats.reasons})
+    return rows
 
 
 def run_child(method: str, url: str, workers: int, sample: int = 0) -> dict:
@@ -352,11 +459,19 @@ def main() -> None:
     ap.add_argument("--rss-sizes", default="",
                     help="comma-separated sizes at which to measure W1 parent peak RSS too")
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    ap.add_argument("--percall-only", action="store_true",
+                    help="only the per-call response figures (no database)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child == "percall":
+        print(json.dumps(percall(args.repeat * 3)))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.url, args.workers, args.orm_sample)))
+        return
+    if args.percall_only:
+        print_percall(args.repeat)
         return
 
     url = ensure_database(args.segments)
@@ -397,6 +512,12 @@ def main() -> None:
         print(f"{wl:<4}{label:<40}{r['n']:>9}{r['seconds']:>9.2f}{rate[key]:>8.0f}  {ratio}")
     print(f"\nworker pool start-up (not in the timings): map_segments "
           f"{res['ours_w1']['startup']:.2f} s, raw {res['raw_w1']['startup']:.2f} s")
+    ours, orm = res["ours_w2_sample"]["values"], res["orm_w2"]["values"]
+    common = sorted(set(ours) & set(orm))
+    close = sum(1 for k in common if math.isclose(ours[k], orm[k], rel_tol=1e-9, abs_tol=0))
+    worst = max((abs(ours[k] - orm[k]) / abs(orm[k]) for k in common if orm[k]), default=0.0)
+    print(f"W2 PGA of map_segments vs ORM (sample): {close}/{len(common)} equal within "
+          f"rtol 1e-9 (max relative difference {worst:.1e}; ORM computed {len(orm)})")
     for key in ("ours_w1", "ours_w2"):
         peak = max(r["rss_peak_mb"] for r in runs[key])
         r = res[key]
@@ -404,6 +525,7 @@ def main() -> None:
               f"(goal <= 300); frame of {len(COLUMNS)} columns {r['frame_mb']:.1f} MB; "
               f"{r['errors']} segments recorded as errors")
 
+    print_percall(args.repeat)
     sizes = [int(s) for s in args.rss_sizes.split(",") if s.strip()]
     if sizes:
         print(f"\nW1 parent peak RSS by database size ({w} processes):")
@@ -413,6 +535,24 @@ def main() -> None:
             print(f"  {r['n']:>7} segments: before {r['rss_before_mb']:.0f} MB, peak "
                   f"{r['rss_peak_mb']:.0f} MB (+{r['rss_peak_mb'] - r['rss_before_mb']:.0f} MB), "
                   f"{r['n'] / r['seconds']:.0f} seg/s")
+
+
+def print_percall(repeat: int) -> None:
+    out = subprocess.run([sys.executable, __file__, "--child", "percall", "--repeat", str(repeat)],
+                         capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    if out.returncode:
+        raise RuntimeError(f"percall failed:\n{out.stderr}")
+    rows = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\nper call, 4-minute segments, output ACC, best of {repeat * 3} interleaved "
+          f"(load average {os.getloadavg()[0]:.1f}): ms")
+    print(f"{'channel':<52}{'nfft':>7}{'evalresp':>10}{'fast':>8}{'ratio':>7}"
+          f"{'remove_response ObsPy':>23}{'fast':>8}{'ratio':>7}")
+    for r in rows:
+        print(f"{r['label']:<52}{r['nfft']:>7}{r['eval_obspy']:>10.2f}{r['eval_fast']:>8.2f}"
+              f"{r['eval_obspy'] / r['eval_fast']:>6.1f}x{r['rr_obspy']:>23.2f}"
+              f"{r['rr_fast']:>8.2f}{r['rr_obspy'] / r['rr_fast']:>6.1f}x"
+              + (f"  evalresp used: {r['fallbacks']}" if r["fallbacks"] else ""))
 
 
 if __name__ == "__main__":
