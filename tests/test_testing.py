@@ -574,6 +574,7 @@ def test_inventory_template_closest_rate_latest_epoch(sqlite_url_factory: Callab
         (gzip.compress(b"<FDSNStationXML/>", mtime=0), ValueError),
         (12, TypeError),
     ],
+    ids=["not-xml", "not-a-response-inventory", "not-bytes"],
 )
 def test_inventory_template_invalid(
     sqlite_url_factory: Callable[[], str], template: object, error: type
