@@ -412,11 +412,9 @@ def test_load_pyfunc(tmp_path):
 
 
 def test_docstring_examples():
-    for module in (_config, _writers, cli, API, R):
+    for module in (_config, _writers, cli, API, R, _copy, ORM):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
-    assert doctest.testmod(_copy).failed == 0
-    assert doctest.testmod(ORM).failed == 0
 
 
 def test_public_names_of_the_stream2segment_api(db, tmp_path):
@@ -424,9 +422,16 @@ def test_public_names_of_the_stream2segment_api(db, tmp_path):
               "close_session", "yaml_load", "SkipSegment", "load_only", "Segment", "Event",
               "Station", "Channel", "DataCenter", "Download", "Class", "WebService",
               "ClassLabelling"}
-    assert wanted <= set(P.__all__)
+    helpers = {"ProcessResult", "get_classlabels", "get_db_items_count",
+               "get_default_segments_selection", "load_ints_from_txt", "save_ints_to_txt"}
+    assert set(P.__all__) == wanted | helpers
+    namespace: dict = {}
+    exec("from s2sframe.process import *", namespace)  # noqa: S102
+    assert set(namespace) - {"__builtins__"} == set(P.__all__)
     for name in P.__all__:
-        assert getattr(P, name) is not None, name
+        obj = getattr(P, name)
+        assert callable(obj) and obj.__module__.startswith("s2sframe."), name
+        assert obj is getattr(API, name), name  # one object, re-exported
     assert P.map is P.process and P.SkipSegment is s2sframe.SkipSegment
     assert P.get_db_items_count(db, orm.Segment) == len(s2sframe.scan(db).collect())
     assert P.get_db_items_count(db, orm.Event, {"magnitude": ">100"}) == 0
