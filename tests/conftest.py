@@ -1,4 +1,4 @@
-"""Shared fixtures: the example database of ../shared/fixtures and real PostgreSQL databases.
+"""Shared fixtures: a database written by stream2segment (../shared/fixtures) and PostgreSQL.
 
 PostgreSQL runs on 127.0.0.1:5432 (user postgres, trust auth) unless
 ``S2S_TEST_PGURL`` says otherwise. Tests create and drop their own databases.
@@ -28,9 +28,15 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 @pytest.fixture(scope="session")
 def example_db() -> Path:
-    """Path of the real stream2segment example database (read-only)."""
+    """Path of a database written by stream2segment itself (read-only, never copied here).
+
+    Only for tests whose point is compatibility with what stream2segment wrote (its
+    schema, real GEOFON miniSEED and StationXML, its derived values); every other test
+    builds its database with :mod:`s2sframe.testing`.
+    """
     if not EXAMPLE_DB.is_file():
-        pytest.skip(f"shared fixtures not found at {FIXTURES} (only in the project workspace / CI)")
+        pytest.skip(f"compatibility with a database written by stream2segment: {EXAMPLE_DB} "
+                    "not found (it is not ours to ship; present in the workspace and CI)")
     return EXAMPLE_DB
 
 

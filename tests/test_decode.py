@@ -177,6 +177,7 @@ def example_inventory_xml() -> bytes:
 
 
 def test_fixture_segments(example_db: Path, no_obspy_fallback: None) -> None:
+    """Real GEOFON miniSEED written by stream2segment: decoded as ObsPy decodes it."""
     rows = fixture_rows(example_db)
     st2 = read_mseed(rows[2][0])
     assert len(st2) == 1
@@ -189,48 +190,32 @@ def test_fixture_segments(example_db: Path, no_obspy_fallback: None) -> None:
     assert st1[0].id == "GE.RUE..BHZ"
     assert st1[0].stats.npts == 5036
     assert st1[0].data[:3].tolist() == [196, 211, 94]
-
-
-def test_fixture_segments_equal_obspy(example_db: Path, no_obspy_fallback: None) -> None:
-    for data, _, _ in fixture_rows(example_db).values():
+    for data, _, _ in rows.values():
         assert_same_stream(obspy_read(data), read_mseed(data))
 
 
-def test_fixture_remove_response(example_db: Path) -> None:
+def test_fixture_responses_cached_equal_to_rounding(example_db: Path) -> None:
+    """Real GEOFON StationXML (FIR stages) written by stream2segment: cached responses."""
     data, xml, _ = fixture_rows(example_db)[2]
     assert xml[:2] == b"\x1f\x8b"  # stream2segment stores gzip
-    inv = read_inventory(xml)
     tr = read_mseed(data)[0]
-    tr.remove_response(inv)
     np.testing.assert_allclose(
-        tr.data[:3], [-1.42699395e-06, -1.43603990e-06, -1.42210201e-06], rtol=1e-6
+        tr.copy().remove_response(read_inventory(xml)).data[:3],
+        [-1.42699395e-06, -1.43603990e-06, -1.42210201e-06], rtol=1e-6,
     )
-
-
-@pytest.mark.parametrize("output", ["DISP", "VEL", "ACC"])
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},
-        {"water_level": None},
-        {"pre_filt": (0.01, 0.02, 8.0, 9.0)},
-        {"pre_filt": (0.01, 0.02, 8.0, 9.0), "water_level": None},
-    ],
-)
-def test_fixture_cached_response_equal_to_rounding(
-    example_db: Path, output: str, options: dict
-) -> None:
-    data, xml, _ = fixture_rows(example_db)[2]
     cached_inv = read_inventory(xml)
     plain_inv = obspy.read_inventory(io.BytesIO(gzip.decompress(xml)))
-    tr = read_mseed(data)[0]
-    expected = tr.copy().remove_response(plain_inv, output=output, **options).data
-    first = None
-    for _ in range(2):  # miss, then hit
-        got = tr.copy().remove_response(cached_inv, output=output, **options).data
-        assert_equal_to_rounding(got, expected)
-        first = got if first is None else first
-        assert np.array_equal(got, first)  # the memo returns what was computed
+    options = [{}, {"water_level": None}, {"pre_filt": (0.01, 0.02, 8.0, 9.0)},
+               {"pre_filt": (0.01, 0.02, 8.0, 9.0), "water_level": None}]
+    for output in ("DISP", "VEL", "ACC"):
+        for kwargs in options:
+            expected = tr.copy().remove_response(plain_inv, output=output, **kwargs).data
+            first = None
+            for _ in range(2):  # miss, then hit
+                got = tr.copy().remove_response(cached_inv, output=output, **kwargs).data
+                assert_equal_to_rounding(got, expected)
+                first = got if first is None else first
+                assert np.array_equal(got, first), (output, kwargs)  # the memo's own result
 
 
 def assert_equal_to_rounding(got: np.ndarray, expected: np.ndarray) -> None:
@@ -414,6 +399,7 @@ def test_read_mseed_no_data(empty) -> None:
         (b"123", "smallest possible mini-SEED record"),
         (b"\0" * 1024, ""),
     ],
+    ids=["text", "too-short", "zeros"],
 )
 def test_read_mseed_invalid(data: bytes, reason: str) -> None:
     with warnings.catch_warnings():

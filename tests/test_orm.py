@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import io
 import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import obspy
 import polars as pl
 import pytest
 import sqlalchemy as sa
@@ -37,23 +39,54 @@ from s2sframe.process import (
     get_session,
     load_only,
 )
+from s2sframe.testing import make_database
 from tests import smalldb
 from tests.conftest import BACKENDS, new_pg_database
 
-PAGE_SELECTION = {"has_data": "true", "maxgap_numsamples": "[-0.5, 0.5]",
-                  "event_distance_deg": "[70, 80]"}
-VEL_2 = [-1.42699395e-06, -1.43603990e-06, -1.42210201e-06]
+SELECTION = {"has_data": "true", "maxgap_numsamples": "[-0.5, 0.5]"}
+# 2 events x 2 stations (networks GE, IV; one channel each, location '00'): 4 segments,
+# ids 1, 2 (event 1) and 3, 4 (event 2), all with data and StationXML
+EXAMPLE = {"events": 2, "stations": 2, "channels_per_station": 1, "seed": 1}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def example_any_url(request, example_db: Path) -> str:
-    """The stream2segment example database: the file, or a PostgreSQL copy of it."""
-    src = "sqlite:///" + str(example_db)
+def example_any_url(request, tmp_path_factory) -> str:
+    """A realistic database written by s2sframe.testing; on PostgreSQL a copy of it."""
+    src = "sqlite:///" + str(tmp_path_factory.mktemp("orm") / "example.sqlite")
+    make_database(src, **EXAMPLE)
     if request.param == "sqlite":
         return src
     url = new_pg_database(request)
     copy_database(src, url)
     return url
+
+
+@pytest.fixture(scope="module")
+def frame(example_any_url: str) -> pl.DataFrame:
+    """Every attribute of every segment, as scan() reads them (the reference)."""
+    return s2sframe.scan(example_any_url).collect().sort("id")
+
+
+def _row(frame: pl.DataFrame, sid: int) -> dict:
+    return frame.filter(pl.col("id") == sid).row(0, named=True)
+
+
+def _ids(frame: pl.DataFrame, *predicates: pl.Expr) -> list[int]:
+    return frame.filter(*predicates)["id"].sort().to_list()
+
+
+def _raw_waveform(url: str, sid: int) -> tuple[list[int], np.ndarray]:
+    """First counts and velocities of a segment, read with SQL and decoded by ObsPy itself."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        data, xml = conn.execute(sa.text(
+            "select s.data, st.inventory_xml from segments s join channels c on "
+            "c.id = s.channel_id join stations st on st.id = c.station_id where s.id = :i"),
+            {"i": sid}).one()
+    engine.dispose()
+    trace = obspy.read(io.BytesIO(bytes(data)))[0]
+    inventory = obspy.read_inventory(io.BytesIO(gzip.decompress(bytes(xml))))
+    return trace.data[:3].tolist(), trace.copy().remove_response(inventory).data[:3]
 
 
 @pytest.fixture
@@ -73,22 +106,30 @@ def test_models_are_mapped_on_the_schema_tables():
     assert Event.event_type is not None  # mapped, though optional
 
 
-def test_relationships_and_back_references(session):
-    seg = session.get(Segment, 2)
-    assert (seg.event.magnitude, seg.event.mag_type) == (8.1, "mw")
-    assert (seg.station.network, seg.station.station) == ("GE", "MTE")
+def test_relationships_and_back_references(session, frame):
+    seg, r = session.get(Segment, 2), _row(frame, 2)
+    assert (seg.event.magnitude, seg.event.mag_type) == (r["event.magnitude"], r["event.mag_type"])
+    assert (seg.station.network, seg.station.station) == (r["station.network"],
+                                                          r["station.station"])
     assert seg.station is seg.channel.station  # through the channel, same identity
-    assert seg.channel.channel == "BHZ" and seg.download.id == seg.download_id
-    assert seg.datacenter.dataselect_url.startswith("http")
-    assert [s.id for s in seg.event.segments] == [1, 2]
-    assert [s.id for s in seg.channel.segments] == [2]
-    assert [s.id for s in seg.station.segments] == [2]
-    assert seg.station.segments.count() == 1  # dynamic: a query
-    assert [s.id for s in seg.datacenter.segments] == [1, 2]
-    assert [c.channel for c in seg.station.channels] == ["BHZ"]
-    assert [s.station for s in seg.datacenter.stations] == ["MTE", "RUE"]
+    assert seg.channel.channel == r["channel.channel"] and seg.download.id == seg.download_id
+    assert seg.datacenter.dataselect_url == r["datacenter.dataselect_url"]
+    assert sorted(s.id for s in seg.event.segments) == _ids(frame, pl.col("event_id") == 1) \
+        == [1, 2]
+    assert sorted(s.id for s in seg.channel.segments) == \
+        _ids(frame, pl.col("channel_id") == r["channel_id"]) == [2, 4]
+    station_ids = _ids(frame, pl.col("station.id") == r["station.id"])
+    assert sorted(s.id for s in seg.station.segments) == station_ids
+    assert seg.station.segments.count() == len(station_ids)  # dynamic: a query
+    assert sorted(s.id for s in seg.datacenter.segments) == \
+        _ids(frame, pl.col("datacenter_id") == r["datacenter_id"])
+    assert [c.channel for c in seg.station.channels] == [r["channel.channel"]]
+    assert sorted(s.station for s in seg.datacenter.stations) == sorted(
+        frame.filter(pl.col("station.datacenter_id") == r["datacenter_id"])["station.station"]
+        .unique())
     assert seg.download.segments.filter(Segment.id == 2).one() is seg
-    assert list(seg.classes) == [] and seg.classlabels == []
+    assert sorted(c.label for c in seg.classes) == sorted(seg.classlabels) == \
+        sorted(r["classes.label"])
 
 
 def test_back_references_with_load_only_names_and_attributes(session):
@@ -96,7 +137,7 @@ def test_back_references_with_load_only_names_and_attributes(session):
     session.expunge_all()
     evt = session.get(Event, 1)
     with_names = evt.segments.options(load_only("id")).all()
-    assert [s.id for s in with_names] == [1, 2]
+    assert [s.id for s in with_names] == [1, 2]  # segments 1 and 2 are event 1's
     assert "data" not in sa.inspect(with_names[0]).dict  # only the id was loaded
     assert [s.id for s in evt.segments.options(load_only(Segment.id)).all()] == [1, 2]
     assert evt.segments.options(load_only("id")).count() == 2
@@ -106,13 +147,17 @@ def test_back_references_with_load_only_names_and_attributes(session):
         load_only("id", Segment.id)
 
 
-def test_str_lists_loaded_attributes_and_relations(session):
+def test_str_lists_loaded_attributes_and_relations(session, frame):
     evt = session.get(Event, 1)
+    r = _row(frame, 1)
     text = str(evt)
     lines = text.splitlines()
     assert lines[0] == "Event" and lines[1] == " attributes (16 of 16 loaded):"
-    assert "  magnitude: 8.1 (float)" in lines
-    assert "  event_id: 20170908_0 (str, 16 characters, showing first 10 only)" in lines
+    assert f"  magnitude: {r['event.magnitude']} (float)" in lines
+    event_id = r["event.event_id"]
+    assert len(event_id) > 10
+    assert f"  event_id: {event_id[:10]} (str, {len(event_id)} characters, showing first 10 " \
+        "only)" in lines
     assert lines[-3:] == [" related_objects (0 of 2 loaded):", "  webservice", "  segments"]
     seg = session.query(Segment).options(load_only(Segment.id)).filter(Segment.id == 1).one()
     assert f" attributes (1 of {len(S.segments.columns)} loaded):" in str(seg)
@@ -120,20 +165,25 @@ def test_str_lists_loaded_attributes_and_relations(session):
 
 
 # ------------------------------------------------------------------- derived attributes
-def test_derived_attributes_of_the_example_database(session):
-    seg1, seg2 = session.get(Segment, 1), session.get(Segment, 2)
-    assert seg1.event_distance_km == pytest.approx(9830.6995, abs=1e-4)
-    assert (seg1.duration_sec, seg1.missing_data_sec) == (251.75, -11.75)
-    assert seg2.event_distance_km == pytest.approx(8621.3470, abs=1e-4)
-    assert (seg2.duration_sec, seg2.missing_data_sec) == (261.25, -21.25)
-    assert seg2.missing_data_ratio == pytest.approx(-0.0885417, abs=1e-7)
-    assert (seg1.seed_id, seg2.seed_id) == ("GE.RUE..BHZ", "GE.MTE..BHZ")
-    q = session.query(Segment.id).filter(Segment.missing_data_sec < -20)
-    assert [i for (i,) in q] == [2]
-    q = session.query(Segment.id, Segment.seed_id).filter(Segment.seed_id == "GE.RUE..BHZ")
-    assert q.all() == [(1, "GE.RUE..BHZ")]  # correlated subquery: no explicit join needed
+def test_derived_attributes_equal_the_frame(session, frame):
+    for r in frame.iter_rows(named=True):
+        seg = session.get(Segment, r["id"])
+        for name in ("event_distance_km", "duration_sec", "missing_data_sec",
+                     "missing_data_ratio"):
+            assert getattr(seg, name) == pytest.approx(r[name], rel=1e-9, abs=1e-6), name
+        assert seg.seed_id == r["seed_id"]
+    values = sorted(frame["missing_data_sec"])
+    threshold = (values[1] + values[2]) / 2  # two segments on each side
+    q = session.query(Segment.id).filter(Segment.missing_data_sec < threshold)
+    assert sorted(i for (i,) in q) == _ids(frame, pl.col("missing_data_sec") < threshold)
+    assert len(q.all()) == 2
+    seed_id = _row(frame, 1)["seed_id"]
+    q = session.query(Segment.id, Segment.seed_id).filter(Segment.seed_id == seed_id)
+    # correlated subquery: no explicit join needed; segment 3 is the same channel
+    assert sorted(q.all()) == [(1, seed_id), (3, seed_id)]
+    stations = frame.unique("station.id").sort("station.id")
     assert session.query(Station.netsta_code).order_by(Station.id).all() == \
-        [("GE.MTE",), ("GE.RUE",)]
+        [(n,) for n in stations["station.netsta_code"]]
 
 
 DERIVED = ["has_data", "has_valid_data", "event_distance_km", "duration_sec",
@@ -202,23 +252,32 @@ def test_event_type_is_read_where_present(small_url):
 
 
 # ------------------------------------------------------------------------ get_segments
-def test_get_segments_with_url_detaches_after_the_loop(example_any_url):
-    for seg in get_segments(example_any_url, PAGE_SELECTION):  # noqa: B007
+def test_get_segments_with_url_detaches_after_the_loop(example_any_url, frame):
+    for seg in get_segments(example_any_url, SELECTION):  # noqa: B007
         break
-    assert seg.id == 2 and seg.maxgap_numsamples is not None  # loaded attributes stay
+    first = _ids(frame, s2sframe.where(SELECTION))[0]
+    assert seg.id == first  # loaded attributes stay:
+    assert seg.maxgap_numsamples == _row(frame, first)["maxgap_numsamples"]
     with pytest.raises(DetachedInstanceError, match="is not bound to a Session"):
         seg.event  # noqa: B018
     assert seg.dbsession is None
 
 
-def test_get_segments_with_session_keeps_objects_usable(session):
-    segs = list(get_segments(session, PAGE_SELECTION))
-    assert [s.id for s in segs] == [2]
-    assert segs[0].event.magnitude == 8.1 and segs[0].dbsession is session
-    assert [s.id for s in get_segments(session, {"station.station": "RUE MTE"},
-                                        orderby=[("event_distance_deg", "desc")])] == [1, 2]
-    assert [s.id for s in get_segments(session, None, orderby="event_distance_km")] == [2, 1]
+def test_get_segments_with_session_keeps_objects_usable(session, frame):
+    segs = list(get_segments(session, SELECTION))
+    assert [s.id for s in segs] == _ids(frame, s2sframe.where(SELECTION))
+    assert segs[0].event.magnitude == _row(frame, segs[0].id)["event.magnitude"]
+    assert segs[0].dbsession is session
+    station = _row(frame, 1)["station.station"]
+    by_distance = frame.filter(pl.col("station.station") == station).sort(
+        "event_distance_deg", descending=True)["id"].to_list()
+    assert [s.id for s in get_segments(session, {"station.station": f"{station} XXXX"},
+                                        orderby=[("event_distance_deg", "desc")])] == \
+        by_distance
+    assert [s.id for s in get_segments(session, None, orderby="event_distance_km")] == \
+        frame.sort("event_distance_km")["id"].to_list()
     assert [s.id for s in get_segments(session, {"id": "[1, 2]"}, load_only=["id"])] == [1, 2]
+    session.expunge_all()  # segs holds segment 1, loaded with its data
     seg = next(iter(get_segments(session, {"id": "1"}, defer="data")))
     assert "data" not in sa.inspect(seg).dict
 
@@ -245,14 +304,23 @@ def test_get_segments_selections_match_scan(small_url):
         close_session(session)
 
 
-def test_get_db_items_of_other_types_and_errors(session):
-    assert [e.event_id for e in get_db_items(session, Event, {"magnitude": ">=8"})] == \
-        ["20170908_0000020"]
-    assert [s.station for s in get_db_items(session, Station, {"network": "GE"},
-                                            orderby=[("station", "desc")])] == ["RUE", "MTE"]
-    assert [c.channel for c in get_db_items(session, Channel, None)] == ["BHZ", "BHZ"]
+def test_get_db_items_of_other_types_and_errors(session, frame):
+    events = frame.unique("event_id").sort("event_id")
+    top = events["event.magnitude"].max()
+    assert [e.event_id for e in get_db_items(session, Event, {"magnitude": f">={top}"})] == \
+        events.filter(pl.col("event.magnitude") >= top)["event.event_id"].to_list()
+    stations = frame.unique("station.id")
+    networks = " ".join(stations["station.network"])
+    assert [s.station for s in get_db_items(session, Station, {"network": networks},
+                                            orderby=[("station", "desc")])] == \
+        stations["station.station"].sort(descending=True).to_list()
+    assert [c.channel for c in get_db_items(session, Channel, None)] == \
+        frame.unique("channel_id").sort("channel_id")["channel.channel"].to_list()
     assert len(list(get_db_items(session, DataCenter, {"id": "1"}))) == 1
-    assert list(get_classlabels(session)) == []
+    engine = session.get_bind()
+    with engine.connect() as conn:
+        labels = [lab for (lab,) in conn.execute(sa.text("select label from classes order by id"))]
+    assert [c.label for c in get_classlabels(session)] == labels and labels
     with pytest.raises(SelectionError, match="Unknown attribute 'event.magnitud'"):
         list(get_db_items(session, Event, {"magnitud": "1"}))
     with pytest.raises(SelectionError, match="Class"):
@@ -278,8 +346,10 @@ def test_get_session_masks_passwords():
     assert "s3cr3t" not in str(info.value) and "***" in str(info.value)
 
 
-def test_close_session(example_db):
-    session = get_session("sqlite:///" + str(example_db))
+def test_close_session(tmp_path: Path):
+    url = "sqlite:///" + str(tmp_path / "db.sqlite")
+    make_database(url, events=1, stations=1, channels_per_station=1)
+    session = get_session(url)
     seg = session.get(Segment, 1)
     assert close_session(session) is True
     assert sa.inspect(seg).detached
@@ -287,13 +357,14 @@ def test_close_session(example_db):
 
 
 # ------------------------------------------------------------------ segment methods
-def test_stream_and_inventory(session):
+def test_stream_and_inventory(session, example_any_url):
+    counts, vel = _raw_waveform(example_any_url, 2)
     seg = session.get(Segment, 2)
     first = seg.stream()
-    assert first[0].data[:3].tolist() == [-314, -280, -251] and seg.stream() is first
+    assert first[0].data[:3].tolist() == counts and seg.stream() is first
     first[0].remove_response(seg.inventory())  # in place: the cached stream changed
-    np.testing.assert_allclose(seg.stream()[0].data[:3], VEL_2, rtol=1e-7)
-    assert seg.stream(reload=True)[0].data[:3].tolist() == [-314, -280, -251]
+    np.testing.assert_allclose(seg.stream()[0].data[:3], vel, rtol=1e-7)
+    assert seg.stream(reload=True)[0].data[:3].tolist() == counts
     inv = seg.inventory()
     assert seg.inventory() is inv and seg.station.inventory() is inv
     assert seg.inventory(reload=True) is not inv
@@ -319,19 +390,23 @@ def test_stream_and_inventory_errors_are_skips(small_url):
         close_session(session)
 
 
-def test_siblings_sds_path_url(session):
-    seg = session.get(Segment, 2)
-    assert seg.siblings().all() == []
+def test_siblings_sds_path_url(session, frame):
+    seg, r = session.get(Segment, 2), _row(frame, 2)
+    assert seg.siblings().all() == []  # one channel per station: no other component
     assert [s.id for s in seg.siblings(include_self=True)] == [2]
     assert [s.id for s in seg.siblings("event.id")] == [1]
-    assert [s.id for s in seg.siblings("station.network", "channel.channel")] == [1]
+    assert [s.id for s in seg.siblings("station.network", "channel.channel")] == [4]
     assert seg.siblings("event_id").options(load_only(Segment.id)).count() == 1
     with pytest.raises(SelectionError, match="Unknown attribute"):
         seg.siblings("station.nope")
+    net, sta, loc, cha = r["seed_id"].split(".")
+    start, end = r["request_start"], r["request_end"]
+    assert loc == "00"
     assert seg.sds_path("/data") == os.path.join(
-        "/data", "1", "2017", "GE", "MTE", "", "BHZ.D", "GE.MTE..BHZ.D.2017.251")
-    assert seg.url.endswith("?net=GE&sta=MTE&loc=&cha=BHZ&start=2017-09-08T04:59:09"
-                            "&end=2017-09-08T05:03:09")
+        "/data", "1", str(start.year), net, sta, loc, f"{cha}.D",
+        f"{net}.{sta}.{loc}.{cha}.D.{start.year}.{start.timetuple().tm_yday:03d}")
+    assert seg.url == (f"{r['datacenter.dataselect_url']}?net={net}&sta={sta}&loc={loc}"
+                       f"&cha={cha}&start={start.isoformat()}&end={end.isoformat()}")
 
 
 def test_siblings_of_components(small_url):
