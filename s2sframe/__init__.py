@@ -13,6 +13,8 @@ The public API:
   FDSN server;
 - :func:`download`: build or extend databases from FDSN web services.
 
+Examples
+--------
 >>> import s2sframe
 >>> "scan" in s2sframe.__all__ and "map_segments" in s2sframe.__all__
 True

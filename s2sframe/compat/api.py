@@ -327,5 +327,5 @@ def save_ints_to_txt(path: str | os.PathLike, integers: Any, sep: str = "\n") ->
         fh.write((sep or "\n").join(str(int(i)) for i in integers))
 
 
-#: stream2segment's name of :func:`process`.
 map = process  # noqa: A001 - stream2segment's public name
+"""Alias of :func:`process` (stream2segment's ``map``)."""

@@ -62,8 +62,8 @@ def preprocess(func: _F) -> _F:
 def plot(*args: Any, **kwargs: Any) -> Any:
     """Declare a plot: ``@gui.plot``, ``@gui.plot('r')``, ``@gui.plot('b', xaxis=..., yaxis=...)``.
 
-    Parameters
-    ----------
+    Other Parameters
+    ----------------
     position : {'b', 'r'}
         Below the waveform (default) or on its right.
     xaxis, yaxis : dict, optional
