@@ -7,7 +7,7 @@
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
   channel responses are evaluated fast and memoized (:class:`CachedResponse`), so
-  plain ObsPy code ``trace.remove_response(inventory)`` is 5-30x faster and stops
+  plain ObsPy code ``trace.remove_response(inventory)`` is 6-40x faster and stops
   recomputing the same response for every segment of a channel.
 * :func:`fast_response`: the same fast, memoized evaluation for any ObsPy response or
   inventory (:mod:`s2sframe.decode.fastresp`: equal to evalresp's to rounding);

@@ -2,7 +2,7 @@
 
 * :class:`CachedResponse`: an ObsPy Response whose ``get_evalresp_response`` (what
   ``Trace.remove_response`` calls) is evaluated by :mod:`.fastresp` (equal to
-  evalresp's to rounding, 5-30x faster) and memoized in a process-wide LRU bounded
+  evalresp's to rounding, 6-40x faster) and memoized in a process-wide LRU bounded
   in bytes.
 * :func:`enable_response_cache`: turn every channel response of an inventory into a
   :class:`CachedResponse`; :func:`fast_response`: the same for one response or an

@@ -106,7 +106,7 @@ def main(segment: Any, config: dict[str, Any]) -> dict[str, Any]:
         raise SkipSegment(f"possibly saturated (amp. ratio {amp_ratio:.3f})")
 
     # raises SkipSegment when missing or invalid; its responses are evaluated fast
-    # (s2sframe.fast_response: equal to evalresp to rounding, 5-30x faster)
+    # (s2sframe.fast_response: equal to evalresp to rounding, 6-40x faster)
     inventory = segment.inventory()
     try:
         inventory.get_response(trace.id, trace.stats.starttime)
