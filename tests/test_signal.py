@@ -260,6 +260,17 @@ def test_snr_degenerate_cases() -> None:
 # ----------------------------------------------------------------------------------------
 
 
+def test_cumsumsq_records_itself_in_the_trace_processing() -> None:
+    trace = Trace(np.arange(5.0), header={"delta": 0.5})
+    trace.detrend("constant")  # ObsPy records its own steps
+    before = list(trace.stats.processing)
+    out = cumsumsq(trace, normalize=False)
+    assert out.stats.processing == [*before, "s2sframe.signal.cumsumsq(normalize=False)"]
+    assert trace.stats.processing == before  # the input trace is left alone
+    assert cumsumsq(Trace(np.ones(3))).stats.processing == [
+        "s2sframe.signal.cumsumsq(normalize=True)"]
+
+
 def test_cumsumsq_of_constant_is_linear() -> None:
     np.testing.assert_allclose(cumsumsq(np.full(11, 3.0)), np.linspace(0, 1, 11))
     np.testing.assert_allclose(cumsumsq(np.full(11, 3.0), normalize=False), 9 * np.arange(1, 12))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,3 +27,14 @@ def _as_float_trace(data: Trace | npt.ArrayLike, delta: float | None, copy: bool
     if delta is None or not delta > 0:
         raise ValueError("a positive 'delta' (sampling period, s) is needed with array input")
     return Trace(np.array(data, dtype=np.float64, ndmin=1), header={"delta": float(delta)})
+
+
+def _record_processing(trace: Trace, function: str, **arguments: Any) -> None:
+    """Append ``s2sframe.signal.<function>(<name>=<value>::...)`` to ``trace.stats.processing``.
+
+    How ObsPy's Trace methods and stream2segment's trace functions record themselves
+    (arguments sorted, strings quoted), so a trace's history lists every step.
+    """
+    args = "::".join(f"{k}='{v}'" if isinstance(v, str) else f"{k}={v!r}"
+                     for k, v in sorted(arguments.items()))
+    trace.stats.setdefault("processing", []).append(f"s2sframe.signal.{function}({args})")

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 from obspy import Trace, UTCDateTime
 
-from .common import TimeLike
+from .common import TimeLike, _record_processing
 
 
 def timeof(trace: Trace, index: int | float) -> UTCDateTime:
@@ -36,7 +36,9 @@ def cumsumsq(data: Trace | npt.ArrayLike, normalize: bool = True) -> Trace | np.
     Parameters
     ----------
     data
-        A Trace (a new Trace with the same stats is returned) or a numeric array.
+        A Trace (a new Trace with the same stats is returned, its
+        ``stats.processing`` recording the call, as ObsPy's Trace methods do) or a
+        numeric array.
     normalize
         Rescale to ``[0, 1]`` (skipped when the result is constant or starts with NaN).
 
@@ -48,8 +50,9 @@ def cumsumsq(data: Trace | npt.ArrayLike, normalize: bool = True) -> Trace | np.
     array([ 1.,  5., 14.])
     """
     if isinstance(data, Trace):
-        ret = cumsumsq(data.data, normalize=normalize)
-        return Trace(ret, header=data.stats.copy())
+        trace = Trace(cumsumsq(data.data, normalize=normalize), header=data.stats.copy())
+        _record_processing(trace, "cumsumsq", normalize=normalize)
+        return trace
     ret = np.cumsum(np.square(np.asarray(data, dtype=np.float64)))
     if normalize and ret.size and not np.isnan(ret[0]):
         min_ = ret[0]
