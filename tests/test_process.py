@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import inspect
 import logging
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -157,14 +158,20 @@ def test_bad_arguments_raise_when_called(db, tmp_path):
         imap(seg_id, db, config=str(tmp_path / "none.yaml"))
 
 
-def test_errors_abort_with_the_segment_id(db):
+def test_errors_abort_with_the_function_exception_naming_the_segment(db, tmp_path):
+    """As in stream2segment the function's own exception comes through (``except
+    ValueError:`` around the loop works), with a note and ``segment_id``."""
     target = expected_ids(db)[3]
-    with pytest.raises(ProcessingError, match=f"fail_at failed on segment {target}: "
-                       f"ValueError: bad value in {target}") as info:
+    with pytest.raises(ValueError, match=f"^bad value in {target}") as info:
         list(imap(fail_at, db, config={"fail_at": target}))
-    assert info.value.segment_id == target
-    assert isinstance(info.value.__cause__, ValueError)
-    assert info.value.__cause__.__traceback__ is not None  # the original, debuggable
+    assert type(info.value) is ValueError and info.value.segment_id == target
+    assert str(info.value) == f"bad value in {target}"
+    assert info.value.__notes__ == [f"fail_at failed on segment {target}"]
+    frames = [f.name for f in traceback.extract_tb(info.value.__traceback__)]
+    assert frames[-1] == "fail_at"  # the original, with the function's frame: debuggable
+    with pytest.raises(ValueError) as info:
+        process(fail_at, db, config={"fail_at": target}, outfile=str(tmp_path / "o.csv"))
+    assert info.value.segment_id == target and type(info.value) is ValueError
     out = list(imap(fail_at, db, config={"fail_at": target}, skip_exceptions=[ValueError]))
     assert len(out) == len(expected_ids(db)) - 1
 
@@ -289,14 +296,15 @@ def test_process_bad_return_type_names_the_segment(db, tmp_path):
     def scalar(segment, config):
         return 1.5
 
-    with pytest.raises(ProcessingError, match="segment 1: TypeError: .*must return a dict"):
+    with pytest.raises(TypeError, match="must return a dict.*segment 1") as info:
         process(scalar, db, [1], outfile=str(tmp_path / "o.parquet"))
+    assert info.value.segment_id == 1
 
 
 def test_parquet_resume_after_a_failure(db, tmp_path):
     out = tmp_path / "r.parquet"
     ids = expected_ids(db)
-    with pytest.raises(ProcessingError):
+    with pytest.raises(ValueError):
         process(fail_at, db, config={"fail_at": ids[7]}, outfile=str(out), chunksize=2)
     kept = pl.read_parquet(out)["segment_db_id"].to_list()
     assert kept == ids[:6]  # the batches done before the failure are in the file
@@ -344,15 +352,33 @@ def test_multi_process_equals_single_process(db, tmp_path):
     b = pl.read_parquet(multi).sort("segment_db_id")
     assert a.equals(b)
     target = ids[4]
-    with pytest.raises(ProcessingError, match=f"segment {target}: ValueError") as info:
+    with pytest.raises(ValueError, match=f"^bad value in {target}") as info:
         list(imap(fail_at, db, config={"fail_at": target}, multi_process=2))
-    # the user's file and line, once; none of our frames (issue 8 item 16)
-    text = str(info.value)
+    assert info.value.segment_id == target
+    # the note: the segment and the traceback in the worker, the user's file and line
+    # once, none of our frames (issue 8 item 16)
+    (text,) = info.value.__notes__
+    assert text.startswith(f"fail_at failed on segment {target}\n\nTraceback")
     line = inspect.getsource(fail_at).count("\n", 0, inspect.getsource(fail_at).index("raise"))
     where_ = f'File "{__file__}", line {fail_at.__code__.co_firstlineno + line}, in fail_at'
     assert text.count(where_) == 1 and text.count("Traceback") == 1, text
     assert "<dynamic-code>" not in text and "s2sframe" not in text
-    assert info.value.function_traceback.rstrip() in text
+
+
+def unpicklable_error(segment, config):
+    import threading
+
+    exc = ValueError("holds a lock")
+    exc.lock = threading.Lock()  # cannot be pickled back from the worker
+    raise exc
+
+
+def test_an_exception_a_worker_cannot_send_back_is_a_processing_error(db):
+    target = expected_ids(db)[0]
+    with pytest.raises(ProcessingError, match=f"unpicklable_error failed on segment {target}: "
+                       ".*ValueError: holds a lock") as info:
+        list(imap(unpicklable_error, db, [target], multi_process=2))
+    assert info.value.segment_id == target and "Traceback" in str(info.value)
 
 
 # ---------------------------------------------------------------------------- writers

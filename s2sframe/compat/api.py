@@ -125,9 +125,12 @@ def imap(
 
     Raises
     ------
-    ProcessingError
-        When ``pyfunc`` raises any other exception: the message names the segment
-        id, the original exception is the ``__cause__``.
+    Exception
+        The exception ``pyfunc`` raised (other than the skipped ones), as in
+        stream2segment, with a note naming the segment (``add_note``; from a worker
+        process also its traceback there) and the segment id in ``segment_id``.
+        :class:`ProcessingError` only if the exception of a worker process cannot
+        be pickled back.
     DatabaseError, SelectionError, BadInput
         On bad arguments (raised when ``imap`` is called, before iterating).
 

@@ -10,6 +10,7 @@ in memory, pickled, or table columns). Skipped segments and summaries go to the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -298,6 +299,7 @@ class _Run:
         try:
             for start in range(0, df.height, batch):
                 part = df.slice(start, batch)
+                failure: BaseException | None = None
                 try:
                     out = mapper.map(part, progress=False)
                 except ResultTypeError as exc:
@@ -306,7 +308,9 @@ class _Run:
                 except ProcessingError as exc:
                     if exc.segment_id is None:  # not the function: e.g. workers cannot start
                         raise
-                    raise self._failure(exc) from (self.call.error or exc.__cause__)
+                    failure = self._failure(exc)
+                if failure is not None:
+                    raise failure  # outside the except: the function's exception chain intact
                 self._count(out)
                 bar.update(part.height)
                 yield out
@@ -314,14 +318,27 @@ class _Run:
             mapper.close()
             bar.close()
 
-    def _failure(self, exc: ProcessingError) -> ProcessingError:
+    def _failure(self, exc: ProcessingError) -> BaseException:
+        """The exception to raise for a failure of the function, as stream2segment did.
+
+        The function's own exception (the original object in a single process, its
+        unpickled copy from a worker), with a note naming the segment (and, from a
+        worker, the traceback there) and ``segment_id`` set; a :class:`ProcessingError`
+        only when the exception could not be brought back from the worker.
+        """
         original = self.call.error or exc.__cause__
-        what = f"{type(original).__name__}: {original}" if original is not None else str(exc)
-        msg = f"{self.name} failed on segment {exc.segment_id}: {what}"
-        if exc.function_traceback:
-            msg += "\n\n" + exc.function_traceback.rstrip()
-        return ProcessingError(msg, segment_id=exc.segment_id,
-                               function_traceback=exc.function_traceback)
+        if original is None:
+            msg = f"{self.name} failed on segment {exc.segment_id}: {exc}"
+            return ProcessingError(msg, segment_id=exc.segment_id,
+                                   function_traceback=exc.function_traceback)
+        note = f"{self.name} failed on segment {exc.segment_id}"
+        if original is not self.call.error and exc.function_traceback:  # from a worker
+            note += "\n\n" + exc.function_traceback.rstrip()
+        original.add_note(note)
+        if getattr(original, "segment_id", None) is None:
+            with contextlib.suppress(AttributeError, TypeError):  # e.g. __slots__ exceptions
+                original.segment_id = exc.segment_id
+        return original
 
     def _count(self, out: pl.DataFrame) -> None:
         skip_col = _P + "skip"
