@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
@@ -64,12 +65,30 @@ def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
             _fail("aborted by user", 1)
         except click.exceptions.Exit:
             raise
-        except Exception as exc:  # noqa: BLE001 - anything else failed while running
-            _fail(f"{type(exc).__name__}: {exc}", 1)
+        except (Exception, SystemExit) as exc:  # anything else failed while running
+            if isinstance(exc, SystemExit) and getattr(exc, "segment_id", None) is None:
+                raise
+            _fail(_failure_text(exc), 1)
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
+
+
+def _failure_text(exc: BaseException) -> str:
+    """An exception as a message; a processing function's (``imap``/``process`` set
+    ``segment_id`` and a note naming the segment) with its traceback, user frames only."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    notes = getattr(exc, "__notes__", None)
+    if getattr(exc, "segment_id", None) is None or not notes:
+        return what
+    head, _, trace = notes[-1].partition("\n\n")
+    if not trace:  # single process: the exception's own traceback, without our frames
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if "s2sframe" not in Path(f.filename).parts]
+        trace = ("Traceback (most recent call last):\n"
+                 + "".join(traceback.format_list(frames)) + what)
+    return f"{head}: {what}\n\n{trace}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -399,9 +400,11 @@ def _workers(multi_process: bool | int) -> int:
 def _abort(exc: BaseException) -> None:
     if isinstance(exc, KeyboardInterrupt):
         logger.critical("Aborted by user")
-    elif isinstance(exc, ProcessingError) and exc.segment_id is not None:
-        # the message has the function's traceback
-        logger.critical("Process aborted: %s", exc, extra={"s2s_raised": True})
+    elif getattr(exc, "segment_id", None) is not None:
+        # the function's failure, raised to the caller (who shows it): whole in the log file
+        text = (str(exc) if isinstance(exc, ProcessingError)
+                else "".join(traceback.format_exception(exc)).rstrip())
+        logger.critical("Process aborted: %s", text, extra={"s2s_raised": True})
     else:
         logger.critical("Process aborted", exc_info=exc)
 
