@@ -1,0 +1,85 @@
+"""What every ``s2s`` command shares: the command group, password masking, exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..compat.config import BadInput
+from ..db.urls import mask_text
+from ..exceptions import DatabaseError, OutputError, ProcessingError, SelectionError
+
+
+def mask(text: str) -> str:
+    """Replace passwords of URLs in ``text`` with ``***`` (see :func:`s2sframe.db.urls.mask_text`).
+
+    Examples
+    --------
+    >>> mask("cannot open postgresql://me:secret@host/db: timeout")
+    'cannot open postgresql://me:***@host/db: timeout'
+    """
+    return mask_text(text)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(mask(f"Error: {message}"), err=True)
+    sys.exit(code)
+
+
+def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Map exceptions of a command to messages and exit codes (2: input, 1: processing)."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (BadInput, DatabaseError, OutputError, SelectionError, FileNotFoundError) as exc:
+            _fail(str(exc), 2)
+        except ProcessingError as exc:
+            _fail(str(exc), 1)
+        except KeyboardInterrupt:
+            _fail("aborted by user", 1)
+        except click.exceptions.Exit:
+            raise
+        except (Exception, SystemExit) as exc:  # anything else failed while running
+            if isinstance(exc, SystemExit) and getattr(exc, "segment_id", None) is None:
+                raise
+            _fail(_failure_text(exc), 1)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def _failure_text(exc: BaseException) -> str:
+    """An exception as a message; a processing function's (``imap``/``process`` set
+    ``segment_id`` and a note naming the segment) with its traceback, user frames only."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    notes = getattr(exc, "__notes__", None)
+    if getattr(exc, "segment_id", None) is None or not notes:
+        return what
+    head, _, trace = notes[-1].partition("\n\n")
+    if not trace:  # single process: the exception's own traceback, without our frames
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if "s2sframe" not in Path(f.filename).parts]
+        trace = ("Traceback (most recent call last):\n"
+                 + "".join(traceback.format_list(frames)) + what)
+    return f"{head}: {what}\n\n{trace}"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="s2sframe", prog_name="s2s")
+def main() -> None:
+    """s2sframe: process the waveform segments of stream2segment databases.
+
+    \b
+    Start with `s2s init DIR` (a documented processing module, its YAML
+    configuration, a notebook and an example database), then run
+    `s2s process` on the database. `s2s COMMAND --help` explains each command.
+    """
+
+
