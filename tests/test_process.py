@@ -17,8 +17,9 @@ import sqlalchemy as sa
 import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown uses sa.orm
 
 import s2sframe
-from s2sframe import cli, orm
+from s2sframe import orm
 from s2sframe import process as P
+from s2sframe.cli import common as cli_common
 from s2sframe.compat import api as API
 from s2sframe.compat import config as _config
 from s2sframe.compat import orm as ORM
@@ -440,7 +441,7 @@ def test_load_pyfunc(tmp_path):
 
 
 def test_docstring_examples():
-    for module in (_config, _writers, cli, API, R, _copy, ORM):
+    for module in (_config, _writers, cli_common, API, R, _copy, ORM):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
