@@ -191,11 +191,10 @@ class Segment:
         rows = self._rows
         if "seed_id" in rows.columns:
             return rows.value("seed_id", self._index)
-        parts = ("station.network", "station.station", "channel.location", "channel.channel")
-        if "data_seed_id" in rows.columns and all(p in rows.columns for p in parts):
-            return rows.value("data_seed_id", self._index) or ".".join(
-                rows.value(p, self._index) for p in parts
-            )
+        needed = ("data_seed_id", "station.network", "station.station", "channel.location",
+                  "channel.channel")
+        if all(p in rows.columns for p in needed):  # the registry's one definition
+            return A.ATTRIBUTES["seed_id"].value(lambda name: rows.value(name, self._index))
         return self._fetch("seed_id")
 
     @property
