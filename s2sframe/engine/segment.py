@@ -27,7 +27,7 @@ from .source import DBSource
 if TYPE_CHECKING:  # pragma: no cover
     from obspy import Stream
 
-__all__ = ["DBSource", "Rows", "Segment", "get_segment", "iter_segments"]
+__all__ = ["Rows", "Segment", "get_segment", "iter_segments"]
 
 #: Names with a meaning of their own on Segment: a frame column with the same name
 #: is shadowed by them.

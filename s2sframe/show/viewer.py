@@ -30,7 +30,8 @@ from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
 from ..decode import InventoryCache
-from ..engine.segment import DBSource, Segment, make_segments
+from ..engine.segment import Segment, make_segments
+from ..engine.source import DBSource
 from .series import Plot, to_plot
 from .userfuncs import PlotSegment, UserFunctions
 
