@@ -324,10 +324,62 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted_run(fresh, db_url_factor
     proc.wait()
     partial = len(_rows(killed))
     assert 0 < partial < len(_expected(server))
+    # the killed run's log is in its downloads row: the steps done before the kill
+    killed_log = _downloads(killed)
+    assert len(killed_log) == 1
+    for line in ("download 1 into", "events: 3 fetched, 3 new written", "data centers: 2",
+                 "channels: ", "waveforms: "):
+        assert line in killed_log[0].log
+    assert "segment(s) written" not in killed_log[0].log  # the waveform step never ended
     server.clear_faults()
     download(_config(server, killed))
     download(_config(server, whole))
     assert _final_state(killed) == _final_state(whole)
+    after = _downloads(killed)
+    assert after[0] == killed_log[0] and "segment(s) written" in after[1].log
+
+
+def _downloads(url: str) -> list[sa.Row]:
+    eng = sa.create_engine(url)
+    with eng.connect() as conn:
+        rows = conn.execute(sa.text("select id, log, warnings, errors from downloads "
+                                    "order by id")).all()
+    eng.dispose()
+    return rows
+
+
+def test_download_log_saved_at_steps_and_every_few_seconds(tmp_path):
+    """The run's log goes into its downloads row as it grows, but not on every line."""
+    import logging
+
+    from s2sframe.db import schema
+    from s2sframe.download.run import _Capture, open_database
+
+    url = "sqlite:///" + str(tmp_path / "log.sqlite")
+    engine = open_database(url)
+    with engine.begin() as conn:
+        did = conn.execute(schema.downloads.insert().values(log="")).inserted_primary_key[0]
+    capture = _Capture()
+    capture.engine, capture.download_id = engine, did
+    logger = logging.getLogger("s2sframe.test_download_log")
+    logger.addHandler(capture)
+    try:
+        logger.warning("first")
+        capture.every = 3600.0
+        capture.save(force=False)  # too soon: not written
+        assert _downloads(url)[0].log == ""
+        capture.every = 0.0
+        capture.save(force=False)
+        row = _downloads(url)[0]
+        assert row.log.endswith("WARNING: first") and row.warnings == 1 and row.errors == 0
+        logger.error("second")
+        capture.every = 3600.0
+        capture.save()  # a step: written now
+        row = _downloads(url)[0]
+        assert row.log.splitlines()[1].endswith("ERROR: second") and row.errors == 1
+    finally:
+        logger.removeHandler(capture)
+        engine.dispose()
 
 
 def test_extends_a_stream2segment_database_and_keeps_its_schema(fresh, example_db, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import datetime, timedelta
 
@@ -26,8 +27,10 @@ def _body(net: str, sta: str, start: datetime, end: datetime | None) -> str:
 
 
 def fetch(client: Client, engine: sa.engine.Engine, update: bool, timeout: float,
-          limits: dict[int, AdaptiveLimit], workers: int, progress: bool = False) -> dict[str, int]:
-    """Download and write inventories; return counts ('saved', 'failed')."""
+          limits: dict[int, AdaptiveLimit], workers: int, progress: bool = False,
+          tick: Callable[[], None] | None = None) -> dict[str, int]:
+    """Download and write inventories; return counts ('saved', 'failed'). ``tick()`` is called
+    after each station, between transactions (the run saves its log there)."""
     st, sg, dc = schema.stations, schema.segments, schema.data_centers
     has_data = sa.exists().where(sg.c.channel_id == schema.channels.c.id,
                                  schema.channels.c.station_id == st.c.id,
@@ -63,9 +66,11 @@ def fetch(client: Client, engine: sa.engine.Engine, update: bool, timeout: float
             if xml is None:
                 counts["failed"] += 1
                 log.warning("inventory of station id %d not saved: %s", sid, err)
-                continue
-            with engine.begin() as conn:
-                conn.execute(st.update().where(st.c.id == sid).values(inventory_xml=xml))
-            counts["saved"] += 1
+            else:
+                with engine.begin() as conn:
+                    conn.execute(st.update().where(st.c.id == sid).values(inventory_xml=xml))
+                counts["saved"] += 1
+            if tick is not None:
+                tick()
     log.info("inventories: %d saved, %d failed", counts["saved"], counts["failed"])
     return counts

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
@@ -31,17 +31,55 @@ DEFAULT_CONCURRENCY = 8
 
 
 class _Capture(logging.Handler):
-    """Keeps the run's log for the ``downloads`` row and counts warnings and errors."""
+    """Keeps the run's log for the ``downloads`` row and counts warnings and errors.
+
+    :meth:`save` writes the lines and counts so far into the row, in a short transaction of
+    its own: the pipeline calls it from the main thread between its own transactions (at
+    each step, and every ``every`` seconds at most during the long steps), so the row holds
+    the log even after a SIGKILL, and no write waits on another (SQLite has one writer).
+    ``emit`` itself never writes: a log line costs no database round trip.
+    """
+
+    every = 3.0  # seconds between two saves within a step
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.lines: list[str] = []
         self.counts: Counter = Counter()
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s: %(message)s"))
+        self.engine: sa.engine.Engine | None = None
+        self.download_id: int | None = None
+        self._saved_lines = -1
+        self._saved_at = time.monotonic()
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(self.format(record))
         self.counts[record.levelno] += 1
+
+    def warnings(self) -> int:
+        return self.counts[logging.WARNING]
+
+    def errors(self) -> int:
+        return self.counts[logging.ERROR] + self.counts[logging.CRITICAL]
+
+    def save(self, force: bool = True) -> None:
+        """Write the log and counts into the ``downloads`` row: now if ``force``, else only
+        if there are new lines and ``every`` seconds have passed since the last save."""
+        if self.engine is None or self.download_id is None:
+            return
+        if not force and time.monotonic() - self._saved_at < self.every:
+            return
+        with self.lock:  # worker threads may be logging
+            n, text = len(self.lines), "\n".join(self.lines)
+            warnings, errors = self.warnings(), self.errors()
+        self._saved_at = time.monotonic()
+        if n == self._saved_lines:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(schema.downloads.update().where(
+                schema.downloads.c.id == self.download_id).values(
+                log=text, warnings=warnings, errors=errors))
+        self._saved_lines = n
 
 
 def _version() -> str:
@@ -89,8 +127,10 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
             report.download_id = conn.execute(schema.downloads.insert().values(
                 config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
                 log="")).inserted_primary_key[0]
+        capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(cfg.dburl))
-        _pipeline(cfg, engine, report, progress)
+        capture.save()
+        _pipeline(cfg, engine, report, progress, capture.save)
     except KeyboardInterrupt:
         log.error("interrupted by the user: what was downloaded is saved, run again to resume")
         raise
@@ -98,20 +138,19 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         log.error("%s", exc)
     finally:
         report.duration_sec = time.monotonic() - started
-        report.warnings = capture.counts[logging.WARNING]
-        report.errors = capture.counts[logging.ERROR] + capture.counts[logging.CRITICAL]
+        report.warnings, report.errors = capture.warnings(), capture.errors()
         log.removeHandler(capture)
-        if report.download_id is not None:
-            with engine.begin() as conn:
-                conn.execute(schema.downloads.update().where(
-                    schema.downloads.c.id == report.download_id).values(
-                    log="\n".join(capture.lines), warnings=report.warnings, errors=report.errors))
-        engine.dispose()
+        try:
+            capture.save()
+        finally:
+            engine.dispose()
     return report
 
 
 def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadReport,
-              progress: bool) -> None:
+              progress: bool, save_log: Callable[..., None]) -> None:
+    """The steps; ``save_log()`` writes the log so far into the ``downloads`` row (each step,
+    and ``save_log(force=False)`` often within the long ones: written every few seconds)."""
     adv = cfg.advanced
     client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
                     blocksize=adv["download_blocksize"])
@@ -124,10 +163,13 @@ def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadRep
     columns = schema.present_columns(engine)["events"]
     with engine.begin() as conn:
         ev_ids = events.save(conn, cfg.events_url, rows, columns)
+    save_log()
     with engine.begin() as conn:
         dcs = routing.fetch(client, conn, cfg.data_url, adv["routing_service_url"], adv["s_timeout"])
+    save_log()
     with engine.begin() as conn:
         chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"])
+    save_log()
     report.channels = len(chans)
     if not chans:
         log.warning("no channel found: nothing to download")
@@ -140,10 +182,13 @@ def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadRep
     cap = adv["max_concurrent_downloads"] or DEFAULT_CONCURRENCY
     limits = {d.id: AdaptiveLimit(cap) for d in dcs}
     if todo:
-        _waveforms(client, engine, cfg, dcs, todo, auths, limits, report, progress)
+        _waveforms(client, engine, cfg, dcs, todo, auths, limits, report, progress, save_log)
+        save_log()
     if cfg.inventory:
         saved = inventory.fetch(client, engine, cfg.update_metadata, adv["i_timeout"], limits,
-                                min(cap * len(dcs), 16), progress)
+                                min(cap * len(dcs), 16), progress,
+                                tick=lambda: save_log(force=False))
+        save_log()
         report.inventories = saved["saved"]
     for d in dcs:
         if limits[d.id].min_seen < cap:
@@ -197,7 +242,8 @@ def _groups(todo: list[Seg]) -> list[list[Seg]]:
 
 def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
                dcs: list[routing.DataCenter], todo: list[Seg], auths: dict[int, Any],
-               limits: dict[int, AdaptiveLimit], report: DownloadReport, progress: bool) -> None:
+               limits: dict[int, AdaptiveLimit], report: DownloadReport, progress: bool,
+               save_log: Callable[..., None]) -> None:
     from tqdm.auto import tqdm
 
     adv = cfg.advanced
@@ -206,6 +252,7 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
     groups = _groups(todo)
     workers = sum(lim.maximum for lim in limits.values())
     log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
+    save_log()
     bar = tqdm(total=len(todo), unit="seg", disable=not progress, desc="waveforms",
                dynamic_ncols=True)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2s-dl")
@@ -225,7 +272,8 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
                                         limits[dc.id], auth))
             if not pending:
                 break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            # a timeout: the log is saved every few seconds even while requests hang
+            done, pending = wait(pending, timeout=_Capture.every, return_when=FIRST_COMPLETED)
             for fut in done:
                 for group in fut.result():
                     dc = by_id[group[0].datacenter_id]
@@ -240,6 +288,7 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
                                         "per data center and code", dc.host, code, err)
                     writer.add(group, dc.id in auths)
                     bar.update(len(group))
+            save_log(force=False)  # between the writer's transactions, never within one
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
