@@ -69,6 +69,7 @@ def make_database(
     duration_sec: float = 240.0,
     overwrite: bool = False,
     inventory_template: bytes | str | os.PathLike[str] | None = None,
+    regional: bool = False,
 ) -> dict[str, int]:
     """Write a realistic, deterministic stream2segment database.
 
@@ -111,6 +112,14 @@ def make_database(
         instrument code, then the same component; latest epoch), with the
         generated codes, coordinates, orientation and sample rate; the
         ``channels`` table's sensor description and scale come from it too.
+    regional : bool
+        Draw a regional data set instead of a mix of local and teleseismic events:
+        events of magnitude 4 to 6 in central Italy, the Adriatic sea, Croatia and
+        Switzerland only, stations in the area around them (latitude 39-49, longitude
+        6-19; each network's usual area clipped to it, or unchanged if outside, like
+        ``NL``): event-station distances of ~1-10 degrees, where the events stand out
+        of the noise, as in a typical regional download. The download outcomes, the
+        stations without StationXML and everything else are drawn as usual.
 
     Returns
     -------
@@ -146,6 +155,7 @@ def make_database(
         sample_rates=tuple(float(r) for r in sample_rates),
         duration_sec=float(duration_sec),
         template=template,
+        regional=regional,
     )
     engine, private = _prepare_database(parsed, overwrite=overwrite, legacy=legacy)
     try:
@@ -157,10 +167,14 @@ def make_database(
 
 
 def example_database(path: str | os.PathLike[str], *, overwrite: bool = False) -> str:
-    """Write the small demo database (6 events, 5 stations, 90 segments) and return its URL.
+    """Write the small demo database (6 events, 7 stations, 126 segments) and return its URL.
 
     The database has waveforms, StationXML, all kinds of download outcomes and
-    a few class labels: enough to try every s2sframe feature in seconds.
+    a few class labels: enough to try every s2sframe feature in seconds. It is
+    regional (``make_database(..., regional=True)``: events of magnitude 4-6 in
+    and around Italy, recorded at 1-13 degrees), so that the processing template of
+    ``s2s init`` processes most segments with data: 84 of the 98 it selects. It skips
+    those of the station without StationXML (13) and one of low SNR.
 
     Parameters
     ----------
@@ -182,5 +196,6 @@ def example_database(path: str | os.PathLike[str], *, overwrite: bool = False) -
     True
     """
     url = "sqlite:///" + os.path.abspath(os.fspath(path))
-    make_database(url, events=6, stations=5, channels_per_station=3, seed=0, overwrite=overwrite)
+    make_database(url, events=6, stations=7, channels_per_station=3, seed=0, regional=True,
+                  overwrite=overwrite)
     return url

@@ -66,6 +66,14 @@ _REGIONS: tuple[tuple[str, float, float, float, float, float, str, float], ...] 
     ("SOUTHERN IRAN", 28.0, 56.0, 1.5, 5.0, 15.0, "EMSC", 0.03),
 )
 
+#: ``regional=True`` (see :func:`s2sframe.testing.make_database`): stations in this box
+#: (lat min, lat max, lon min, lon max; each network's own box clipped to it, unless they
+#: do not overlap), events of these regions only, magnitudes between these bounds: event to
+#: station distances of ~1-10 degrees, where moderate events stand out of the noise.
+_REGIONAL_BOX = (39.0, 49.0, 6.0, 19.0)
+_REGIONAL_REGIONS = ("CENTRAL ITALY", "ADRIATIC SEA", "CROATIA", "SWITZERLAND")
+_REGIONAL_MAGNITUDES = (4.0, 6.0)
+
 #: IASP91 first P arrival (s) every 5 degrees from 0 to 180 (rows: source depth km).
 _TT_DEPTHS = np.array([0.0, 100.0, 300.0, 600.0])
 _TT_TABLE = np.array(

@@ -104,13 +104,14 @@ class _Plan:
         sample_rates: tuple[float, ...],
         duration_sec: float,
         template: bytes | None = None,
+        regional: bool = False,
     ) -> _Plan:
         # Independent random streams: the size of one table never shifts the values of another.
         rng_ev, rng_sta, rng_seg, rng_lab, rng_dl = (
             np.random.default_rng([seed, k]) for k in range(5)
         )
-        ev = _events(rng_ev, events)
-        sta = _stations(rng_sta, stations)
+        ev = _events(rng_ev, events, regional)
+        sta = _stations(rng_sta, stations, regional)
 
         # channels (the layout of a station depends on its sample rate index and location)
         layouts: dict[tuple[int, str], list[tuple[str, str, float, float, float]]] = {}

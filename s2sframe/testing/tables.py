@@ -15,6 +15,9 @@ from .catalog import (
     _EPOCH_2022,
     _FIRST_LABELS,
     _NETWORKS,
+    _REGIONAL_BOX,
+    _REGIONAL_MAGNITUDES,
+    _REGIONAL_REGIONS,
     _REGIONS,
     _SECOND_LABELS,
     _US,
@@ -24,8 +27,10 @@ from .catalog import (
 )
 
 
-def _events(rng: np.random.Generator, n: int) -> dict[str, Any]:
+def _events(rng: np.random.Generator, n: int, regional: bool = False) -> dict[str, Any]:
     weights = np.array([r[7] for r in _REGIONS])
+    if regional:
+        weights = np.where([r[0] in _REGIONAL_REGIONS for r in _REGIONS], weights, 0.0)
     region = rng.choice(len(_REGIONS), size=n, p=weights / weights.sum())
 
     def col(k: int) -> np.ndarray:
@@ -38,11 +43,15 @@ def _events(rng: np.random.Generator, n: int) -> dict[str, Any]:
     depth = np.round(np.clip(rng.gamma(2.0, mean_depth / 2.0), 1.0, 700.0), 1)
     depth = np.where((rng.random(n) < 0.25) & (mean_depth < 60), 10.0, depth)  # fixed depth
     # truncated Gutenberg-Richter (b = 1) between the region minimum and 8.5
-    mmin = col(4)
+    mmin, mmax = col(4), 8.5
+    if regional:
+        mmin, mmax = np.full(n, _REGIONAL_MAGNITUDES[0]), _REGIONAL_MAGNITUDES[1]
     u = rng.random(n)
-    mag = np.clip(np.round(mmin - np.log10(1 - u * (1 - 10.0 ** (mmin - 8.5))), 1), mmin, 8.5)
+    mag = np.clip(
+        np.round(mmin - np.log10(1 - u * (1 - 10.0 ** (mmin - mmax))), 1), mmin, mmax
+    )
     r = rng.random(n)
-    local = mmin < 5
+    local = col(4) < 5
     mag_type = np.where(
         local,
         np.where(mag < 4.0, "ML", np.where(mag < 5.5, np.where(r < 0.5, "ML", "mb"), "Mw")),
@@ -88,15 +97,23 @@ _SYLLABLES_A = ("Ber", "Mon", "Val", "San", "Ros", "Kor", "Lin", "Mar", "Tor", "
 _SYLLABLES_B = ("do", "ra", "ten", "berg", "ino", "ville", "ia", "os", "heim", "ec", "au", "eto")
 
 
-def _stations(rng: np.random.Generator, n: int) -> dict[str, Any]:
+def _stations(rng: np.random.Generator, n: int, regional: bool = False) -> dict[str, Any]:
     net = np.arange(n) % len(_NETWORKS)
 
     def col(k: int) -> np.ndarray:
         return np.array([x[k] for x in _NETWORKS])[net]
 
+    lat0, lat1, lon0, lon1 = (col(k).astype(float) for k in (2, 3, 4, 5))
+    if regional:  # each network's box clipped to the region (unless they do not overlap)
+        box = _REGIONAL_BOX
+        c_lat0, c_lat1 = np.maximum(lat0, box[0]), np.minimum(lat1, box[1])
+        c_lon0, c_lon1 = np.maximum(lon0, box[2]), np.minimum(lon1, box[3])
+        inside = (c_lat0 < c_lat1) & (c_lon0 < c_lon1)
+        lat0, lat1 = np.where(inside, c_lat0, lat0), np.where(inside, c_lat1, lat1)
+        lon0, lon1 = np.where(inside, c_lon0, lon0), np.where(inside, c_lon1, lon1)
     codes = _letters(rng.choice(26**3 + 26**4, size=n, replace=False))
-    lat = np.round(rng.uniform(col(2).astype(float), col(3).astype(float)), 4)
-    lon = np.round(rng.uniform(col(4).astype(float), col(5).astype(float)), 4)
+    lat = np.round(rng.uniform(lat0, lat1), 4)
+    lon = np.round(rng.uniform(lon0, lon1), 4)
     elevation = np.round(rng.uniform(0.0, col(6).astype(float)), 1)
     depth = np.where(rng.random(n) < 0.7, 0.0, np.round(rng.uniform(1.0, 120.0, n), 0))
     start_us = (
