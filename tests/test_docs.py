@@ -120,12 +120,12 @@ def test_stream2segment_page_on_postgresql(pg_url_factory, tmp_path: Path):
     folder = tmp_path / "page"
     folder.mkdir()
     outputs = run_page(PAGE, folder, overrides={"dburl": url})  # every read goes to PostgreSQL
-    assert "Segment Id: 1 (event magnitude: 5.3)" in "".join(outputs)
+    assert "Segment Id: 97 (event magnitude: 4.4)" in "".join(outputs)
     engine = sa.create_engine(url)
     with engine.connect() as conn:  # the page's process() read the PostgreSQL database
         count = conn.execute(sa.text("select count(*) from segments")).scalar()
     engine.dispose()
-    assert count == 90
+    assert count == 126
     assert (folder / "amplitudes.parquet").is_file()
 
 

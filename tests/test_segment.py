@@ -21,7 +21,7 @@ from s2sframe.testing import example_database, make_database
 
 @pytest.fixture(scope="module")
 def example_url(tmp_path_factory) -> str:
-    """The demo database of ``s2s init`` (90 segments, real Steim2 bytes and responses)."""
+    """The demo database of ``s2s init`` (126 segments, real Steim2 bytes and responses)."""
     return example_database(tmp_path_factory.mktemp("segdb") / "example.db.sqlite")
 
 
