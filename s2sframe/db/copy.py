@@ -50,7 +50,7 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
     >>> tmp = tempfile.mkdtemp()
     >>> src = example_database(os.path.join(tmp, "a.sqlite"))
     >>> copy_database(src, "sqlite:///" + os.path.join(tmp, "b.sqlite"))["segments"]
-    90
+    126
     """
     src_engine = _db.get_engine(src_url, readonly=True)
     present = S.present_columns(src_engine)

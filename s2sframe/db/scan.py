@@ -125,9 +125,9 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
     │ --- ┆ ---          ┆ ---             ┆ ---              │
     │ i64 ┆ str          ┆ f64             ┆ f64              │
     ╞═════╪══════════════╪═════════════════╪══════════════════╡
-    │ 1   ┆ GE.WCBO..HHZ ┆ 5.3             ┆ 10.39            │
-    │ 2   ┆ GE.WCBO..HHN ┆ 5.3             ┆ -2.82            │
-    │ 3   ┆ GE.WCBO..HHE ┆ 5.3             ┆ -7.32            │
+    │ 43  ┆ GE.IPAX..HHZ ┆ 5.1             ┆ -13.76           │
+    │ 44  ┆ GE.IPAX..HHN ┆ 5.1             ┆ -8.7             │
+    │ 45  ┆ GE.IPAX..HHE ┆ 5.1             ┆ -1.03            │
     └─────┴──────────────┴─────────────────┴──────────────────┘
     """
     if partitions is not None and (

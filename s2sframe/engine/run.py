@@ -353,15 +353,15 @@ def map_segments(
     ...     return {"amp": int(np.abs(segment.stream()[0].data).max())}
     >>> s2sframe.map_segments(df, amp, workers=0, progress=False, dburl=url)
     shape: (3, 4)
-    ┌─────┬──────────────┬──────┬───────────┐
-    │ id  ┆ seed_id      ┆ amp  ┆ s2s_error │
-    │ --- ┆ ---          ┆ ---  ┆ ---       │
-    │ i64 ┆ str          ┆ i64  ┆ str       │
-    ╞═════╪══════════════╪══════╪═══════════╡
-    │ 1   ┆ GE.WCBO..HHZ ┆ 4199 ┆ null      │
-    │ 2   ┆ GE.WCBO..HHN ┆ 5151 ┆ null      │
-    │ 3   ┆ GE.WCBO..HHE ┆ 5150 ┆ null      │
-    └─────┴──────────────┴──────┴───────────┘
+    ┌─────┬──────────────┬───────┬───────────┐
+    │ id  ┆ seed_id      ┆ amp   ┆ s2s_error │
+    │ --- ┆ ---          ┆ ---   ┆ ---       │
+    │ i64 ┆ str          ┆ i64   ┆ str       │
+    ╞═════╪══════════════╪═══════╪═══════════╡
+    │ 2   ┆ GE.IPAX..HHN ┆ 9475  ┆ null      │
+    │ 3   ┆ GE.IPAX..HHE ┆ 7924  ┆ null      │
+    │ 4   ┆ IV.DBVZ..BHZ ┆ 10972 ┆ null      │
+    └─────┴──────────────┴───────┴───────────┘
     """
     if isinstance(df, pl.LazyFrame):
         df = df.collect()

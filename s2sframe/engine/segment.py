@@ -114,11 +114,11 @@ class Segment:
     >>> import os, tempfile, s2sframe
     >>> from s2sframe.testing import example_database
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-    >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
+    >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=2, dburl=url)
     >>> seg.event.magnitude, seg.station.network, seg.seed_id
-    (5.3, 'GE', 'GE.WCBO..HHZ')
+    (4.3, 'GE', 'GE.IPAX..HHN')
     >>> seg.stream()[0].stats.npts
-    22962
+    24241
     """
 
     __slots__ = ("_rows", "_index", "_source", "_stream", "_extra")
@@ -277,7 +277,7 @@ class Segment:
         >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
         >>> seg = s2sframe.scan(url).select("id").collect().s2s.segment(id=1, dburl=url)
         >>> seg.sds_path("/data")
-        '/data/1/2015/GE/WCBO/HHZ.D/GE.WCBO..HHZ.D.2015.150'
+        '/data/1/2015/GE/IPAX/HHZ.D/GE.IPAX..HHZ.D.2015.150'
         """
         get = self._get
         return segment_io.sds_path(
@@ -343,9 +343,9 @@ def iter_segments(
     >>> import os, tempfile, s2sframe
     >>> from s2sframe.testing import example_database
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-    >>> df = s2sframe.scan(url).select("id").head(2).collect()
+    >>> df = s2sframe.scan(url).select("id").slice(1, 2).collect()
     >>> [seg.stream()[0].stats.npts for seg in iter_segments(df, batch_size=1, dburl=url)]
-    [22962, 24283]
+    [24241, 25406]
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, not {batch_size}")
@@ -373,7 +373,7 @@ def get_segment(
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
     >>> df = s2sframe.scan(url).select("id").collect()
     >>> get_segment(df, 0, dburl=url).id, get_segment(df, id=2, dburl=url).seed_id
-    (1, 'GE.WCBO..HHN')
+    (1, 'GE.IPAX..HHN')
     """
     _require_id(df)
     if (index is None) == (id is None):
