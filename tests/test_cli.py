@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,7 +64,7 @@ def test_init_writes_the_templates_and_an_example_database(demo: Path):
     assert (demo / "paramtable.yaml").read_bytes() == (TEMPLATES / "paramtable.yaml").read_bytes()
     assert json.loads((demo / NOTEBOOK).read_text())["nbformat"] == 4
     frame = s2sframe.scan("sqlite:///" + str(demo / "example.db.sqlite")).collect()
-    assert frame.height == 90 and frame["has_valid_data"].any()
+    assert frame.height == 126 and frame["has_valid_data"].any()
 
 
 def test_init_asks_before_overwriting(tmp_path: Path):
@@ -112,6 +113,43 @@ def test_process_the_example_database(demo: Path, tmp_path: Path):
     assert f"Skipping {df.height} already processed segment(s)" in text
     assert f"{found - df.height} segment(s) found to process" in text
     assert pl.read_parquet(out).height == df.height  # skipped ones are skipped again
+
+
+def _summary_lines(text: str) -> list[str]:
+    return re.findall(r"^(?:\[INFO\] )?(\d+ (?:of \d+ )?segment\(s\) [^\n]+)$", text, re.M)
+
+
+def test_first_run_processes_most_segments(demo: Path, tmp_path: Path):
+    """The template on the example database (the README's first run): most segments are
+    processed; the few skips are the instructive ones, each with its reason in the log;
+    the terminal says where the output and the log are; the README shows this summary."""
+    out = tmp_path / "results.parquet"
+    result = run(*process_args(demo, out))
+    assert result.exit_code == 0, result.output
+    log_path = next(tmp_path.glob("results.parquet.*.log"))
+    assert f"Output: {out.resolve()}" in result.output
+    assert f"Log:    {log_path.resolve()}" in result.output
+    log = log_path.read_text()
+    found = int(re.search(r"(\d+) segment\(s\) found to process", log).group(1))
+    processed = pl.read_parquet(out).height
+    assert processed >= 0.8 * found and found == 98
+    reasons = re.findall(r"segment \(id=\d+\): SkipSegment: (.*)", log)
+    assert len(reasons) == found - processed
+    no_xml = [r for r in reasons if r.endswith("no inventory (station has no StationXML)")]
+    low_snr = [r for r in reasons if re.fullmatch(r"low SNR \(\d\.\d+\)", r)]
+    assert len(no_xml) == 13 and len(low_snr) == 1 and len(reasons) == 14
+    # the segments not selected: without data, malformed, or with gaps
+    frame = s2sframe.scan("sqlite:///" + str(demo / "example.db.sqlite")).collect()
+    unselected = frame.filter(~(pl.col("has_valid_data") & (pl.col("maxgap_numsamples").abs()
+                                                             <= 0.5)))
+    assert unselected.height == frame.height - found == 28
+    assert (~unselected["has_valid_data"]).sum() > 0
+    assert (unselected["maxgap_numsamples"] > 0.5).sum() > 0
+    # the documented summaries are this run's
+    lines = _summary_lines(log)
+    assert len(lines) == 4
+    for page in (ROOT / "README.md", ROOT / "docs" / "cli.md"):
+        assert _summary_lines(page.read_text()) == lines, page.name
 
 
 def test_process_with_worker_processes(demo: Path, tmp_path: Path):

@@ -32,7 +32,7 @@ def test_notebook_template_runs(tmp_path: Path):
             assert out.get("output_type") != "error", out
             texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
     joined = "\n".join(texts)
-    assert "Segment Id: 1 (event magnitude: 5.3)" in joined
+    assert "Segment Id: 97 (event magnitude: 4.4)" in joined
     assert "is not bound to a Session" in joined
     assert "related_objects (0 of 3 loaded)" in joined
     assert joined.rstrip().endswith("True")  # close_session

@@ -209,8 +209,8 @@ def test_typed_accessor_and_lazy_namespace(example_url, sid, raw):
 
 
 def test_segment_lookup_errors(example_df, example_url):
-    with pytest.raises(KeyError, match="99"):
-        example_df.s2s.segment(id=99, dburl=example_url)
+    with pytest.raises(KeyError, match="999"):
+        example_df.s2s.segment(id=999, dburl=example_url)
     with pytest.raises(IndexError):
         example_df.s2s.segment(example_df.height, dburl=example_url)
     with pytest.raises(TypeError):

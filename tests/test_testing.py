@@ -469,12 +469,40 @@ def test_other_sample_rates_and_channels(sqlite_url_factory: Callable[[], str]) 
             assert st[0].stats.sampling_rate == s["sample_rate"]
 
 
+def test_regional(sqlite_url_factory: Callable[[], str]) -> None:
+    sizes = {"events": 40, "stations": 10, "seed": 3, "metadata_only": True}
+    default, regional = sqlite_url_factory(), sqlite_url_factory()
+    make_database(default, **sizes)
+    make_database(regional, **sizes, regional=True)
+    a, b = dump(default), dump(regional)
+    mags = [e["magnitude"] for e in b["events"]]
+    assert 4.0 <= min(mags) and max(mags) <= 6.0 and len(set(mags)) > 5
+    assert {e["event_location_name"] for e in b["events"]} <= {
+        "CENTRAL ITALY", "ADRIATIC SEA", "CROATIA", "SWITZERLAND"}
+    dist_a = np.array([s["event_distance_deg"] for s in a["segments"]])
+    dist_b = np.array([s["event_distance_deg"] for s in b["segments"]])
+    assert dist_a.max() > 60  # the default mixes in teleseismic events
+    assert dist_b.max() < 18 and np.median(dist_b) < 8
+    for sa_, sb in zip(a["stations"], b["stations"], strict=True):
+        assert (sa_["network"], sa_["station"]) == (sb["network"], sb["station"])
+        if sb["network"] not in ("HL", "NL"):  # network areas outside the region
+            assert 39 <= sb["latitude"] <= 49 and 6 <= sb["longitude"] <= 19
+    assert [x["inventory_xml"] is None for x in a["stations"]] == \
+        [x["inventory_xml"] is None for x in b["stations"]]
+    # download outcomes, times windows aside, drawn as usual
+    keys = ("download_code", "maxgap_numsamples", "channel_id", "event_id", "datacenter_id")
+    assert [[s[k] for k in keys] for s in a["segments"]] == \
+        [[s[k] for k in keys] for s in b["segments"]]
+
+
 def test_example_database(tmp_path: Path) -> None:
     url = example_database(tmp_path / "sub" / "demo.sqlite")
     assert url == "sqlite:///" + str(tmp_path / "sub" / "demo.sqlite")
     db = dump(url)
-    assert len(db["segments"]) == 90 and len(db["events"]) == 6 and len(db["stations"]) == 5
-    assert sum(s["data"] is not None for s in db["segments"]) > 60
+    assert len(db["segments"]) == 126 and len(db["events"]) == 6 and len(db["stations"]) == 7
+    assert sum(s["data"] is not None for s in db["segments"]) > 90
+    assert max(s["event_distance_deg"] for s in db["segments"]) < 13  # regional
+    assert all(4 <= e["magnitude"] <= 6 for e in db["events"])
     with pytest.raises(ValueError, match="overwrite=True"):
         example_database(tmp_path / "sub" / "demo.sqlite")
     assert example_database(tmp_path / "sub" / "demo.sqlite", overwrite=True) == url

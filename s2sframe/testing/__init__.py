@@ -21,6 +21,10 @@ What is realistic (and what is not)
   (round robin), two EIDA data centers; channels ``HH?`` (100 Hz) or ``BH?``
   (20 Hz) alternating by station (band code from the sample rate), location
   ``''`` or ``'00'``; every 7th station (index 3, 10, ...) has no inventory.
+- ``regional=True``: events of magnitude 4-6 in and around Italy only, stations
+  in the area around them (latitude 39-49, longitude 6-19): distances of a few
+  degrees, where the synthetic events are well above the noise (as in the
+  example database, whose segments the ``s2s init`` template mostly processes).
 - segments: great-circle distances; P arrival times from an IASP91 table
   (interpolated in distance and depth); request window of ``duration_sec``
   starting ``duration_sec / 3`` before the arrival, floored to the second (as
@@ -116,10 +120,11 @@ def make_database(
         Draw a regional data set instead of a mix of local and teleseismic events:
         events of magnitude 4 to 6 in central Italy, the Adriatic sea, Croatia and
         Switzerland only, stations in the area around them (latitude 39-49, longitude
-        6-19; each network's usual area clipped to it, or unchanged if outside, like
-        ``NL``): event-station distances of ~1-10 degrees, where the events stand out
-        of the noise, as in a typical regional download. The download outcomes, the
-        stations without StationXML and everything else are drawn as usual.
+        6-19; each network's usual area clipped to it, or unchanged if outside: that
+        of ``HL``, ``NL``): event-station distances below ~17 degrees, 90% of them between
+        1.5 and 11, where the events stand out of the noise, as in a typical regional
+        download. The download outcomes, the stations without StationXML, the
+        station codes and everything else are drawn as usual.
 
     Returns
     -------
@@ -172,7 +177,7 @@ def example_database(path: str | os.PathLike[str], *, overwrite: bool = False) -
     The database has waveforms, StationXML, all kinds of download outcomes and
     a few class labels: enough to try every s2sframe feature in seconds. It is
     regional (``make_database(..., regional=True)``: events of magnitude 4-6 in
-    and around Italy, recorded at 1-13 degrees), so that the processing template of
+    and around Italy, recorded at 1-13 degrees) so that the processing template of
     ``s2s init`` processes most segments with data: 84 of the 98 it selects. It skips
     those of the station without StationXML (13) and one of low SNR.
 

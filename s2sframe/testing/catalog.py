@@ -69,7 +69,8 @@ _REGIONS: tuple[tuple[str, float, float, float, float, float, str, float], ...] 
 #: ``regional=True`` (see :func:`s2sframe.testing.make_database`): stations in this box
 #: (lat min, lat max, lon min, lon max; each network's own box clipped to it, unless they
 #: do not overlap), events of these regions only, magnitudes between these bounds: event to
-#: station distances of ~1-10 degrees, where moderate events stand out of the noise.
+#: station distances below ~17 degrees (mostly 1.5-11), where moderate events stand out of
+#: the noise.
 _REGIONAL_BOX = (39.0, 49.0, 6.0, 19.0)
 _REGIONAL_REGIONS = ("CENTRAL ITALY", "ADRIATIC SEA", "CROATIA", "SWITZERLAND")
 _REGIONAL_MAGNITUDES = (4.0, 6.0)
