@@ -195,8 +195,12 @@ def _single_trace(
             if _count_nonzero(counts) != nrec:  # a record without samples
                 return None
             gaps = start[1:] - m[:-1, 2]
-            if _min(gaps) < -tol or _max(gaps) > tol:
-                return None
+            if gaps.any():  # rare: the records are not exactly contiguous
+                if _min(gaps) < -tol or _max(gaps) > tol:
+                    return None
+                npts = int(_sum(counts))
+            else:  # the spans add up: samples = (end of the last - start of the first) / delta
+                npts = (int(m[-1, 2]) - int(m[0, 0])) // delta
         else:
             # start (microseconds from the year's start) and number of samples of each
             # record; the time correction (constant) cancels out in the gaps
@@ -211,7 +215,7 @@ def _single_trace(
             gaps = start[1:] - start[:-1] - span - delta
             if np.abs(gaps).max() > tol:
                 return None
-        npts = int(_sum(counts))
+            npts = int(_sum(counts))
         last_start = first_us + usec + int(start[-1] - start[0])
         last_count = int(counts[-1])
     if npts != seg.samplecnt:
