@@ -166,6 +166,8 @@ def test_drag_zooms_with_samples_from_the_server(page):
     scale = "(() => { const u = document.querySelector('#main-plot')._u; " \
             "return [u.scales.x.min, u.scales.x.max, u.data[0].length]; })()"
     x0, x1, n0 = page.evaluate(scale)
+    # nothing asked of the server for the plot as first drawn (it shows the whole segment)
+    assert page.evaluate("document.querySelector('#main-plot').dataset.zoomedRange") is None
     box = page.locator("#main-plot .u-over").bounding_box()
     y = box["y"] + box["height"] / 2
     with page.expect_response(lambda r: "/api/zoom" in r.url) as resp:
@@ -176,7 +178,10 @@ def test_drag_zooms_with_samples_from_the_server(page):
     assert resp.value.ok
     z0, z1, _n = page.evaluate(scale)
     assert x0 < z0 < z1 < x1 and (z1 - z0) < 0.2 * (x1 - x0)
-    page.wait_for_selector("#main-plot[data-zoomed]")  # refined samples set
+    # wait for the server's samples of exactly the range shown (not of an earlier one)
+    page.wait_for_function("() => { const el = document.querySelector('#main-plot'); "
+                           "const u = el._u; return el.dataset.zoomedRange === "
+                           "`${u.scales.x.min},${u.scales.x.max}`; }", timeout=30_000)
     visible = page.evaluate("(() => { const u = document.querySelector('#main-plot')._u; "
                             "return u.data[0].filter(x => x >= u.scales.x.min && "
                             "x <= u.scales.x.max).length; })()")

@@ -158,6 +158,9 @@ const S2SPlots = (() => {
       if (!el._sharing) share(u2, [min, max]);
       if (!plot.decimated || !opts.zoom || !plot.key) return;
       if (lastRange && lastRange[0] === min && lastRange[1] === max) return;
+      // the whole plot (as drawn at first): the samples already shown are the answer
+      const xs = full[0];
+      if (!lastRange && xs.length && min <= xs[0] && max >= xs[xs.length - 1]) return;
       clearTimeout(timer);
       timer = setTimeout(() => {
         lastRange = [min, max];
@@ -165,6 +168,7 @@ const S2SPlots = (() => {
           if (el._u !== u2 || z.error) return;
           u2.setData(toData(z), false);
           el.dataset.zoomed = String(Number(el.dataset.zoomed || 0) + 1);
+          el.dataset.zoomedRange = `${min},${max}`;  // the range these samples are of
         }).catch(() => {});
       }, 120);
     }
