@@ -8,7 +8,9 @@ of being skipped.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,19 @@ FIXTURES = ROOT.parent / "shared" / "fixtures"
 EXAMPLE_DB = FIXTURES / "example.db.sqlite"
 PG_ADMIN_URL = os.environ.get("S2S_TEST_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def popen(args: list[str], env: dict[str, str], **kwargs) -> Iterator[subprocess.Popen]:
+    """A subprocess (in the project folder, stderr piped; ``kwargs`` go to Popen) that is
+    killed if the test fails while it runs."""
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE, **kwargs)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
 
 
 @pytest.fixture(scope="session")

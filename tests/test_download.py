@@ -294,6 +294,30 @@ def _final_state(url: str) -> set[tuple]:
             for r in _rows(url)}
 
 
+def _download_in_background(cfg: dict, path) -> subprocess.Popen:
+    """`s2s download -c path` with ``cfg`` written to ``path``, started and not waited for."""
+    path.write_text(yaml.safe_dump(cfg))
+    return subprocess.Popen(
+        [sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+
+
+def _wait_for_segments(url: str, proc: subprocess.Popen, count: int) -> None:
+    """Until the database at ``url`` has ``count`` segments, ``proc`` ended or 60 s passed."""
+    eng = sa.create_engine(url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with eng.connect() as conn:
+                if conn.execute(sa.text("select count(*) from segments")).scalar() >= count:
+                    break
+        except sa.exc.SQLAlchemyError:
+            pass  # the tables do not exist yet
+        time.sleep(0.05)
+    eng.dispose()
+
+
 def test_sigkill_midway_then_rerun_equals_uninterrupted_run(fresh, db_url_factory, tmp_path):
     server = fresh
     killed, whole = db_url_factory(), db_url_factory()
@@ -301,24 +325,8 @@ def test_sigkill_midway_then_rerun_equals_uninterrupted_run(fresh, db_url_factor
     cfg = _config(server, killed, advanced_settings={"max_concurrent_downloads": 1,
                                                       "db_buf_size": 1, "max_retries": 1,
                                                       "backoff": 0.05})
-    path = tmp_path / "k.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    eng = sa.create_engine(killed)
-    deadline = time.monotonic() + 60
-    count = 0
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with eng.connect() as conn:
-                count = conn.execute(sa.text("select count(*) from segments")).scalar()
-        except sa.exc.SQLAlchemyError:
-            count = 0
-        if count >= 6:
-            break
-        time.sleep(0.05)
-    eng.dispose()
+    proc = _download_in_background(cfg, tmp_path / "k.yaml")
+    _wait_for_segments(killed, proc, 6)
     assert proc.poll() is None, proc.stderr.read().decode()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -424,24 +432,12 @@ def test_ctrl_c_keeps_what_was_written(fresh, tmp_path):
     url = "sqlite:///" + str(tmp_path / "int.sqlite")
     server.fault("dataselect", delay=0.15)
     cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1, "db_buf_size": 1})
-    path = tmp_path / "i.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    eng = sa.create_engine(url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with eng.connect() as conn:
-                if conn.execute(sa.text("select count(*) from segments")).scalar() >= 3:
-                    break
-        except sa.exc.SQLAlchemyError:
-            pass
-        time.sleep(0.05)
+    proc = _download_in_background(cfg, tmp_path / "i.yaml")
+    _wait_for_segments(url, proc, 3)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1 and b"aborted" in err
+    eng = sa.create_engine(url)
     with eng.connect() as conn:
         n = conn.execute(sa.text("select count(*) from segments")).scalar()
         log = conn.execute(sa.text("select log from downloads")).scalar()

@@ -7,7 +7,6 @@ a test is about functions defined in ``__main__``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import os
@@ -15,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from s2sframe import ProcessingError, SkipSegment
 from s2sframe.engine.run import map_segments
 from s2sframe.testing import make_database
 from tests.conftest import ROOT
+from tests.conftest import popen as _popen
 
 VEL_2 = [-1.42699395e-06, -1.43603990e-06, -1.42210201e-06]
 
@@ -265,18 +264,6 @@ def _children(pid: int) -> list:
     import psutil
 
     return psutil.Process(pid).children(recursive=True)
-
-
-@contextlib.contextmanager
-def _popen(args: list[str], env: dict) -> Iterator[subprocess.Popen]:
-    """A subprocess that is killed if the test fails while it runs."""
-    proc = subprocess.Popen(args, cwd=ROOT, env=env, stderr=subprocess.PIPE)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
 
 
 def _wait_for_parts(parts: Path, n: int, proc: subprocess.Popen, timeout: float = 120) -> int:

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +30,7 @@ from s2sframe.compat.config import load_pyfunc
 from s2sframe.process import process
 from s2sframe.testing import make_database
 from tests.conftest import BACKENDS, ROOT, new_pg_database
+from tests.conftest import popen as _popen
 
 # A processing module as users write them (for `s2s process -p`): with S2S_TEST_BLOCK_AFTER=K
 # it blocks on its (K+1)-th call until the file S2S_TEST_GATE exists, after creating
@@ -98,16 +99,9 @@ def env(job: dict[str, Path], block_after: int = 0) -> dict[str, str]:
             "S2S_TEST_BLOCK_AFTER": str(block_after)}
 
 
-@contextlib.contextmanager
-def popen(args: list[str], environ: dict[str, str]) -> Iterator[subprocess.Popen]:
-    proc = subprocess.Popen(args, cwd=ROOT, env=environ, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.communicate()
+def popen(args: list[str], environ: dict[str, str]) -> contextlib.AbstractContextManager:
+    """The run's stdout and stderr as text."""
+    return _popen(args, environ, stdout=subprocess.PIPE, text=True)
 
 
 def wait_for(condition: Callable[[], bool], proc: subprocess.Popen, timeout: float = 180) -> None:
