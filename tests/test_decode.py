@@ -232,6 +232,18 @@ _A = make_trace()
 _NEXT = _A.stats.endtime + _A.stats.delta  # start of a trace adjacent to _A
 
 
+def _blockette_1000_first(data: bytes, reclen: int = 512) -> bytes:
+    """ObsPy's records (blockette 1001 at byte 48, 1000 at 56) with the blockettes
+    swapped: 1000 at 48 linking to 1001 at 56 (as stream2segment's GEOFON data)."""
+    out = bytearray(data)
+    for off in range(0, len(data), reclen):
+        assert data[off + 48 : off + 50] == (1001).to_bytes(2, "big")
+        b1001, b1000 = data[off + 48 : off + 56], data[off + 56 : off + 64]
+        out[off + 48 : off + 56] = b1000[:2] + (56).to_bytes(2, "big") + b1000[4:]
+        out[off + 56 : off + 64] = b1001[:2] + (0).to_bytes(2, "big") + b1001[4:]
+    return bytes(out)
+
+
 def _generated() -> dict[str, tuple[bytes, bool]]:
     """name -> (miniSEED bytes, whether the libmseed fast path must handle it)."""
     cases: dict[str, tuple[bytes, bool]] = {}
@@ -264,6 +276,7 @@ def _generated() -> dict[str, tuple[bytes, bool]]:
         True,
     )
     cases["one-record"] = (mseed(make_trace(n=50), reclen=512), True)
+    cases["blockettes-1000-then-1001"] = (_blockette_1000_first(mseed(make_trace(), reclen=512)), True)
     gap = make_trace(seed=1, t0=_A.stats.endtime + 10)
     cases["gap-2-traces"] = (mseed([_A, gap], reclen=512), True)
     cases["overlap-2-traces"] = (
@@ -775,11 +788,61 @@ def test_exact_delta_span_equals_obspy_formula(rate: float) -> None:
     counts = np.arange(1, 65536, dtype=np.int64)
     obspy_span = ((counts - 1) / rate * 1000000 + 0.5).astype(np.int64)
     np.testing.assert_array_equal(obspy_span, (counts - 1) * delta)
-    weights = mseed_vector_mod._exact_weights(delta)
-    fields = np.array([[0, 1, 2, 3, 4, 0, 7, 1, 44]], dtype=np.uint8)  # doy 1 ... 300 samples
+    weights = mseed_vector_mod._exact_weights(delta, 0)
+    # bytes 22-31: doy 1, 02:03:04, (unused byte 27), 0.0007 s, 300 samples
+    fields = np.array([[0, 1, 2, 3, 4, 99, 0, 7, 1, 44]], dtype=np.uint8)
     start, samples, end = (fields @ weights)[0]
     assert samples == 300 and end == start + 300 * delta
     assert start == ((((1 * 24 + 2) * 60 + 3) * 60 + 4) * 1000000 + 7 * 100)
+
+
+def test_check_headers_batch_equals_one_by_one() -> None:
+    # the vectorized check of a batch and the check of one buffer apply the same rules
+    blobs = [data for data, _ in GENERATED.values()] + [None, b"", b"x" * 200]
+    blobs += [_blockette_1000_first(mseed(make_trace(n=n, sr=sr, seed=n), reclen=512))
+              for n, sr in [(2000, 100.0), (900, 1 / 3), (5000, 12.5)]]
+    batch = mseed_vector_mod.check_headers(blobs)
+    assert batch == [mseed_vector_mod.check_headers([b])[0] for b in blobs]
+    assert batch[-3:].count(None) == 0 and batch[-6:-3] == [None] * 3
+    # all three blockette layouts, both header byte orders, exact and inexact deltas
+    firsts = [mseed_vector_mod._first_header(b) for b, c in zip(blobs, batch) if c]
+    assert {f[2] for f in firsts} == {0, 1, 2} and {f[3] for f in firsts} == {0, 1}
+    assert {1e6 / f[4] == f[5] for f in firsts} == {True, False}
+    # one buffer's check: (records, record length, rate, start, samples, end, delta...)
+    data = mseed(make_trace(n=3000), reclen=512)
+    nrec, reclen, rate, start, npts, end, delta, encoding, big = batch_one = (
+        mseed_vector_mod.check_headers([data])[0]
+    )
+    expected = obspy_read(data)[0].stats
+    assert (reclen, rate, npts, delta, encoding, big) == (512, 100.0, 3000, 10000, 11, True)
+    assert nrec == len(data) // 512
+    assert start * 1000 == expected.starttime.ns and end * 1000 == expected.endtime.ns
+    assert read_mseed(data, batch_one)[0].stats == expected
+
+
+def test_read_mseed_with_batch_check_equals_obspy(fallback_calls: list[int]) -> None:
+    names = sorted(GENERATED)
+    checked = mseed_vector_mod.check_headers([GENERATED[n][0] for n in names])
+    for name, check in zip(names, checked, strict=True):
+        data, fast = GENERATED[name]
+        before = len(fallback_calls)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = read_mseed(data, check)
+        assert_same_stream(obspy_read(data), got)
+        if fast:
+            assert len(fallback_calls) == before, name
+
+
+def test_read_mseed_with_another_buffers_check_is_still_exact(no_obspy_fallback: None) -> None:
+    # a check that does not belong to the bytes is caught by libmseed's reading of them
+    a = mseed(make_trace(n=3000), reclen=512)
+    b = mseed(make_trace(n=3000, seed=1, t0=T0 + 60), reclen=512)
+    c = mseed(make_trace(n=2900, seed=2), reclen=512)
+    for data, other in [(a, b), (a, c), (b, a)]:
+        wrong = mseed_vector_mod.check_headers([other])[0]
+        assert_same_stream(obspy_read(data), read_mseed(data, wrong))
+        assert_same_stream(obspy_read(data), read_mseed(data, None))
 
 
 @pytest.mark.parametrize(

@@ -35,7 +35,7 @@ def valid(db) -> pl.DataFrame:
 
 
 def test_an_internal_error_of_the_decoder_is_not_a_skip(db, valid, monkeypatch):
-    def broken(data):
+    def broken(data, checked=False):
         raise MemoryError("out of memory while decoding")
 
     monkeypatch.setattr(mseed_mod, "_read_mseed_fast", broken)

@@ -182,6 +182,38 @@ def test_return_kinds_and_dtypes_consistent_across_chunks(df, url):
     assert typed.schema["v"] == pl.Float32 and typed.schema["extra"] == pl.Int8
 
 
+def test_segments_of_a_chunk_are_header_checked_together(df, url, monkeypatch):
+    # the miniSEED headers of a chunk are checked in one batch, and what each segment's
+    # stream() returns is still exactly ObsPy's reading of its bytes
+    import io
+    import sqlite3
+
+    import obspy
+
+    import s2sframe.decode as decode
+
+    sizes: list[int] = []
+    real = decode.check_headers
+
+    def counting(blobs):
+        sizes.append(len(blobs))
+        return real(blobs)
+
+    monkeypatch.setattr(decode, "check_headers", counting)
+    out = _run(df.select("id"), amp, url, workers=0, chunksize=10)
+    assert sorted(sizes) == [8, 10, 10, 10, 10]  # 48 segments: one check per chunk
+    con = sqlite3.connect(url.removeprefix("sqlite:///"))
+    blobs = dict(con.execute("SELECT id, data FROM segments"))
+    con.close()
+    decoded = 0
+    for row in out.iter_rows(named=True):
+        if row["s2s_error"] is None:
+            trace = obspy.read(io.BytesIO(blobs[row["id"]]), format="MSEED")[0]
+            assert (row["amp"], row["npts"]) == (float(np.abs(trace.data).max()), trace.stats.npts)
+            decoded += 1
+    assert decoded >= 30
+
+
 def test_errors_raise_names_the_segment(df, url):
     bad = int(df["id"].sort()[10])  # bad + 1 is in the frame too: it is skipped
     func = functools.partial(fail_on, bad_id=bad, exc=ValueError)

@@ -4,6 +4,8 @@
   ``obspy.read(io.BytesIO(data), format="MSEED")`` but decoded by libmseed 3
   (``pymseed``, GIL released) without ObsPy's plugin dispatch. Whatever the fast
   path cannot prove identical is handed to ObsPy's own miniSEED reader.
+  :func:`check_headers` checks the record headers of a batch of buffers at once, for
+  :func:`read_mseed` to decode each of them later without checking again.
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
   channel responses are evaluated fast and memoized (:class:`CachedResponse`), so
@@ -23,7 +25,7 @@ and :mod:`s2sframe.decode.mseed_trace`), :mod:`s2sframe.decode.stationxml` and
 from __future__ import annotations
 
 from .fastresp import FastResponseStats, fast_response_stats
-from .mseed import read_mseed
+from .mseed import check_headers, read_mseed
 from .responses import (
     CachedResponse,
     clear_response_cache,
@@ -38,6 +40,7 @@ __all__ = [
     "CachedResponse",
     "FastResponseStats",
     "InventoryCache",
+    "check_headers",
     "clear_response_cache",
     "decompress",
     "enable_response_cache",

@@ -221,7 +221,10 @@ class Segment:
             If the segment has no data or its bytes are not valid miniSEED.
         """
         if reload or self._stream is None:
-            self._stream = segment_io.decode_stream(self.id, self.data)
+            checked: Any = False  # the bytes' headers: checked with the batch's if fetched
+            if self._source is not None and "data" not in self._rows.columns:
+                checked = self._source.mseed_check(self.id)
+            self._stream = segment_io.decode_stream(self.id, self.data, checked)
         return segment_io.cached(self._stream)
 
     def inventory(self, reload: bool = False, format: str | None = None) -> Any:  # noqa: A002

@@ -37,8 +37,13 @@ __all__ = [
 _FORMATS = ("stationxml", "stationtxt")
 
 
-def decode_stream(segment_id: int, data: bytes | memoryview | None) -> Stream | SkipSegment:
+def decode_stream(
+    segment_id: int, data: bytes | memoryview | None, checked: Any = False
+) -> Stream | SkipSegment:
     """The ObsPy Stream of a segment's bytes, or the :class:`SkipSegment` saying why not.
+
+    ``checked``: the bytes' header check done with their batch (see
+    :func:`s2sframe.decode.read_mseed`); False: checked here.
 
     Examples
     --------
@@ -48,7 +53,7 @@ def decode_stream(segment_id: int, data: bytes | memoryview | None) -> Stream | 
     if not data:
         return SkipSegment(f"segment {segment_id}: no waveform data (segments.data is empty)")
     try:
-        return read_mseed(data if isinstance(data, bytes) else bytes(data))
+        return read_mseed(data if isinstance(data, bytes) else bytes(data), checked)
     except SkipSegment as exc:  # bad bytes; any other error is not the data's
         return SkipSegment(f"segment {segment_id}: {exc}")
 

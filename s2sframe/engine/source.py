@@ -55,6 +55,7 @@ class DBSource:
         self.inventories = inventories
         self._batch: list[int] = []
         self._data: dict[int, bytes | None] = {}
+        self._checked: dict[int, Any] | None = None
         self._station: dict[int, int] = {}
         self._inv_bytes: dict[int, bytes | None] = {}
         self._attrs: dict[int, dict[str, Any]] | None = None
@@ -80,6 +81,7 @@ class DBSource:
         )
         self._batch = list(ids)
         self._data = {}
+        self._checked = None
         self._attrs = None
 
         def read() -> list[tuple]:
@@ -97,6 +99,22 @@ class DBSource:
         if segment_id not in self._data:
             self.load([segment_id])
         return self._data.get(segment_id)
+
+    def mseed_check(self, segment_id: int) -> Any:
+        """The miniSEED header check of the segment's bytes, for ``read_mseed``.
+
+        Done at the first call for all the segments of the batch at once
+        (:func:`s2sframe.decode.check_headers`: ~5 us per segment instead of ~20 us
+        one by one); False if the segment is not in the batch (checked when read).
+        """
+        if segment_id not in self._data:
+            return False
+        if self._checked is None:
+            from ..decode import check_headers
+
+            blobs = [self._data[sid] for sid in self._batch]
+            self._checked = dict(zip(self._batch, check_headers(blobs), strict=True))
+        return self._checked.get(segment_id, False)
 
     def station_id(self, segment_id: int) -> int | None:
         if segment_id not in self._station:
