@@ -514,6 +514,11 @@ def main() -> None:
     for wl, label, key, ratio in rows:
         r = res[key]
         print(f"{wl:<4}{label:<40}{r['n']:>9}{r['seconds']:>9.2f}{rate[key]:>8.0f}  {ratio}")
+    paired = sorted(o["n"] / o["seconds"] / (r["n"] / r["seconds"])
+                    for o, r in zip(runs["ours_w1"], runs["raw_w1"], strict=True))
+    print(f"W1 map_segments/raw run by run (each pair run back to back; this machine is "
+          f"noisy): median {paired[len(paired) // 2]:.2f}, range {paired[0]:.2f}-{paired[-1]:.2f} "
+          f"over {len(paired)} pairs")
     print(f"\nworker pool start-up (not in the timings): map_segments "
           f"{res['ours_w1']['startup']:.2f} s, raw {res['raw_w1']['startup']:.2f} s")
     ours, orm = res["ours_w2_sample"]["values"], res["orm_w2"]["values"]

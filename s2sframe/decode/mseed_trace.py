@@ -151,6 +151,11 @@ _UTC_NS = UTCDateTime.__dict__["_UTCDateTime__ns"]
 _UTC_PRECISION = UTCDateTime.__dict__["_UTCDateTime__precision"]
 _UTC_INITIALIZED = UTCDateTime.__dict__["_initialized"]
 _UTC_HAS_WARNED = UTCDateTime.__dict__["_has_warned"]
+# _new_trace writes the keys of Stats.defaults in their order, then the new ones
+_DEFAULT_KEYS = ["sampling_rate", "delta", "starttime", "endtime", "npts", "calib",
+                 "network", "station", "location", "channel"]
+_DEFAULTS_AS_KNOWN = list(Stats.defaults) == _DEFAULT_KEYS
+_CALIB = Stats.defaults.get("calib", 1.0)
 
 
 def _utc(ns: int) -> UTCDateTime:
@@ -184,22 +189,25 @@ def _new_trace(
     timediff = 0 if npts == 0 else float(npts - 1) * delta
     extra = _new(AttribDict)
     extra.__dict__.update(mseed)
-    state = dict(Stats.defaults)  # Stats.__init__ starts from these, in this order
-    state.update(
+    stats = _new(Stats)
+    if not _DEFAULTS_AS_KNOWN:  # another ObsPy version: start from its defaults
+        stats.__dict__.update(Stats.defaults)
+    # Stats.__init__ starts from Stats.defaults (in this order), then the new keys in
+    # the order ObsPy sets them
+    stats.__dict__.update(
         sampling_rate=sampling_rate,
         delta=delta,
         starttime=_utc(start_ns),
         endtime=_utc(start_ns + int(round(timediff * 1e9))),
         npts=npts,
+        calib=_CALIB,
         network=network,
         station=station,
         location=location,
         channel=channel,
-        mseed=extra,  # new keys: in the order ObsPy sets them
+        mseed=extra,
         _format="MSEED",
     )
-    stats = _new(Stats)
-    stats.__dict__.update(state)
     trace = _new(Trace)
     _set_attr(trace, "stats", stats)
     _set_attr(trace, "data", samples)

@@ -177,8 +177,11 @@ def _column(key: str, values: list, dtype: pl.DataType | None, ids: list[int],
     target: pl.DataType = pl.Null()
     first: tuple[Any, int] | None = None
     bad: list[int] = []
+    same: type | None = None  # a scalar type whose values leave ``target`` as it is
     for i, value in enumerate(values):
         if value is None:
+            continue
+        if type(value) is same and (same is not int or _INT64[0] <= value < _INT64[1]):
             continue
         kind = dtype_of(value)
         if kind == pl.Object:
@@ -191,6 +194,8 @@ def _column(key: str, values: list, dtype: pl.DataType | None, ids: list[int],
         if first is None:
             first = (kind, ids[i])
         target = merged
+        scalar = _SCALARS.get(type(value))
+        same = type(value) if scalar is not None and merged == scalar else None
     if bad:
         rejected = set(bad)
         values = [None if i in rejected else v for i, v in enumerate(values)]
