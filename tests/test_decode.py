@@ -805,7 +805,7 @@ def test_check_headers_batch_equals_one_by_one() -> None:
     assert batch == [mseed_vector_mod.check_headers([b])[0] for b in blobs]
     assert batch[-3:].count(None) == 0 and batch[-6:-3] == [None] * 3
     # all three blockette layouts, both header byte orders, exact and inexact deltas
-    firsts = [mseed_vector_mod._first_header(b) for b, c in zip(blobs, batch) if c]
+    firsts = [mseed_vector_mod._first_header(b) for b, c in zip(blobs, batch, strict=True) if c]
     assert {f[2] for f in firsts} == {0, 1, 2} and {f[3] for f in firsts} == {0, 1}
     assert {1e6 / f[4] == f[5] for f in firsts} == {True, False}
     # one buffer's check: (records, record length, rate, start, samples, end, delta...)
