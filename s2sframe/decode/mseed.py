@@ -85,7 +85,7 @@ def read_mseed(data: bytes, checked: Checked | None | bool = False) -> Stream:
         The miniSEED bytes (e.g. ``segments.data``); any bytes-like object.
     checked : optional
         This buffer's item of :func:`check_headers` run on a batch of buffers
-        (the record headers of many segments checked at once, 4-5 times faster
+        (the record headers of many segments checked at once, 2-3 times faster
         than one by one). Default: checked here.
 
     Returns

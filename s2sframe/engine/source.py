@@ -104,8 +104,8 @@ class DBSource:
         """The miniSEED header check of the segment's bytes, for ``read_mseed``.
 
         Done at the first call for all the segments of the batch at once
-        (:func:`s2sframe.decode.check_headers`: ~5 us per segment instead of ~20 us
-        one by one); False if the segment is not in the batch (checked when read).
+        (:func:`s2sframe.decode.check_headers`: 5-7 us per segment instead of 15-20
+        us one by one); False if the segment is not in the batch (checked when read).
         """
         if segment_id not in self._data:
             return False
