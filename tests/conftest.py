@@ -27,6 +27,8 @@ EXAMPLE_DB = FIXTURES / "example.db.sqlite"
 PG_ADMIN_URL = os.environ.get("S2S_TEST_PGURL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+pytest_plugins = ["tests.hangwatch"]
+
 
 @contextlib.contextmanager
 def popen(args: list[str], env: dict[str, str], **kwargs) -> Iterator[subprocess.Popen]:
