@@ -260,6 +260,29 @@ def test_workers_limit_threads_and_parse_each_inventory_once(df, url):
     assert per_worker_station.height and (per_worker_station["inv"] == 1).all()
 
 
+def test_sqlite_workers_keep_their_connection_but_no_lock(df, url):
+    """Between chunks a worker keeps its read-only SQLite connection (its page cache
+    serves the next chunk) outside any transaction: a writer locks the file at once."""
+    import sqlite3
+
+    import psutil
+
+    out = _run(df.select("id", "station.id"), runtime_info, url, workers=2, chunksize=6)
+    assert out["s2s_error"].null_count() == out.height
+    path = os.path.realpath(url.removeprefix("sqlite:///"))
+    pids = out["pid"].unique().to_list()
+    assert pids and os.getpid() not in pids
+    holding = [pid for pid in pids
+               if any(f.path == path for f in psutil.Process(pid).open_files())]
+    assert holding == pids  # the pool's workers live on, each with its connection
+    writer = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        writer.execute("BEGIN EXCLUSIVE")  # 'database is locked' if a reader still held it
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+
+
 def test_progress_bar_and_summary(df, url, capsys):
     _run(df.head(6).select("id"), amp, url, workers=0, progress=True)
     err = capsys.readouterr().err
