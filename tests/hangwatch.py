@@ -33,21 +33,20 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     folder = os.environ.get(_ENV)
     worker = getattr(item.config, "workerinput", {}).get("workerid")
-    if not folder or worker is None:  # without xdist, stderr is the terminal
-        faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=sys.__stderr__)
+    # under xdist a file the controller reads; else stderr, the terminal
+    path = Path(folder) / f"{worker}-{os.getpid()}.txt" if folder and worker else None
+    out = open(path, "w") if path else sys.__stderr__  # closed below
+    try:
+        if path:
+            out.write(f"{item.nodeid} ran over {HANG_SECONDS} s; the stacks of its threads:\n")
+            out.flush()
+        faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=out)
         yield
+    finally:
         faulthandler.cancel_dump_traceback_later()
-        return
-    path = Path(folder) / f"{worker}-{os.getpid()}.txt"
-    with open(path, "w") as fh:
-        fh.write(f"{item.nodeid} ran over {HANG_SECONDS} s; the stacks of its threads:\n")
-        fh.flush()
-        faulthandler.dump_traceback_later(HANG_SECONDS, exit=True, file=fh)
-        try:
-            yield
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-    path.unlink()
+        if path:
+            out.close()
+            path.unlink()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
