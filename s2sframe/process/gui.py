@@ -14,4 +14,11 @@ Examples
 ('gui.plot', 'r', {'type': 'log'}, {'type': 'log'})
 """
 
-from ..show.gui import __all__, customplot, get_func_attrs, plot, preprocess  # noqa: F401
+from ..show.gui import (  # noqa: F401
+    __all__,
+    customplot,
+    get_func_attrs,
+    plot,
+    preprocess,
+    sideplot,
+)
