@@ -450,7 +450,7 @@ def test_public_names_of_the_stream2segment_api(db, tmp_path):
     wanted = {"imap", "process", "map", "get_segments", "get_db_items", "get_session",
               "close_session", "yaml_load", "SkipSegment", "load_only", "Segment", "Event",
               "Station", "Channel", "DataCenter", "Download", "Class", "WebService",
-              "ClassLabelling"}
+              "ClassLabelling", "get_segment_help"}
     helpers = {"ProcessResult", "get_classlabels", "get_db_items_count",
                "get_default_segments_selection", "load_ints_from_txt", "save_ints_to_txt"}
     assert set(P.__all__) == wanted | helpers

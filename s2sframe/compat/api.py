@@ -36,6 +36,7 @@ from ..db.urls import mask_url
 from ..engine.owner import function_fingerprint
 from ..exceptions import SkipSegment
 from .config import BadInput, logfile_path, yaml_load
+from .help import get_segment_help
 from .orm import (
     Channel,
     Class,
@@ -73,7 +74,8 @@ __all__ = [
     "Channel", "Class", "ClassLabelling", "DataCenter", "Download", "Event",
     "ProcessResult", "Segment", "SkipSegment", "Station", "WebService",
     "close_session", "get_classlabels", "get_db_items", "get_db_items_count",
-    "get_default_segments_selection", "get_segments", "get_session", "imap", "load_ints_from_txt",
+    "get_default_segments_selection", "get_segment_help", "get_segments", "get_session", "imap",
+    "load_ints_from_txt",
     "load_only", "map", "process", "save_ints_to_txt", "yaml_load",
 ]
 
