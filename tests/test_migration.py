@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import re
 
+import polars as pl
 import pytest
+import sqlalchemy as sa
 
 import s2sframe
-from s2sframe.process import get_segment_help
+from s2sframe.process import (
+    SkipSegment,
+    get_default_segments_selection,
+    get_segment_help,
+    process,
+)
+from s2sframe.testing import make_database
 
 
 def test_get_segment_help_lists_attributes_and_methods():
@@ -33,3 +41,99 @@ def test_get_segment_help_lists_attributes_and_methods():
     assert "event.magnitude" in plain and "<" not in plain.splitlines()[1]
     with pytest.raises(ValueError, match='format "markdown" not supported'):
         get_segment_help("markdown")
+
+
+# --------------------------------------------------------------------------- logs
+@pytest.fixture(scope="module")
+def small_db(tmp_path_factory) -> str:
+    """A generated database of 12 segments (2 events x 2 stations x 3 channels)."""
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("mig") / "db.sqlite")
+    make_database(url, events=2, stations=2, seed=5)
+    return url
+
+
+def low_snr_main(segment, config):
+    """stream2segment's template skips so: SkipSegment('low snr %f' % snr_)."""
+    if segment.id % 2:
+        raise SkipSegment("low snr %f" % (segment.id + 0.350154))
+    return {"id2": segment.id * 2}
+
+
+def test_log_lines_are_stream2segments(small_db, tmp_path):
+    log = tmp_path / "run.log"
+    ids = _ids(small_db, ordered=True)  # processing order: station, then id
+    odd = [i for i in ids if i % 2]
+    res = process(low_snr_main, small_db, None, {}, outfile=str(tmp_path / "o.csv"),
+                  logfile=str(log))
+    text = log.read_text()
+    n = len(ids)
+    # the block stream2segment's tests look for, line by line
+    block = "\n".join([f"{n} segment(s) found to process", "",
+                       *(f"segment (id={i}): low snr {i + 0.350154:f}" for i in odd), "",
+                       f"{n - len(odd)} of {n} segment(s) successfully processed",
+                       f"{len(odd)} of {n} segment(s) skipped with error message reported in "
+                       "the log file, if provided",
+                       f"{n - len(odd)} of {n} segment(s) successfully written to the provided "
+                       "output"])
+    assert block in text
+    assert re.search(r"^Completed in \d+:\d\d:\d\d$", text, re.M)
+    assert "[WARNING]" not in text and "[INFO]" not in text
+    # the framed header, as stream2segment's ascii_decorate draws it
+    first, *middle = text.split("\n", 9)[:9]
+    assert first.startswith("\u2554\u2550") and first.endswith("\u2557")
+    assert "\u2551 Processing function: low_snr_main" in text
+    assert f"\u2551 Output file:         {tmp_path / 'o.csv'}" in text
+    assert res.skipped == len(odd)
+
+
+def _ids(url: str, ordered: bool = False) -> list[int]:
+    sel = get_default_segments_selection()
+    df = s2sframe.scan(url).filter(s2sframe.where(sel)).select("id", "station.id").collect()
+    return df.sort("station.id", "id")["id"].to_list() if ordered else sorted(df["id"])
+
+
+def one_row(segment, config):
+    if segment.id != config["keep"]:
+        raise SkipSegment("not this one")
+    return [segment.id, segment.event.magnitude]
+
+
+def test_append_messages_are_stream2segments(tmp_path):
+    """stream2segment's test_append: messages and counts of a run appending, again, after
+    the processed segment changed id, and without append."""
+    url = "sqlite:///" + str(tmp_path / "db.sqlite")
+    make_database(url, events=1, stations=2, seed=2)
+    ids = _ids(url)
+    out, cfg = tmp_path / "out.csv", {"keep": ids[0]}
+
+    def run(append: bool) -> str:
+        log = tmp_path / f"run{len(list(tmp_path.glob('*.log')))}.log"
+        process(one_row, url, None, cfg, outfile=str(out), append=append, logfile=str(log))
+        return log.read_text()
+
+    text = run(True)
+    assert "Ignoring `append` functionality: output file does not exist or not provided" in text
+    assert "Skipping" not in text and f"{len(ids)} segment(s) found to process" in text
+    text = run(True)
+    assert "Appending results to existing file" in text
+    assert "Fetching already processed segment(s) (please wait)\n" \
+           "Skipping 1 already processed segment(s)\n" \
+           f"{len(ids) - 1} segment(s) found to process" in text
+    assert f"0 of {len(ids) - 1} segment(s) successfully processed" in text
+    # the written segment gets another id: still counted as already processed (the ids in
+    # the file), and the new id is processed
+    new_id = ids[-1] + 100
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("PRAGMA foreign_keys=ON"))
+        conn.execute(sa.text(f"update segments set id = {new_id} where id = {ids[0]}"))
+    engine.dispose()
+    cfg["keep"] = new_id
+    text = run(True)
+    assert "Skipping 1 already processed segment(s)" in text
+    assert f"{len(ids)} segment(s) found to process" in text
+    assert f"1 of {len(ids)} segment(s) successfully processed" in text
+    assert pl.read_csv(out, has_header=True)["segment_db_id"].to_list() == [ids[0], new_id]
+    text = run(False)
+    assert "Overwriting existing output file" in text and "Appending" not in text
+    assert "Skipping" not in text

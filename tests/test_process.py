@@ -202,7 +202,7 @@ def test_summary_and_log_lines(db, tmp_path, capsys):
     assert "skip_odd" in err and "seg/s" in err  # the progress bar
     text = log.read_text()
     for i in odd:
-        assert f"segment (id={i}): SkipSegment: odd {i}" in text
+        assert f"\nsegment (id={i}): odd {i}\n" in text  # stream2segment's line
     assert f"{n} segment(s) found to process" in text and "Completed in" in text
     list(imap(skip_odd, db))  # neither verbose nor logfile: silent
     assert capsys.readouterr().err == ""
