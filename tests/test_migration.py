@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
 
 import s2sframe
+from s2sframe.compat.config import BadInput
 from s2sframe.process import (
     SkipSegment,
     get_default_segments_selection,
@@ -137,3 +140,82 @@ def test_append_messages_are_stream2segments(tmp_path):
     text = run(False)
     assert "Overwriting existing output file" in text and "Appending" not in text
     assert "Skipping" not in text
+
+
+# ------------------------------------------------------------------ appending to files
+def as_dict(segment, config):
+    return {"a": segment.id * 1.5}
+
+
+def as_list(segment, config):
+    return [segment.id * 1.5, "x"]
+
+
+def _other_table(path):
+    pd.DataFrame(columns=["-+-", "[[["], data=[[1, "a"]]).to_hdf(path, format="t", key="f")
+
+
+def _h5_data(path):
+    import tables
+
+    with tables.open_file(path, "w") as h5:
+        h5.create_array("/", "samples", np.arange(5))
+
+
+#: (file name, content, function, the outcome in stream2segment: None accepted, or the
+#: exception type raised). From stream2segment's test_append_on_badly_formatted_outfile
+#: and its writers (a first CSV row that is not a segment id is taken for a header).
+APPEND_CASES = [
+    ("garbage.csv", b"asdasd", as_dict, TypeError),
+    ("garbage_list.csv", b"asdasd", as_list, None),
+    ("garbage_lines.csv", b"asdasd\nqwe,rty\n", as_list, ValueError),
+    ("empty.csv", b"", as_dict, None),
+    ("empty_list.csv", b"", as_list, None),
+    ("lists.csv", b"1,2.5,x\n", as_dict, TypeError),
+    ("lists_list.csv", b"1,2.5,x\n", as_list, None),
+    ("other_table.hdf", _other_table, as_dict, TypeError),
+    ("h5py_data.h5", _h5_data, as_dict, TypeError),
+    ("garbage.hdf", b"asdasd", as_dict, TypeError),
+    ("empty.hdf", b"", as_dict, "HDF5ExtError"),
+]
+
+
+@pytest.mark.parametrize("name, content, func, outcome", APPEND_CASES,
+                         ids=[c[0] for c in APPEND_CASES])
+def test_append_to_files_not_ours(small_db, tmp_path, name, content, func, outcome):
+    import tables
+
+    path = tmp_path / name
+    if callable(content):
+        content(path)
+    else:
+        path.write_bytes(content)
+    before = path.read_bytes()
+    log = tmp_path / "run.log"
+    if outcome is None:
+        res = process(func, small_db, None, {}, outfile=str(path), append=True,
+                      logfile=str(log))
+        assert res.written == res.total > 0
+        assert "Appending results to existing file" in log.read_text()
+        text = path.read_text()
+        assert text.startswith(before.decode()) and text.count("\n") >= res.written
+        return
+    expected = tables.HDF5ExtError if outcome == "HDF5ExtError" else outcome
+    with pytest.raises(expected) as info:
+        process(func, small_db, None, {}, outfile=str(path), append=True, logfile=str(log))
+    assert isinstance(info.value, BadInput)  # also a clear error of ours (s2s: exit code 2)
+    assert str(path) in str(info.value)
+    assert path.read_bytes() == before  # nothing lost: byte for byte
+    assert not list(tmp_path.glob("*.parts"))
+    if expected is TypeError:
+        assert str(info.value).startswith("Cannot append to file, segment_id column name "
+                                          "not found")
+
+
+def test_append_to_an_empty_store_of_ours(small_db, tmp_path):
+    """A run that wrote no row leaves an HDF file without table: appending fills it
+    (stream2segment refused to append to its own empty output)."""
+    path = tmp_path / "out.hdf"
+    process(as_dict, small_db, {"id": "<0"}, {}, outfile=str(path))
+    res = process(as_dict, small_db, None, {}, outfile=str(path), append=True)
+    assert res.written > 0 and len(pd.read_hdf(path, "s2s_table")) == res.written

@@ -323,9 +323,11 @@ def test_logfile_true_and_writer_errors(db, tmp_path):
     assert res.logfile.startswith(str(out) + ".") and Path(res.logfile).is_file()
     assert "1 of 1 segment(s) successfully written" in Path(res.logfile).read_text()
     foreign = tmp_path / "foreign.csv"
-    foreign.write_text("a,b\n1,2\n")
-    with pytest.raises(BadInput, match="no segment_db_id column"):
-        process(seg_id_row, db, [1], outfile=str(foreign), append=True)
+    foreign.write_text("a,b\n1,2\n")  # as stream2segment: a header, then segment 1
+    assert process(seg_id_row, db, [1], outfile=str(foreign), append=True).total == 0
+    assert foreign.read_text() == "a,b\n1,2\n"
+    with pytest.raises(TypeError, match="segment_id column name not found"):  # dicts
+        process(seg_id_row, db, [2], outfile=str(foreign), append=True)
     with pytest.raises(BadInput, match="Unknown output format '.xlsx'"):
         process(seg_id_row, db, [1], outfile=str(tmp_path / "o.xlsx"))
     with pytest.raises(s2sframe.OutputError, match="does not exist"):
