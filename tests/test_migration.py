@@ -6,6 +6,9 @@ writers and models) and checks that s2sframe behaves so; docs/migrating.md lists
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
 import re
 
 import numpy as np
@@ -219,3 +222,32 @@ def test_append_to_an_empty_store_of_ours(small_db, tmp_path):
     process(as_dict, small_db, {"id": "<0"}, {}, outfile=str(path))
     res = process(as_dict, small_db, None, {}, outfile=str(path), append=True)
     assert res.written > 0 and len(pd.read_hdf(path, "s2s_table")) == res.written
+
+
+# ------------------------------------------------------------------------ CSV values
+def typed_row(segment, config):
+    i = segment.id
+    return {"time": dt.datetime(2018, 7, 21, 20, 55, 10, 0 if i % 2 else 123400),
+            "ok": bool(i % 3), "small": 3.2e-05 * i, "ratio": i / 7, "nan": float("nan"),
+            "none": None, "n": i * 10, "name": f"s,{i}", "big": 1.5e16 * i}
+
+
+def test_csv_values_are_written_as_stream2segment_wrote_them(small_db, tmp_path):
+    """stream2segment wrote rows with Python's csv module (str(value), repr(float))."""
+    out = tmp_path / "out.csv"
+    process(typed_row, small_db, None, {}, outfile=str(out))
+    ids = pl.read_csv(out)["segment_db_id"].to_list()
+    expected = io.StringIO()
+    writer = csv.writer(expected)  # the reference: what csv.DictWriter writes
+    writer.writerow(["segment_db_id", *typed_row(_Seg(1), {})])
+    for i in ids:
+        writer.writerow([i, *typed_row(_Seg(i), {}).values()])
+    assert out.read_text() == expected.getvalue().replace("\r\n", "\n")
+    text = out.read_text()
+    assert ",2018-07-21 20:55:10," in text and ",2018-07-21 20:55:10.123400," in text
+    assert ",nan," in text and ",True," in text and "e-05," in text
+
+
+class _Seg:
+    def __init__(self, i: int) -> None:
+        self.id = i

@@ -217,16 +217,40 @@ class Writer:
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    """Nested values as ``[a, b]`` text (CSV has no lists)."""
-    exprs = []
+    """Every value as the text stream2segment wrote for it (Python's ``csv`` module:
+    ``str(value)``, ``repr`` for floats): ``2018-07-21 20:55:10`` (microseconds only when
+    not 0), ``True``, ``1e-05``, ``nan``; nested values as ``[a, b]`` (CSV has no lists)."""
+    columns = []
     for name, dtype in frame.schema.items():
+        col = frame[name]
         if isinstance(dtype, pl.List | pl.Array):
-            col = pl.col(name)
-            if isinstance(dtype, pl.Array):
-                col = col.arr.to_list()
-            text = col.list.eval(pl.element().cast(pl.String)).list.join(", ")
-            exprs.append(pl.format("[{}]", text).alias(name))
-    return frame.with_columns(exprs) if exprs else frame
+            expr = pl.col(name).arr.to_list() if isinstance(dtype, pl.Array) else pl.col(name)
+            text = expr.list.eval(pl.element().cast(pl.String)).list.join(", ")
+            col = frame.select(pl.format("[{}]", text).alias(name)).to_series()
+        elif isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%d %H:%M:%S"
+            tz = "%:z" if dtype.time_zone else ""  # type: ignore[union-attr]
+            col = frame.select(pl.when(pl.col(name).dt.microsecond() == 0)
+                               .then(pl.col(name).dt.strftime(fmt + tz))
+                               .otherwise(pl.col(name).dt.strftime(fmt + "%.6f" + tz))
+                               .alias(name)).to_series()
+        elif dtype == pl.Boolean:
+            col = col.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+        elif dtype.is_float():
+            col = _float_text(col)
+        columns.append(col)
+    return pl.DataFrame(columns) if columns else frame
+
+
+def _float_text(values: pl.Series) -> pl.Series:
+    """``repr(float(x))`` of each value (None stays null), in Polars but for the values
+    below 1e-4 that Python writes with an exponent (``1e-05``)."""
+    text = values.cast(pl.String)
+    with_exponent = ((values.abs() < 1e-4) & (values != 0)).fill_null(False)
+    if with_exponent.any():
+        idx = with_exponent.arg_true()
+        text = text.scatter(idx, [repr(float(v)) for v in values.gather(idx)])
+    return pl.Series(values.name, text).set(values.is_nan().fill_null(False), "nan")
 
 
 def _select(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
