@@ -16,9 +16,11 @@ import pandas as pd
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 import s2sframe
 from s2sframe.compat.config import BadInput
+from s2sframe.orm import Class, ClassLabelling, DataCenter, Segment
 from s2sframe.process import (
     SkipSegment,
     get_default_segments_selection,
@@ -251,3 +253,46 @@ def test_csv_values_are_written_as_stream2segment_wrote_them(small_db, tmp_path)
 class _Seg:
     def __init__(self, i: int) -> None:
         self.id = i
+
+
+# ------------------------------------------------------------------------ ORM models
+@pytest.mark.parametrize("given, other, expected", [
+    ("station_url", "dataselect_url", "http://geofon.gfz.de/fdsnws/dataselect/1/query"),
+    ("dataselect_url", "station_url", "http://geofon.gfz.de/fdsnws/station/1/query"),
+])
+def test_datacenter_fills_the_other_fdsn_url(tmp_path, given, other, expected):
+    url = "sqlite:///" + str(tmp_path / "db.sqlite")
+    make_database(url, events=1, stations=1, seed=1)
+    service = "station" if given == "station_url" else "dataselect"
+    with Session(sa.create_engine(url)) as session:
+        dc = DataCenter(**{given: f"geofon.gfz.de/fdsnws/{service}/1"})
+        session.add(dc)
+        session.commit()  # stream2segment: NOT NULL constraint failed before
+        assert getattr(dc, other) == expected
+        assert getattr(dc, given) == f"http://geofon.gfz.de/fdsnws/{service}/1/query"
+        odd = DataCenter(station_url="http://x.org/mypath/fdsnws/station/1/query")
+        session.add(odd)
+        with pytest.raises(sa.exc.IntegrityError):  # not a standard URL: left as it is
+            session.commit()
+
+
+def test_sqlite_foreign_keys_cascade_with_the_users_engine(tmp_path):
+    """Deleting or renumbering a class cascades to the labels, also through an engine the
+    user made (stream2segment turns foreign keys on for every SQLite connection)."""
+    url = "sqlite:///" + str(tmp_path / "db.sqlite")
+    make_database(url, events=1, stations=2, seed=1)
+    engine = sa.create_engine(url)  # not one of s2sframe's engines
+    with Session(engine) as session:
+        seg = session.query(Segment).first()
+        first, second = session.query(Class).order_by(Class.id).limit(2).all()
+        seg.add_classlabel(first.id, second.id)
+        before = session.query(ClassLabelling).count()
+        counts = {c: session.query(ClassLabelling).filter_by(class_id=c.id).count()
+                  for c in (first, second)}
+        session.query(Class).filter(Class.id == first.id).delete()
+        session.commit()
+        assert session.query(ClassLabelling).count() == before - counts[first]
+        session.query(Class).filter(Class.id == second.id).update({"id": 100})
+        session.commit()
+        assert session.query(ClassLabelling).filter_by(class_id=100).count() == counts[second]
+    engine.dispose()
