@@ -374,6 +374,8 @@ def test_stream2segment_style_modules_run_with_the_word_replaced(initialized: Pa
     funclib function its templates import, copy= included) run through ``s2s process``
     and ``s2s show`` once ``stream2segment`` is replaced by ``s2sframe``."""
     assert "stream2segment.process.funclib.traces import bandpass" in s2s_style.PARAMTABLE
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "replace the word `stream2segment` by `s2sframe` in their imports" in readme  # this
     db = "sqlite:///" + str(initialized / "example.db.sqlite")
     files = s2s_style.write(tmp_path, db)
     out = tmp_path / "out.csv"
@@ -409,3 +411,65 @@ def test_an_unrenamed_stream2segment_import_says_what_to_change(tmp_path):
                            str(tmp_path / "o.csv")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "replace 'stream2segment' with 's2sframe' in the imports" in proc.stderr
+
+
+# ------------------------------------------------------ differences kept, and documented
+def test_verbose_output_goes_to_stderr(small_db, tmp_path, capfd):
+    """stream2segment printed verbose output on stdout; s2sframe on stderr (stdout stays
+    for the data a script prints), documented in docs/migrating.md."""
+    process(low_snr_main, small_db, None, {}, outfile=str(tmp_path / "o.csv"), verbose=True)
+    out, err = capfd.readouterr()
+    assert out == ""
+    assert "segment(s) found to process" in err and "Completed in " in err
+    assert "segment (id=" not in err  # skips are for the log file, as in stream2segment
+    assert "stderr" in MIGRATING and "stdout" in MIGRATING
+
+
+def test_a_function_that_cannot_take_segment_and_config_is_refused_up_front(small_db, tmp_path):
+    """stream2segment ran such a function and failed with TypeError at the first segment,
+    leaving an empty output file; s2sframe refuses it before anything is written."""
+    def main(segment, config, wrong_argument):
+        return {}
+
+    out = tmp_path / "o.csv"
+    with pytest.raises(ValueError, match="must accept two arguments"):
+        process(main, small_db, None, {}, outfile=str(out))
+    assert not out.exists()
+    assert "(segment, config)" in MIGRATING
+
+
+def test_missing_files(tmp_path):
+    """A missing YAML file is a FileNotFoundError (stream2segment's yaml_load) and a
+    BadInput; a missing database a DatabaseError naming it, when imap is called
+    (stream2segment: its BadParam, when iterating)."""
+    from s2sframe.process import imap, yaml_load
+
+    with pytest.raises(FileNotFoundError, match="YAML file not found"):
+        yaml_load(tmp_path / "none.yaml")
+    with pytest.raises(BadInput):
+        yaml_load(str(tmp_path / "none.yaml"))
+    missing = tmp_path / "none.sqlite"
+    with pytest.raises(s2sframe.DatabaseError, match=re.escape(str(missing))):
+        imap(low_snr_main, "sqlite:///" + str(missing))
+    assert not missing.exists()
+    assert "DatabaseError" in MIGRATING and "BadParam" in MIGRATING
+
+
+def test_classes_null_selects_segments_without_labels(small_db):
+    """stream2segment's inner join made ``classes.id: null`` select nothing; s2sframe
+    selects the segments without labels (documented)."""
+    frame = s2sframe.scan(small_db).select("id", "classlabels_count").collect()
+    unlabelled = frame.filter(pl.col("classlabels_count") == 0)["id"].to_list()
+    assert 0 < len(unlabelled) < frame.height
+    found = [row for row in imap_ids(small_db, {"classes.id": "null"})]
+    assert sorted(found) == sorted(unlabelled)
+    assert "`classes.id: null`" in MIGRATING
+
+
+def imap_ids(url: str, selection: dict) -> list[int]:
+    from s2sframe.process import imap
+
+    return list(imap(lambda segment, config: segment.id, url, selection))
+
+
+MIGRATING = (Path(__file__).resolve().parents[1] / "docs" / "migrating.md").read_text()

@@ -1,4 +1,4 @@
-"""The stream2segment-compatible processing API: change one import line.
+"""The stream2segment-compatible processing API: change one word in the imports.
 
 ``from stream2segment.process import ...`` becomes ``from s2sframe.process import ...``::
 

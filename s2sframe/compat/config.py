@@ -22,12 +22,17 @@ import yaml
 
 from ..exceptions import S2SFrameError
 
-__all__ = ["BadInput", "check_pyfunc", "load_config", "load_module", "load_pyfunc",
+__all__ = ["BadInput", "MissingFile", "check_pyfunc", "load_config", "load_module", "load_pyfunc",
            "logfile_path", "resolve_dburl", "yaml_load"]
 
 
 class BadInput(S2SFrameError, ValueError):
     """A wrong argument given by the user (bad YAML, missing file or function...)."""
+
+
+class MissingFile(BadInput, FileNotFoundError):
+    """A file given by the user does not exist: also a ``FileNotFoundError``, as
+    stream2segment's ``yaml_load`` raised."""
 
 
 def _merge(base: dict, updates: Mapping) -> dict:
@@ -89,7 +94,7 @@ def yaml_load(source: str | os.PathLike | Mapping, **updates: Any) -> dict:
     else:
         path = Path(source)
         if not path.is_file():
-            raise BadInput(f"YAML file not found: {path}")
+            raise MissingFile(f"YAML file not found: {path}")
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
@@ -166,7 +171,7 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
     """
     path = Path(pyfile)
     if not path.is_file():
-        raise BadInput(f"Python file not found: {path}")
+        raise MissingFile(f"Python file not found: {path}")
     name = f"s2s_processing_{path.stem}_{uuid.uuid4().hex[:8]}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
