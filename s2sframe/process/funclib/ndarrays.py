@@ -318,10 +318,14 @@ class NewmarkBeta(ResponseSpectrum):
 
     Examples
     --------
-    >>> t = np.arange(0, 60, 0.005)
-    >>> spec = NewmarkBeta(np.sin(2 * np.pi * t), 0.005, np.array([1.0])).evaluate()[0]
-    >>> print(round(float(spec['Pseudo-Acceleration'][0]), 1))    # 1 / (2 * damping)
-    10.0
+    Close to the exact :class:`NigamJennings` at a small time step:
+
+    >>> t = np.arange(0, 20, 0.005)
+    >>> acc, periods = np.sin(2 * np.pi * t) * np.exp(-t), np.array([0.5, 1.0])
+    >>> nb = NewmarkBeta(acc, 0.005, periods).evaluate()[0]['Displacement']
+    >>> nj = NigamJennings(acc, 0.005, periods).evaluate()[0]['Displacement']
+    >>> bool(np.allclose(nb, nj, rtol=1e-3))
+    True
     """
 
     def evaluate(self) -> tuple[dict, dict, np.ndarray, np.ndarray, np.ndarray]:  # noqa: D102
@@ -337,14 +341,8 @@ class NigamJennings(ResponseSpectrum):
     below the sampling period), and faster than :class:`NewmarkBeta`. :meth:`evaluate`'s
     ``accel``, ``vel``, ``disp`` are the oscillators' absolute acceleration, relative
     velocity and displacement at the samples after the first (``num_steps - 1`` rows).
-    See :func:`s2sframe.signal.oscillators.nigam_jennings`.
-
-    Examples
-    --------
-    >>> t = np.arange(0, 60, 0.01)
-    >>> spec = NigamJennings(np.sin(2 * np.pi * t), 0.01, np.array([1.0])).evaluate()[0]
-    >>> print(round(float(spec['Pseudo-Acceleration'][0]), 1))    # 1 / (2 * damping)
-    10.0
+    See :func:`s2sframe.signal.oscillators.nigam_jennings`; examples in :func:`respspec`
+    and :class:`NewmarkBeta`.
     """
 
     def evaluate(self) -> tuple[dict, dict, np.ndarray, np.ndarray, np.ndarray]:  # noqa: D102

@@ -193,12 +193,15 @@ def ampspec(trace: Trace, starttime: Any = None, endtime: Any = None,
 
     Examples
     --------
-    >>> import numpy as np
-    >>> from obspy import Trace
+    The amplitude and power spectra of a 5 Hz sine of amplitude 3 (peak: ``3 * npts / 2``):
+
     >>> tr = Trace(3 * np.sin(2 * np.pi * 5 * np.arange(1000) * 0.01), header={"delta": 0.01})
     >>> f, amp = ampspec(tr, taper_max_percentage=0, return_freqs=True)
     >>> print(f[amp.argmax()], round(float(amp.max()) * 2 / 1000, 3))
     5.0 3.0
+    >>> df, pw = powspec(tr, taper_max_percentage=0)
+    >>> print(df, bool(np.allclose(pw, amp ** 2)))
+    0.1 True
     """
     return _spectrum(_signal.ampspec, trace, starttime, endtime, taper_max_percentage,
                      taper_type, return_freqs)
@@ -207,16 +210,8 @@ def ampspec(trace: Trace, starttime: Any = None, endtime: Any = None,
 def powspec(trace: Trace, starttime: Any = None, endtime: Any = None,
             taper_max_percentage: float = 0.05, taper_type: str = "hann",
             return_freqs: bool = False) -> tuple[Any, np.ndarray]:
-    """Return ``(df, abs(fft)**2)``: the power spectrum of ``trace`` (see :func:`fft`).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from obspy import Trace
-    >>> df, pw = powspec(Trace(np.array([1.0, -1.0, 1.0, -1.0])), taper_max_percentage=0)
-    >>> print(df, pw)
-    0.25 [ 0.  0. 16.]
-    """
+    """Return ``(df, abs(fft)**2)``: the power spectrum of ``trace`` (see :func:`fft`;
+    an example in :func:`ampspec`)."""
     return _spectrum(_signal.powspec, trace, starttime, endtime, taper_max_percentage,
                      taper_type, return_freqs)
 
