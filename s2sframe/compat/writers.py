@@ -357,8 +357,8 @@ class HdfWriter(Writer):
                 nodes = sum(1 for _ in store._handle.walk_nodes("/")) - 1  # noqa: SLF001
                 if key not in keys:
                     if nodes:  # anything else in the file: not ours to replace
-                        found = f", only {', '.join(keys)}" if keys else ""
-                        raise self._missing_id(f" (no table {key}{found})")
+                        others = f", only {', '.join(keys)}" if keys else ""
+                        raise self._missing_id(f" (no table {key}{others})")
                     self.appending = False  # an empty store (no rows written): nothing to keep
                     return
                 self.columns = list(store.select(self.key, start=0, stop=0).columns)

@@ -101,7 +101,7 @@ def sn_spectra(segment: Any, config: dict) -> list[dict]:
                           taper_type=conf["taper"]["type"])
         if conf["smoothing_wlen_ratio"] > 0:
             values = triangsmooth(values, winlen_ratio=conf["smoothing_wlen_ratio"])
-        spectra.append((df, values))
+        spectra.append((float(df), values))
     (df_s, sig), (df_n, noise) = spectra
     freq_min, freq_max = freq_band(segment, one_trace(segment), config)
     value = snr(sig, noise, signals_form="amplitude" if func is ampspec else "power",
