@@ -189,7 +189,8 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
         hint = ""
         if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("stream2segment"):
             hint = (" (a stream2segment module: replace 'stream2segment' with 's2sframe' in "
-                    "the imports, e.g. 'from s2sframe.process.funclib.traces import bandpass')")
+                    "the imports, e.g. 'from s2sframe.process import gui', "
+                    "'from s2sframe.process.funclib.traces import bandpass')")
         raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}{hint}") from exc
     finally:
         if added:
