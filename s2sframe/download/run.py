@@ -123,12 +123,17 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         log.setLevel(logging.INFO)
     report = DownloadReport()
     try:
+        with engine.begin() as conn:  # ids written by stream2segment: sequences behind them
+            moved = schema.advance_sequences(conn)
         with engine.begin() as conn:
             report.download_id = conn.execute(schema.downloads.insert().values(
                 config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
                 log="")).inserted_primary_key[0]
         capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(cfg.dburl))
+        if moved:
+            log.info("id sequences moved past the ids already written (as stream2segment "
+                     "leaves them): %s", ", ".join(f"{t} -> {v}" for t, v in moved.items()))
         capture.save()
         _pipeline(cfg, engine, report, progress, capture.save)
     except KeyboardInterrupt:
