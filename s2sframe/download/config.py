@@ -221,6 +221,9 @@ def _event_params(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(extra, Mapping):
         raise ConfigError("events_extra_params", "a mapping of FDSN event parameters expected")
     out = {k: v for k, v in extra.items() if k != "format"}
+    fmt = extra.get("format")
+    if isinstance(fmt, str) and fmt.lower() in ("isf", "text"):  # others: text is asked
+        out["format"] = fmt.lower()
     for key, aliases in _EVENT_KEYS.items():
         for name in (key, *aliases):
             for where, src in (("", raw), ("events_extra_params.", extra)):

@@ -41,6 +41,9 @@ class DownloadReport:
         Events fetched, channels usable, segments to download, inventories saved.
     warnings, errors : int
         Log records of those levels.
+    skipped : dict
+        Rows that could not be stored, skipped (and logged): what (e.g. 'event line')
+        -> count.
     """
 
     download_id: int | None = None
@@ -52,6 +55,7 @@ class DownloadReport:
     inventories: int = 0
     warnings: int = 0
     errors: int = 0
+    skipped: Counter = field(default_factory=Counter)
 
     @property
     def segments(self) -> int:
@@ -75,8 +79,10 @@ class DownloadReport:
         with pl.Config(tbl_hide_dataframe_shape=True, tbl_width_chars=200, fmt_str_lengths=60,
                        tbl_cols=-1):
             table = str(self.table()) if self.counts else "(no segment downloaded)"
+        skipped = ", ".join(f"{n} {what}(s)" for what, n in self.skipped.items())
         return (f"download {self.download_id}: {self.segments} segments written "
-                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{table}")
+                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{table}"
+                + (f"\nskipped (not storable, see the log): {skipped}" if skipped else ""))
 
 
 def summary(engine: sa.engine.Engine) -> pl.DataFrame:

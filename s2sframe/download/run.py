@@ -24,6 +24,7 @@ from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
 from .http import AdaptiveLimit, Client
 from .report import DownloadReport
+from .rows import Skipped
 from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
@@ -159,21 +160,23 @@ def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadRep
     adv = cfg.advanced
     client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
                     blocksize=adv["download_blocksize"])
+    skipped = Skipped(report.skipped)
     rows = events.fetch(client, cfg.events_url, cfg.event_params, cfg.starttime, cfg.endtime,
-                        adv["e_timeout"])
+                        adv["e_timeout"], skipped)
     report.events = len(rows)
     if not rows:
         log.warning("no event found: nothing to download")
         return
     columns = schema.present_columns(engine)["events"]
     with engine.begin() as conn:
-        ev_ids = events.save(conn, cfg.events_url, rows, columns)
+        ev_ids = events.save(conn, cfg.events_url, rows, columns,
+                             events.catalog_name(cfg.raw.get("events_url")), skipped)
     save_log()
     with engine.begin() as conn:
         dcs = routing.fetch(client, conn, cfg.data_url, adv["routing_service_url"], adv["s_timeout"])
     save_log()
     with engine.begin() as conn:
-        chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"])
+        chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"], skipped)
     save_log()
     report.channels = len(chans)
     if not chans:
