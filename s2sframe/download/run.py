@@ -256,7 +256,8 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
 
     adv = cfg.advanced
     by_id = {d.id: d for d in dcs}
-    writer = SegmentWriter(engine, report.download_id or 0, adv["db_buf_size"])
+    writer = SegmentWriter(engine, report.download_id or 0, adv["db_buf_size"],
+                           Skipped(report.skipped))
     groups = _groups(todo)
     workers = sum(lim.maximum for lim in limits.values())
     log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
@@ -305,3 +306,6 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
         bar.close()
     pool.shutdown(wait=True)
     log.info("waveforms: %d segment(s) written, %d with data", writer.written, report.with_data)
+    if writer.kept:
+        log.warning("%d segment(s) with data kept as they were: the new attempt (window "
+                    "changed) brought no data; the next run tries again", writer.kept)
