@@ -183,3 +183,20 @@ def test_html_report_opens_offline_in_a_browser(two_runs, tmp_path):
                             "c on c.id = s.channel_id")
     assert circles == stations
     assert "dburl" in config and "time_window" in config
+
+
+def test_db_classlabel_as_stream2segment(db_url_factory):
+    from s2sframe.testing import make_database
+
+    url = db_url_factory()
+    make_database(url, events=1, stations=1, seed=1)
+    run = CliRunner().invoke
+    out = run(cli, ["db", "classlabel", "-d", url, "--add", "noisy", "too much noise",
+                    "--add", "spike", "a spike", "--no-prompt"])
+    assert out.exit_code == 0, out.output
+    assert "noisy (too much noise)" in out.output and "spike (a spike)" in out.output
+    assert run(cli, ["db", "classlabel", "-d", url, "--delete", "spike"],
+               input="n\n").exit_code == 1
+    out = run(cli, ["db", "classlabel", "-d", url, "--rename", "noisy", "Noisy", "",
+                    "--delete", "spike", "--no-prompt"])
+    assert "Noisy (too much noise)" in out.output and "spike" not in out.output

@@ -169,3 +169,54 @@ def db_drop(dburl: str, download_ids: tuple[int, ...], yes: bool) -> None:
             sys.exit(1)
     for did, n in downloads.drop_runs(engine, ids).items():
         click.echo(f"download id {did}: deleted, with {n} segment(s)")
+
+
+@db.command("classlabel")
+@click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
+              help="Database URL, or a YAML file with a 'dburl' entry.")
+@click.option("--add", nargs=2, multiple=True, metavar="LABEL DESCRIPTION",
+              help="Add a class label; repeatable.")
+@click.option("--rename", nargs=3, multiple=True, metavar="LABEL NEW_LABEL NEW_DESCRIPTION",
+              help="Rename a class label ('' as NEW_DESCRIPTION keeps the description); "
+                   "repeatable.")
+@click.option("--delete", multiple=True, metavar="LABEL",
+              help="Delete a class label and its labels of segments; repeatable.")
+@click.option("--no-prompt", is_flag=True, help="Do not ask for confirmation.")
+@_handled
+def db_classlabel(dburl: str, add: tuple, rename: tuple, delete: tuple, no_prompt: bool) -> None:
+    """Add, rename or delete class labels, as stream2segment's command (see also the
+    `s2s classlabel` group). Existing labels are not added again, unknown ones not renamed
+    nor deleted; prints the class labels of the database at the end."""
+    from ..db import classlabels as cl
+    from ..db.urls import get_engine
+
+    url = resolve_dburl(dburl)
+    get_engine(url)
+    if not no_prompt and (add or rename or delete):
+        try:
+            ok = click.confirm(f"Add {len(add)}, rename {len(rename)} and delete {len(delete)} "
+                               "class label(s)?", default=False, err=True)
+        except click.exceptions.Abort:
+            raise BadInput("pass --no-prompt to change class labels without confirmation (no "
+                           "terminal to ask on)") from None
+        if not ok:
+            sys.exit(1)
+    known = {c["label"] for c in cl.list_classes(url)}
+    try:
+        for label, description in add:
+            if label not in known:
+                cl.add_class(url, label, description)
+        for label, new_label, description in rename:
+            if label in known:
+                cl.rename_class(url, label, new_label, description or None)
+        for label in delete:
+            if label in {c["label"] for c in cl.list_classes(url)}:
+                cl.delete_class(url, label)
+    except (ValueError, LookupError) as exc:
+        raise BadInput(str(exc).strip("\"'")) from None
+    classes = cl.list_classes(url)
+    click.echo("Done. Current class labels on the database:")
+    for c in classes:
+        click.echo(f"{c['label']} ({c['description'] or ''})")
+    if not classes:
+        click.echo("None")
