@@ -457,3 +457,16 @@ def test_bad_catalog_and_station_lines_are_skipped_and_counted(db_url_factory):
     eng.dispose()
     assert bad == 0 and "event line skipped (latitude is nan)" in log
     assert "NUL character" in log and "time outside the requested window" in log
+
+
+def test_miniseed_3_is_refused_clearly_by_the_reader():
+    """What the download refuses, the reader of stored segments refuses too, by name."""
+    from s2sframe.decode.mseed import read_mseed
+    from s2sframe.exceptions import SkipSegment
+    from s2sframe.testing.fdsn_data import Archive
+    from s2sframe.testing.fdsn_formats import damage_records
+
+    arch = Archive.build(events=1, stations=1)
+    recs = arch.records(arch.channels[0], datetime(2021, 1, 2), datetime(2021, 1, 2, 0, 1))
+    with pytest.raises(SkipSegment, match="miniSEED 3 records: ObsPy reads miniSEED 2 only"):
+        read_mseed(b"".join(damage_records(recs, "v3")))
