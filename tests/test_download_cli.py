@@ -17,6 +17,7 @@ from s2sframe.cli import main as cli
 from s2sframe.download import download
 from s2sframe.testing.fdsn_server import fdsn_server
 from tests.conftest import IN_CI
+from tests.dlkit import config
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +27,8 @@ def server():
 
 
 def _config(server, dburl: str, **kw) -> dict:
-    cfg = {"dburl": dburl, "starttime": "2021-01-01", "endtime": "2021-02-01",
-           "events_url": server.event_url, "data_url": server.dataselect_urls,
-           "channel": "HHZ", "search_radius": {"min": 0, "max": 10}, "time_window": [-1, 3],
-           "inventory": False, "advanced_settings": {"max_retries": 0, "w_timeout": 5}}
-    cfg.update(kw)
-    return cfg
+    return config(server, dburl, **{"channel": "HHZ", "search_radius": {"min": 0, "max": 10},
+                                    **kw})
 
 
 def _scalar(url: str, sql: str, **params):

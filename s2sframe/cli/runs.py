@@ -4,7 +4,6 @@ index in run order and by id)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import click
 
 from ..compat.config import BadInput, resolve_dburl
-from .common import _handled, main
+from .common import _handled, confirm_or_stop, main
 from .download import dl
 
 
@@ -157,16 +156,8 @@ def db_drop(dburl: str, download_ids: tuple[int, ...], yes: bool) -> None:
         return
     counts = downloads.segment_counts(engine, ids)
     if not yes:
-        try:
-            ok = click.confirm(f"Delete {len(ids)} download run(s) (id {', '.join(map(str, ids))}) "
-                               f"and their {sum(counts.values())} segment(s)?", default=False,
-                               err=True)
-        except click.exceptions.Abort:
-            raise BadInput("pass --yes to delete without confirmation (no terminal to ask on)") \
-                from None
-        if not ok:
-            click.echo("nothing deleted", err=True)
-            sys.exit(1)
+        confirm_or_stop(f"Delete {len(ids)} download run(s) (id {', '.join(map(str, ids))}) "
+                        f"and their {sum(counts.values())} segment(s)?", "--yes")
     for did, n in downloads.drop_runs(engine, ids).items():
         click.echo(f"download id {did}: deleted, with {n} segment(s)")
 
@@ -193,14 +184,8 @@ def db_classlabel(dburl: str, add: tuple, rename: tuple, delete: tuple, no_promp
     url = resolve_dburl(dburl)
     get_engine(url)
     if not no_prompt and (add or rename or delete):
-        try:
-            ok = click.confirm(f"Add {len(add)}, rename {len(rename)} and delete {len(delete)} "
-                               "class label(s)?", default=False, err=True)
-        except click.exceptions.Abort:
-            raise BadInput("pass --no-prompt to change class labels without confirmation (no "
-                           "terminal to ask on)") from None
-        if not ok:
-            sys.exit(1)
+        confirm_or_stop(f"Add {len(add)}, rename {len(rename)} and delete {len(delete)} class "
+                        "label(s)?", "--no-prompt", "nothing changed")
     known = {c["label"] for c in cl.list_classes(url)}
     try:
         for label, description in add:

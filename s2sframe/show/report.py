@@ -30,11 +30,9 @@ def html_report(bind: str | sa.engine.Engine, ids: list[int] | None = None, *,
 
     Examples
     --------
-    >>> import os, tempfile
-    >>> from s2sframe.testing import make_database
-    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
-    >>> _ = make_database(url, events=2, stations=2)
-    >>> page = html_report(url)
+    >>> import pathlib, tempfile
+    >>> from s2sframe.testing import example_database
+    >>> page = html_report(example_database(pathlib.Path(tempfile.mkdtemp()) / "demo.sqlite"))
     >>> page.startswith("<!DOCTYPE html>") and "http" not in page.split("<script>")[0]
     True
     """
