@@ -393,7 +393,7 @@ def test_isf_catalogs_from_a_service_and_a_file(server, db_url_factory, tmp_path
                    for e in sorted(arch.events, key=lambda e: e.event_id)]
 
 
-def test_a_catalog_in_no_known_format_is_an_error_naming_it(server, tmp_path):
+def test_a_catalog_in_no_known_format_is_an_error_naming_it(server, db_url_factory, tmp_path):
     import yaml
     from click.testing import CliRunner
 
@@ -401,11 +401,13 @@ def test_a_catalog_in_no_known_format_is_an_error_naming_it(server, tmp_path):
 
     path = tmp_path / "events.json"
     path.write_text('{"type": "FeatureCollection", "features": [{"id": "ev1"}]}\n')
-    cfg = _config(server, "sqlite:///" + str(tmp_path / "x.sqlite"), events_url=str(path))
+    url = db_url_factory()
+    cfg = _config(server, url, events_url=str(path))
     (tmp_path / "d.yaml").write_text(yaml.safe_dump(cfg))
     result = CliRunner().invoke(cli, ["download", "-c", str(tmp_path / "d.yaml"), "-q"])
     assert result.exit_code == 2, result.output
     assert "events.json" in result.output and "FDSN text nor ISF" in result.output
+    assert _count(url, "events") == 0
 
 
 def test_oversized_event_requests_split_by_magnitude_then_time(db_url_factory):
