@@ -1,5 +1,6 @@
-"""What a download did: :class:`DownloadReport` (returned by :func:`s2sframe.download`) and
-:func:`summary` (every download run of a database, per data center and outcome).
+"""What a download did: :class:`DownloadReport` (returned by :func:`s2sframe.download`),
+:func:`summary` (every download run of a database, per data center and outcome) and
+:func:`stats_text` (``s2s dl stats``).
 """
 
 from __future__ import annotations
