@@ -60,7 +60,7 @@ def _dt(ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Rec:
     """One record of a response: channel, time span (ns), rate, bytes, or why unusable."""
 
@@ -72,23 +72,23 @@ class _Rec:
     error: str | None = None
 
 
-def _check(msr: Any) -> str | None:
-    """Why a parsed (and decoded) record cannot be stored (None if it can)."""
-    if msr.formatversion == 3:
-        return "miniSEED 3 record (not readable by ObsPy)"
-    count = msr.samplecnt
-    if count > 0 and not msr.samprate > 0:
-        return f"sample rate {msr.samprate}"
-    if msr.numsamples != count:
-        return f"record claims {count} samples, holds {msr.numsamples}"
-    return None
-
-
-def _rec(msr: Any, raw: bytes, sid: str) -> _Rec:
-    why = _check(msr)
-    if why is not None:
-        return _Rec(sid, error=why)
-    return _Rec(sid, msr.starttime, msr.endtime, msr.samprate, raw)
+def _rec(msr: Any, raw: bytes, names: dict[str, str]) -> _Rec:
+    """The record ``raw`` parsed (and decoded) as ``msr``; ``names``: source id -> NET.STA.
+    LOC.CHA, filled as met. Refused: miniSEED 3 (ObsPy cannot read it), a sample rate of
+    0, fewer samples decoded than the header claims."""
+    src = msr.sourceid
+    sid = names.get(src)
+    if sid is None:
+        sid = names[src] = _nslc(src)
+    count, rate = msr.samplecnt, msr.samprate
+    if raw[:3] == b"MS\x03":
+        return _Rec(sid, error="miniSEED 3 record (not readable by ObsPy)")
+    if count > 0 and not rate > 0:
+        return _Rec(sid, error=f"sample rate {rate}")
+    held = msr.numsamples
+    if held != count:
+        return _Rec(sid, error=f"record claims {count} samples, holds {held}")
+    return _Rec(sid, msr.starttime, msr.endtime, rate, raw)
 
 
 def _nslc(sourceid: str) -> str:
@@ -104,14 +104,15 @@ def records(data: bytes) -> Iterator[_Rec]:
     from pymseed import MS3Record
 
     out = []
+    names: dict[str, str] = {}
     try:
         offset = 0
         for msr in MS3Record.from_buffer(data, unpack_data=True, validate_crc=True):
             size = msr.reclen
-            out.append(_rec(msr, data[offset:offset + size], _nslc(msr.sourceid)))
+            out.append(_rec(msr, data[offset:offset + size], names))
             offset += size
     except Exception:  # noqa: BLE001 - damaged somewhere: record by record
-        yield from _one_by_one(data)
+        yield from _one_by_one(data, names)
         return
     yield from out
 
@@ -119,7 +120,7 @@ def records(data: bytes) -> Iterator[_Rec]:
 _HEADER = re.compile(rb"[0-9 ]{6}[DRQM][ \x00]|MS\x03")
 
 
-def _one_by_one(data: bytes) -> Iterator[_Rec]:
+def _one_by_one(data: bytes, names: dict[str, str]) -> Iterator[_Rec]:
     from pymseed import MS3Record
     from pymseed.clib import clibmseed, ffi
 
@@ -140,7 +141,7 @@ def _one_by_one(data: bytes) -> Iterator[_Rec]:
         raw = data[offset:offset + length]
         try:
             msr = next(iter(MS3Record.from_buffer(raw, unpack_data=True, validate_crc=True)))
-            rec = _rec(msr, raw, _nslc(msr.sourceid))
+            rec = _rec(msr, raw, names)
         except Exception as exc:  # noqa: BLE001 - this record only
             yield _Rec(_header_sid(raw, 0), error=f"malformed record: {exc}"[:200])
             # its length is not to be trusted (a truncated record is followed by the next)
