@@ -117,6 +117,15 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any], **overrides: Any) -
         if key == "advanced_settings" and isinstance(value, Mapping):
             raw["advanced_settings"] = {**(raw.get("advanced_settings") or {}), **value}
         else:
+            for name, aliases in _EVENT_KEYS.items():  # an event filter given replaces the
+                if key in (name, *aliases):            # file's, under any of its names
+                    names = (name, *aliases)
+                    for k in names:
+                        raw.pop(k, None)
+                    extra = raw.get("events_extra_params")
+                    if isinstance(extra, Mapping):
+                        raw["events_extra_params"] = {k: v for k, v in extra.items()
+                                                      if k not in names}
             raw[key] = value
     return _validate(raw, base_dir)
 
@@ -221,6 +230,9 @@ def _event_params(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(extra, Mapping):
         raise ConfigError("events_extra_params", "a mapping of FDSN event parameters expected")
     out = {k: v for k, v in extra.items() if k != "format"}
+    fmt = extra.get("format")
+    if isinstance(fmt, str) and fmt.lower() in ("isf", "text"):  # others: text is asked
+        out["format"] = fmt.lower()
     for key, aliases in _EVENT_KEYS.items():
         for name in (key, *aliases):
             for where, src in (("", raw), ("events_extra_params.", extra)):
@@ -363,12 +375,39 @@ def _check_advanced(adv: dict[str, Any]) -> None:
 
 def masked_yaml(cfg: DownloadConfig) -> str:
     """The configuration as YAML with secrets (token, password, URL password) masked."""
+    return yaml.safe_dump(_masked(cfg.raw), sort_keys=False, default_flow_style=None)
+
+
+def _masked(given: Mapping[str, Any]) -> dict[str, Any]:
     from ..db.urls import mask_url
 
-    raw = dict(cfg.raw)
+    raw = dict(given)
     for key in _SECRET_KEYS:
         if raw.get(key):
             raw[key] = ["***", "***"] if isinstance(raw[key], list | tuple) else "***"
     if isinstance(raw.get("dburl"), str):
         raw["dburl"] = mask_url(raw["dburl"])
-    return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+    return raw
+
+
+def masked_text(text: str) -> str:
+    """A stored configuration (``downloads.config``, written by s2sframe or stream2segment)
+    with its secrets masked: URL passwords, and the token or password of
+    ``restricted_data`` (then the YAML is written anew, comments dropped).
+
+    Examples
+    --------
+    >>> print(masked_text("dburl: postgresql://me:secret@host/db\\nrestricted_data: [me, pw]\\n"))
+    dburl: postgresql://me:***@host/db
+    restricted_data: ['***', '***']
+    <BLANKLINE>
+    """
+    from ..db.urls import mask_text
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raw = None
+    if isinstance(raw, dict) and any(raw.get(k) for k in _SECRET_KEYS):
+        return mask_text(yaml.safe_dump(_masked(raw), sort_keys=False, default_flow_style=None))
+    return mask_text(text)

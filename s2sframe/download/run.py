@@ -24,6 +24,7 @@ from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
 from .http import AdaptiveLimit, Client
 from .report import DownloadReport
+from .rows import Skipped
 from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
@@ -123,12 +124,17 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         log.setLevel(logging.INFO)
     report = DownloadReport()
     try:
+        with engine.begin() as conn:  # ids written by stream2segment: sequences behind them
+            moved = schema.advance_sequences(conn)
         with engine.begin() as conn:
             report.download_id = conn.execute(schema.downloads.insert().values(
                 config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
                 log="")).inserted_primary_key[0]
         capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(cfg.dburl))
+        if moved:
+            log.info("id sequences moved past the ids already written (as stream2segment "
+                     "leaves them): %s", ", ".join(f"{t} -> {v}" for t, v in moved.items()))
         capture.save()
         _pipeline(cfg, engine, report, progress, capture.save)
     except KeyboardInterrupt:
@@ -154,21 +160,23 @@ def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadRep
     adv = cfg.advanced
     client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
                     blocksize=adv["download_blocksize"])
+    skipped = Skipped(report.skipped)
     rows = events.fetch(client, cfg.events_url, cfg.event_params, cfg.starttime, cfg.endtime,
-                        adv["e_timeout"])
+                        adv["e_timeout"], skipped)
     report.events = len(rows)
     if not rows:
         log.warning("no event found: nothing to download")
         return
     columns = schema.present_columns(engine)["events"]
     with engine.begin() as conn:
-        ev_ids = events.save(conn, cfg.events_url, rows, columns)
+        ev_ids = events.save(conn, cfg.events_url, rows, columns,
+                             events.catalog_name(cfg.raw.get("events_url")), skipped)
     save_log()
     with engine.begin() as conn:
         dcs = routing.fetch(client, conn, cfg.data_url, adv["routing_service_url"], adv["s_timeout"])
     save_log()
     with engine.begin() as conn:
-        chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"])
+        chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"], skipped)
     save_log()
     report.channels = len(chans)
     if not chans:
@@ -248,7 +256,8 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
 
     adv = cfg.advanced
     by_id = {d.id: d for d in dcs}
-    writer = SegmentWriter(engine, report.download_id or 0, adv["db_buf_size"])
+    writer = SegmentWriter(engine, report.download_id or 0, adv["db_buf_size"],
+                           Skipped(report.skipped))
     groups = _groups(todo)
     workers = sum(lim.maximum for lim in limits.values())
     log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
@@ -297,3 +306,6 @@ def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
         bar.close()
     pool.shutdown(wait=True)
     log.info("waveforms: %d segment(s) written, %d with data", writer.written, report.with_data)
+    if writer.kept:
+        log.warning("%d segment(s) with data kept as they were: the new attempt (window "
+                    "changed) brought no data; the next run tries again", writer.kept)
