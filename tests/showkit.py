@@ -70,7 +70,7 @@ class Client:
         self.cookie = ""
 
     def request(self, method: str, path: str, body: Any = None,
-                headers: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
+                headers: dict[str, str] | None = None) -> tuple[int, Any, bytes]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         data = None if body is None else json.dumps(body).encode()
         hdrs = {"Host": f"{self.host}:{self.port}"}
@@ -80,7 +80,7 @@ class Client:
         conn.request(method, path, body=data, headers=hdrs)
         resp = conn.getresponse()
         content = resp.read()
-        out = resp.status, dict(resp.getheaders()), content
+        out = resp.status, resp.headers, content  # case-insensitive names
         conn.close()
         return out
 
