@@ -129,14 +129,32 @@ class _Guard:
                                                   *_SECURITY_HEADERS]}
             await send(message)
 
-        hosts = [v.decode("latin-1") for k, v in scope["headers"] if k == b"host"]
-        if len(hosts) != 1 or hosts[0] not in self.server.hosts:
-            response = self.server.error(403, "unknown Host", close=True)
+        response = self.refuse(scope["headers"])
+        if response is not None:  # answered unread: the connection then closes
             await response(scope, receive, send_secure)
         else:
             await self.app(scope, receive, send_secure)
         if self.server.verbose:  # method, path and status only: no query, header or cookie
             sys.stderr.write(f"s2s show: {scope['method']} {scope['path']} {status}\n")
+
+
+    def refuse(self, headers: list[tuple[bytes, bytes]]) -> Response | None:
+        """The answer to a request refused on its headers alone, or None.
+
+        A foreign ``Host`` (DNS rebinding), and request bodies framed by
+        ``Transfer-Encoding`` (never sent by the page; with a ``Content-Length``
+        too it is a smuggling attempt, RFC 9112 6.3).
+        """
+        names = [k for k, _v in headers]
+        hosts = [v.decode("latin-1") for k, v in headers if k == b"host"]
+        if len(hosts) != 1 or hosts[0] not in self.server.hosts:
+            return self.server.error(403, "unknown Host", close=True)
+        if b"transfer-encoding" in names:
+            if b"content-length" in names:
+                return self.server.error(400, "both Content-Length and Transfer-Encoding",
+                                         close=True)
+            return self.server.error(411, "a request body needs a Content-Length", close=True)
+        return None
 
 
 class ShowServer:
