@@ -211,3 +211,77 @@ def test_a_stalled_request_does_not_block_others(server):
         stalled.sendall(f"POST /api/selection HTTP/1.1\r\nHost: {host(server)}\r\n"
                         f"Content-Length: 100\r\n\r\n{{".encode())
         assert Client(server.url).get("classes")[0] == 200
+
+
+# ------------------------------------------------------------------------ the command
+def start_cli(url: str, *args: str):
+    """``s2s show`` in a subprocess: (process, the address it printed)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "show", "-d", url,
+                             "--no-browser", *args], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    line = proc.stderr.readline()
+    match = re.search(r"open (http://127\.0\.0\.1:(\d+)/)", line)
+    if not match:
+        proc.kill()
+        raise AssertionError(line + proc.communicate(timeout=60)[1])
+    return proc, match.group(1), int(match.group(2))
+
+
+def stop_cli(proc) -> str:
+    """Ctrl-C, then the rest of stderr."""
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode in (0, 1, -signal.SIGINT), (proc.returncode, err)
+    return err
+
+
+def close_from_server(port: int) -> None:
+    """A request the server answers and then closes first: its side keeps TIME_WAIT."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(f"GET /api/classes HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+        while sock.recv(65536):
+            pass
+
+
+def test_port_is_free_again_right_after_a_restart(tmp_path):
+    """--port N works right after the previous run on N stopped (address reuse)."""
+    url = build("sqlite:///" + str(tmp_path / "port.sqlite"))
+    proc, _url, port = start_cli(url)
+    try:
+        close_from_server(port)
+    finally:
+        stop_cli(proc)
+    proc, address, again = start_cli(url, "--port", str(port))
+    try:
+        assert again == port and Client(address).get("classes")[0] == 200
+    finally:
+        stop_cli(proc)
+
+
+def test_dropped_requests_leave_no_traceback(tmp_path):
+    """A browser dropping a request mid-answer (reset connection) prints nothing on stderr."""
+    import struct
+
+    url = build("sqlite:///" + str(tmp_path / "drop.sqlite"))
+    proc, address, port = start_cli(url)
+    try:
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET /api/segment?index=0&width=8000 HTTP/1.1\r\n"
+                         f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+            assert sock.recv(1)  # the answer is being written: drop it (RST)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
+        assert Client(address).get("classes")[0] == 200
+    finally:
+        err = stop_cli(proc)
+    assert "Traceback" not in err and "Error" not in err, err
