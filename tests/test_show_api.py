@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ import s2sframe
 from s2sframe.cli import main
 from s2sframe.show import show
 from tests.conftest import BACKENDS, new_pg_database
-from tests.showkit import Client, build, plot_module
+from tests.showkit import Client, build, plot_module, store_secrets
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -349,5 +351,24 @@ def test_docs_page_examples_run(tmp_path, monkeypatch):
         assert "error" not in c.get("plot", index=0, name="spectrum")[1]
         _s, pre = c.get("segment", index=0, pre=1)
         assert "error" not in pre["main"]  # the documented response removal works
+    finally:
+        srv.stop()
+
+
+def test_download_config_and_log_never_show_secrets(tmp_path):
+    url = build("sqlite:///" + str(tmp_path / "secrets.sqlite"))
+    store_secrets(url)
+    srv = show(url, open_browser=False)
+    try:
+        c = Client(srv.url)
+        status, d = c.get("downloads")
+        assert status == 200 and "S3cretPW" not in json.dumps(d)
+        assert "carl:***@dc.example" in json.dumps(d)
+        status, log = c.get("download_log", id=d["runs"][0]["id"])
+        assert status == 200 and "S3cretPW" not in json.dumps(log)
+        assert "postgresql://alice:***@host/db" in log["config"]
+        assert "restricted_data: ['***', '***']" in log["config"]
+        assert "HH?" in log["config"]  # the rest as stored
+        assert "postgresql://alice:***@host/db" in log["log"] and "INFO: done" in log["log"]
     finally:
         srv.stop()

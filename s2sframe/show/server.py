@@ -371,7 +371,9 @@ class _Api:
 
     def get_downloads(self, query: dict) -> dict:
         engine = self.viewer.ro_engine
-        return {"title": _db.mask_url(self.viewer.url), **outcomes.download_stats(engine),
+        stats = outcomes.download_stats(engine)
+        stats["datacenters"] = {k: _db.mask_text(str(v)) for k, v in stats["datacenters"].items()}
+        return {"title": _db.mask_url(self.viewer.url), **stats,
                 "stations": outcomes.station_stats(engine)}
 
     def get_download_log(self, query: dict) -> dict:
@@ -381,7 +383,8 @@ class _Api:
                                .where(d.c.id == int(query.get("id", -1)))).first()
         if row is None:
             raise LookupError(f"no download with id {query.get('id')}")
-        return {"log": row.log or "", "config": row.config or ""}
+        # stored as written (stream2segment keeps the database password, tokens...)
+        return {"log": _db.mask_log(row.log or ""), "config": _db.mask_config(row.config or "")}
 
     def post_selection(self, body: dict) -> dict:
         selection = parse_selection(str(body.get("text", "")))
