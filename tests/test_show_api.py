@@ -372,3 +372,27 @@ def test_download_config_and_log_never_show_secrets(tmp_path):
         assert "postgresql://alice:***@host/db" in log["log"] and "INFO: done" in log["log"]
     finally:
         srv.stop()
+
+
+def test_concurrent_writes_of_one_label_all_succeed(db):
+    """Two viewers on one database, many clients setting the same label at once: setting a
+    label the segment has is a success (never 503), and exactly one row is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    servers = [show(db, open_browser=False, annotator=f"viewer{i}") for i in range(2)]
+    try:
+        clients = [Client(s.url) for s in servers]
+        for c in clients:
+            c.page()
+        sid = clients[0].get("segment", index=2)[1]["id"]
+        for value in (True, False, True, False):
+            with ThreadPoolExecutor(8) as pool:
+                body = {"segment_id": sid, "class_id": 3, "value": value}
+                answers = list(pool.map(lambda i, b=body: clients[i % 2].post("label", b),
+                                        range(16)))
+            assert [a[0] for a in answers] == [200] * 16, answers
+            rows = [r for r in labellings(db, sid) if r[0] == 3]
+            assert len(rows) == int(value)
+    finally:
+        for s in servers:
+            s.stop()

@@ -32,6 +32,7 @@ from ..db.selection import where
 from ..decode import InventoryCache
 from ..engine.segment import Segment, make_segments
 from ..engine.source import DBSource
+from ..exceptions import DatabaseError
 from .series import Plot, to_plot
 from .userfuncs import PlotSegment, UserFunctions
 
@@ -156,6 +157,7 @@ class Viewer:
         self.annotator = annotator
         self.inventories = InventoryCache()
         self._lock = threading.RLock()
+        self._label_lock = threading.Lock()
         self._batches: _LRU = _LRU(6)
         self._pre: _LRU = _LRU(16)
         self._plots: _LRU = _LRU(64)
@@ -334,7 +336,8 @@ class Viewer:
         }
         if components:
             out["components"] = [{**self.plot(s, "", preprocessed, width),
-                                  "markers": main["markers"]}  # same event and station
+                                  "markers": main["markers"],  # same event and station
+                                  "seed_id": s.seed_id}
                                  for s in self.siblings(segment)]
         if preprocessed and index + 1 < self.count:
             self._compute_ahead(index + 1)
@@ -368,8 +371,22 @@ class Viewer:
         return self._rw_engine
 
     def set_label(self, segment_id: int, class_id: int, value: bool) -> dict[str, Any]:
-        count = CL.set_label(self.rw_engine, segment_id, class_id, value,
-                             annotator=CL.annotator_stamp(self.annotator))
+        """Label (or unlabel) a segment of the current selection; setting a label the
+        segment has (or removing one it has not) is a success that changes nothing, also
+        when another client wrote it at the same moment."""
+        engine = self.rw_engine  # ReadOnlyError first
+        with self._lock:
+            shown = bool(np.isin(segment_id, self.ids))
+        if not shown:  # the page only labels the segment it shows
+            raise LookupError(f"segment {segment_id} is not in the current selection")
+        with self._label_lock:  # this viewer's clients one at a time
+            try:
+                count = CL.set_label(engine, segment_id, class_id, value,
+                                     annotator=CL.annotator_stamp(self.annotator))
+            except DatabaseError:  # e.g. another program inserted the same label first
+                if (class_id in CL.segment_labels(self.ro_engine, segment_id)) != value:
+                    raise
+                count = CL.find_class(self.ro_engine, class_id)["count"]
         return {"count": count, "labels": CL.segment_labels(self.ro_engine, segment_id)}
 
     def classes(self) -> list[dict[str, Any]]:
