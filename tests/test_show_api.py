@@ -396,3 +396,26 @@ def test_concurrent_writes_of_one_label_all_succeed(db):
     finally:
         for s in servers:
             s.stop()
+
+
+def test_next_segments_are_prepared_ahead(db, pyfile):
+    """While a segment is looked at: the next one's plots on screen and pre-processing, the
+    one after pre-processed too, the stations of the next 12 parsed (their inventories)."""
+    srv = show(db, pyfile=pyfile, open_browser=False)
+    try:
+        v = srv.viewer
+        c = Client(srv.url)
+        c.page()
+        assert c.get("segment", index=0, pre=1, plots="cumulative")[0] == 200
+        v._ahead.submit(lambda: None).result(timeout=240)  # the look-ahead is done
+        ids = [v.segment(i)[0].id for i in range(1, 13)]
+        assert all(v._plots.get(f"{ids[0]}:{name}:1:0").done() for name in ("", "cumulative"))
+        assert v._pre.get((ids[0], 0)).done() and v._pre.get((ids[1], 0)).done()
+        stations = {v.segment(i)[1]["station.id"] for i in range(1, 13)}
+        assert len(stations) > 1 and all(s in v.inventories for s in stations)
+        # the next switch computes nothing new: its answers are those computed ahead
+        before = v.inventories.info().misses
+        _s, nxt = c.get("plot", index=1, name="cumulative", pre=1)
+        assert "error" not in nxt and v.inventories.info().misses == before
+    finally:
+        srv.stop()

@@ -350,7 +350,8 @@ class _Api:
         t0 = time.perf_counter()
         out = self.viewer.segment_data(
             int(query.get("index", 0)), preprocessed=query.get("pre") == "1",
-            components=query.get("comp") == "1", width=int(query.get("width", 1600)))
+            components=query.get("comp") == "1", width=int(query.get("width", 1600)),
+            plots=[p for p in query.get("plots", "").split(",") if p])
         out["server_ms"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
 

@@ -60,7 +60,8 @@ async function show(index) {
   let seg;
   try {
     seg = await api("segment", { index, pre: pre ? 1 : 0, comp: comp ? 1 : 0,
-                                 width: plotWidth($("main-plot")) });
+                                 width: plotWidth($("main-plot")),
+                                 plots: [state.right, state.bottom].filter(p => p != null).join(",") });
   } catch (e) { toast(e.message, true); return; }
   if (nav !== state.nav) return;  // the user moved on meanwhile
   state.index = index; state.segment = seg;
