@@ -204,7 +204,8 @@ def public_modules() -> list:
 
     return [importlib.import_module(name) for name in (
         "s2sframe", "s2sframe.process", "s2sframe.signal", "s2sframe.testing",
-        "s2sframe.show", "s2sframe.show.gui")]
+        "s2sframe.show", "s2sframe.show.gui", "s2sframe.process.gui",
+        "s2sframe.process.funclib.traces", "s2sframe.process.funclib.ndarrays")]
 
 
 def _importable(name: str) -> bool:

@@ -32,6 +32,9 @@ def test_notebook_template_runs(tmp_path: Path):
             assert out.get("output_type") != "error", out
             texts.append(out.get("text", "") or out.get("data", {}).get("text/plain", ""))
     joined = "\n".join(texts)
+    html = [out["data"]["text/html"] for cell in nb.cells for out in cell.get("outputs", [])
+            if "text/html" in out.get("data", {})]
+    assert any("s2s-segment-summary-table" in h and "event.magnitude" in h for h in html)
     assert "Segment Id: 97 (event magnitude: 4.4)" in joined
     assert "is not bound to a Session" in joined
     assert "related_objects (0 of 3 loaded)" in joined

@@ -413,7 +413,7 @@ def test_append_to_a_headerless_csv_written_by_stream2segment(db, tmp_path):
     assert all(r == [r[0], str(int(r[0]) * 2), f"s{r[0]}"] for r in rows)
     other = tmp_path / "s2s_dict.csv"
     write_stream2segment_csv(other, ids[:10])
-    with pytest.raises(ValueError, match="has no header .* must return lists"):
+    with pytest.raises(TypeError, match="has no header: return lists .* not dicts"):
         process(as_dict, db, {"id": ">0"}, outfile=str(other), append=True)
     with open(other, newline="") as fh:
         assert len(list(csv.reader(fh))) == 10  # untouched

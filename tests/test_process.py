@@ -202,7 +202,7 @@ def test_summary_and_log_lines(db, tmp_path, capsys):
     assert "skip_odd" in err and "seg/s" in err  # the progress bar
     text = log.read_text()
     for i in odd:
-        assert f"segment (id={i}): SkipSegment: odd {i}" in text
+        assert f"\nsegment (id={i}): odd {i}\n" in text  # stream2segment's line
     assert f"{n} segment(s) found to process" in text and "Completed in" in text
     list(imap(skip_odd, db))  # neither verbose nor logfile: silent
     assert capsys.readouterr().err == ""
@@ -323,9 +323,11 @@ def test_logfile_true_and_writer_errors(db, tmp_path):
     assert res.logfile.startswith(str(out) + ".") and Path(res.logfile).is_file()
     assert "1 of 1 segment(s) successfully written" in Path(res.logfile).read_text()
     foreign = tmp_path / "foreign.csv"
-    foreign.write_text("a,b\n1,2\n")
-    with pytest.raises(BadInput, match="no segment_db_id column"):
-        process(seg_id_row, db, [1], outfile=str(foreign), append=True)
+    foreign.write_text("a,b\n1,2\n")  # as stream2segment: a header, then segment 1
+    assert process(seg_id_row, db, [1], outfile=str(foreign), append=True).total == 0
+    assert foreign.read_text() == "a,b\n1,2\n"
+    with pytest.raises(TypeError, match="segment_id column name not found"):  # dicts
+        process(seg_id_row, db, [2], outfile=str(foreign), append=True)
     with pytest.raises(BadInput, match="Unknown output format '.xlsx'"):
         process(seg_id_row, db, [1], outfile=str(tmp_path / "o.xlsx"))
     with pytest.raises(s2sframe.OutputError, match="does not exist"):
@@ -391,7 +393,8 @@ def test_csv_writer_nested_values_and_hdf_types(tmp_path):
     w = _writers.get_writer(tmp_path / "x.csv")
     w.write(frame)
     w.close()
-    assert (tmp_path / "x.csv").read_text().splitlines()[1] == '1,"[1.0, 2.5]",1,true,a'
+    # str(True) and the other values as stream2segment wrote them (Python's csv module)
+    assert (tmp_path / "x.csv").read_text().splitlines()[1] == '1,"[1.0, 2.5]",1,True,a'
     h = _writers.get_writer(tmp_path / "x.h5", options={"chunksize": 1})
     h.write(frame.drop("v"))
     h.write(frame.drop("v").with_columns(pl.col("segment_db_id") + 2))
@@ -450,7 +453,7 @@ def test_public_names_of_the_stream2segment_api(db, tmp_path):
     wanted = {"imap", "process", "map", "get_segments", "get_db_items", "get_session",
               "close_session", "yaml_load", "SkipSegment", "load_only", "Segment", "Event",
               "Station", "Channel", "DataCenter", "Download", "Class", "WebService",
-              "ClassLabelling"}
+              "ClassLabelling", "get_segment_help"}
     helpers = {"ProcessResult", "get_classlabels", "get_db_items_count",
                "get_default_segments_selection", "load_ints_from_txt", "save_ints_to_txt"}
     assert set(P.__all__) == wanted | helpers

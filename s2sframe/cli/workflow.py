@@ -15,6 +15,7 @@ from .common import _handled, main
 #: Files written by ``s2s init`` (template name -> written name).
 NOTEBOOK = "Using-s2sframe-in-your-Python-code.ipynb"
 TEMPLATES = {"paramtable.py": "paramtable.py", "paramtable.yaml": "paramtable.yaml",
+             "gui.py": "gui.py", "gui.yaml": "gui.yaml",
              "notebook.ipynb": NOTEBOOK, "download.yaml": "download.yaml"}
 EXAMPLE_DB = "example.db.sqlite"
 
@@ -31,12 +32,15 @@ def _template(name: str) -> Any:
               help="Overwrite existing files without asking.")
 @_handled
 def init(directory: Path, yes: bool) -> None:
-    """Write a processing module, its configuration, a notebook and an example database.
+    """Write processing and viewer modules, their configurations, a notebook and an example
+    database.
 
     \b
     Files written in DIRECTORY (created if needed):
       paramtable.py    a documented processing function `main(segment, config)`
       paramtable.yaml  its parameters, the database URL and the segments selection
+      gui.py           the plots of `s2s show` (@gui.preprocess, @gui.plot functions)
+      gui.yaml         their parameters and the segments shown first
       Using-s2sframe-in-your-Python-code.ipynb   the stream2segment API in a notebook
       example.db.sqlite  a small database with real responses (no download needed)
       download.yaml    a documented configuration of `s2s download` (your own database)
@@ -75,7 +79,8 @@ def init(directory: Path, yes: bool) -> None:
         click.echo(f"kept {path}", err=True)
     click.echo(f"\nNext: s2s process -d {directory / 'paramtable.yaml'} -c "
                f"{directory / 'paramtable.yaml'} -p {directory / 'paramtable.py'} "
-               f"{directory / 'results.parquet'}", err=True)
+               f"{directory / 'results.parquet'}\n      s2s show -d "
+               f"{directory / 'paramtable.yaml'} -p {directory / 'gui.py'}", err=True)
 
 
 # --------------------------------------------------------------------------- process

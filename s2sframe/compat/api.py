@@ -36,6 +36,7 @@ from ..db.urls import mask_url
 from ..engine.owner import function_fingerprint
 from ..exceptions import SkipSegment
 from .config import BadInput, logfile_path, yaml_load
+from .help import get_segment_help
 from .orm import (
     Channel,
     Class,
@@ -54,6 +55,7 @@ from .runner import (
     _abort,
     _Log,
     _Run,
+    completed,
     get_default_segments_selection,
     logger,
 )
@@ -73,7 +75,8 @@ __all__ = [
     "Channel", "Class", "ClassLabelling", "DataCenter", "Download", "Event",
     "ProcessResult", "Segment", "SkipSegment", "Station", "WebService",
     "close_session", "get_classlabels", "get_db_items", "get_db_items_count",
-    "get_default_segments_selection", "get_segments", "get_session", "imap", "load_ints_from_txt",
+    "get_default_segments_selection", "get_segment_help", "get_segments", "get_session", "imap",
+    "load_ints_from_txt",
     "load_only", "map", "process", "save_ints_to_txt", "yaml_load",
 ]
 
@@ -170,8 +173,8 @@ def _imap(run: _Run, logfile: str | os.PathLike, verbose: bool) -> Iterator[Any]
 
                 for blob in ok[_P + "out"]:
                     yield cloudpickle.loads(blob)
-        run.summary(total, log.logfile, written=False)
-        logger.info("Completed in %.1f s", time.time() - t0)
+        run.summary(total, written=False)
+        completed(t0)
     except GeneratorExit:
         logger.info("Stopped by the caller after %d of %d segment(s)",
                     run.stats["processed"] + run.stats["skipped"], total)
@@ -255,9 +258,12 @@ def process(
     try:
         run.header(str(outfile) if outfile is not None else None, log.logfile)
         done = writer.done_ids() if writer is not None and append else None
-        if done is not None:
-            logger.info("Appending results to existing file" if writer.appending or len(done)
-                        else "Ignoring append: the output file does not exist or is empty")
+        if done is not None and not (existed or len(done)):  # nothing to append to
+            done = None
+        if append:  # stream2segment's messages
+            logger.info("Appending results to existing file" if done is not None else
+                        "Ignoring `append` functionality: output file does not exist or not "
+                        "provided")
         elif existed:
             logger.info("Overwriting existing output file")
         df = run.frame(done)
@@ -272,8 +278,8 @@ def process(
             if table.height:
                 writer.write(table)
                 run.stats["written"] += table.height
-        run.summary(total, log.logfile, written=writer is not None)
-        logger.info("Completed in %.1f s", time.time() - t0)
+        run.summary(total, written=writer is not None)
+        completed(t0)
     except BaseException as exc:
         _abort(exc)
         raise

@@ -183,8 +183,8 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
         sys.modules.pop(name, None)
         hint = ""
         if isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("stream2segment"):
-            hint = (" (stream2segment modules: import from s2sframe instead, e.g. "
-                    "'from s2sframe.process import gui')")
+            hint = (" (a stream2segment module: replace 'stream2segment' with 's2sframe' in "
+                    "the imports, e.g. 'from s2sframe.process.funclib.traces import bandpass')")
         raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}{hint}") from exc
     finally:
         if added:

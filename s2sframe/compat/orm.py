@@ -32,7 +32,9 @@ segments.event_distance_deg * 111.19492664455873 > 1000
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import polars as pl
 import sqlalchemy as sa
@@ -77,9 +79,48 @@ class WebService(Base):
 
 
 class DataCenter(Base):
-    """A data center (FDSN station and dataselect URLs)."""
+    """A data center (FDSN station and dataselect URLs).
+
+    As in stream2segment, given one of the two URLs (a standard FDSN URL,
+    ``<site>/fdsnws/<service>/<version>/...``) the other is filled in when the row is
+    written, both as ``query`` URLs.
+
+    Examples
+    --------
+    >>> dc = DataCenter(station_url="https://geofon.gfz.de/fdsnws/station/1/query")
+    >>> _fill_fdsn_urls(None, None, dc)
+    >>> dc.dataselect_url
+    'https://geofon.gfz.de/fdsnws/dataselect/1/query'
+    """
 
     __table__ = S.data_centers
+
+
+_FDSN_PATH = re.compile(r"^/fdsnws/(?P<service>station|dataselect|event)/"
+                        r"(?P<version>\d+(?:\.\d*)?)(?:/(?P<method>[^/]*))?/?$")
+_FDSN_METHODS = ("", "query", "queryauth", "auth", "version", "application.wadl")
+
+
+def _fdsn_url(url: str, service: str) -> str | None:
+    """``url`` (any standard FDSN URL of a node) for ``service``; None if not standard."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    match = _FDSN_PATH.match(parts.path)
+    if not parts.netloc or match is None or (match["method"] or "") not in _FDSN_METHODS:
+        return None
+    return f"{parts.scheme}://{parts.netloc}/fdsnws/{service}/{match['version']}/query"
+
+
+@sa.event.listens_for(DataCenter, "before_insert")
+@sa.event.listens_for(DataCenter, "before_update")
+def _fill_fdsn_urls(_mapper: Any, _connection: Any, target: DataCenter) -> None:
+    """Fill the missing URL of ``target`` from the other (both normalized), as
+    stream2segment does; non-standard URLs are left as they are."""
+    if (target.station_url is None) == (target.dataselect_url is None):
+        return
+    given = target.station_url if target.dataselect_url is None else target.dataselect_url
+    station, dataselect = _fdsn_url(given, "station"), _fdsn_url(given, "dataselect")
+    if station is not None and dataselect is not None:
+        target.station_url, target.dataselect_url = station, dataselect
 
 
 class Download(Base):

@@ -27,6 +27,25 @@ def _reflect_before_execute(state: Any) -> None:
         return
     present_columns(state.session.get_bind(mapper=mapper))
 
+
+@sa_event.listens_for(_Session, "after_begin")
+def _sqlite_foreign_keys(session: Any, transaction: Any, connection: sa.Connection) -> None:
+    """Enforce foreign keys on the SQLite connections of ORM sessions, also of engines made
+    by the user: deleting or renaming a class cascades to its labels (stream2segment turns
+    them on for every SQLite connection of the process).
+
+    A session begins before its first statement, when SQLite has no transaction open
+    yet: the pragma takes effect (it is a no-op inside a transaction).
+    """
+    if connection.dialect.name != "sqlite":
+        return
+    info = connection.connection.info  # lives as long as the DBAPI connection
+    if not info.get("s2s_foreign_keys"):
+        if not connection.exec_driver_sql("PRAGMA foreign_keys").scalar():
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        info["s2s_foreign_keys"] = bool(connection.exec_driver_sql("PRAGMA foreign_keys").scalar())
+
+
 def _hybrid(name: str) -> hybrid_property:
     """The registry's derived attribute ``name``: its Python value on objects, its SQL
     in queries (both from its one definition in :mod:`s2sframe.db.attributes`)."""

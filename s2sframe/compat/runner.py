@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -97,9 +98,8 @@ class _Call:
         seg = ProcessingSegment(segment, self.orm_segment)
         try:
             out = self.pyfunc(seg, self.config)
-        except self.skip as exc:
-            return {_P + "skip": f"{type(exc).__name__}: {exc}" if str(exc)
-                    else type(exc).__name__}
+        except self.skip as exc:  # logged as stream2segment: "segment (id=N): <message>"
+            return {_P + "skip": str(exc) or type(exc).__name__}
         except (Exception, SystemExit) as exc:
             self.error = exc  # the original, with its traceback (single process)
             raise
@@ -193,14 +193,18 @@ class ProcessResult:
 
 
 class _Log:
-    """The log of one run: file handler (all messages) and, if verbose, the terminal."""
+    """The log of one run: file handler (all messages) and, if verbose, the terminal.
+
+    Lines are the messages alone, as stream2segment writes them (``segment (id=1):
+    low snr 1.350154``), so that what users grep in its logs is found in ours.
+    """
 
     def __init__(self, logfile: str | os.PathLike | None, verbose: bool) -> None:
         self.handlers: list[logging.Handler] = []
         self.logfile = os.path.abspath(logfile) if logfile else None
         if self.logfile:
             fh = logging.FileHandler(self.logfile, mode="a", encoding="utf-8")
-            fh.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
+            fh.setFormatter(logging.Formatter("%(message)s"))
             fh.setLevel(logging.INFO)
             self.handlers.append(fh)
         if verbose:
@@ -237,6 +241,8 @@ class _Run:
         self.url = _db.parse_url(dburl)
         self.scan = scan(self.url)  # DatabaseError now if unreachable or not stream2segment
         self.selection = _selection(segments_selection)
+        self.by_ids = segments_selection is not None and not isinstance(
+            segments_selection, Mapping | pl.Expr)  # a list of ids: no query to announce
         self.workers = _workers(multi_process)
         try:
             self.chunksize = chunk_size(0, 1, chunksize) if chunksize is not None else None
@@ -250,30 +256,41 @@ class _Run:
         self.stats = {"processed": 0, "skipped": 0, "written": 0}
 
     def header(self, outfile: str | None, logfile: str | None) -> None:
+        """stream2segment's framed summary of the run's inputs (and ours: the module, the
+        worker processes)."""
         module = sys.modules.get(getattr(self.pyfunc, "__module__", ""), None)
         pyfile = getattr(module, "__file__", None)
-        where_ = f"{os.path.abspath(pyfile)}:{self.name}" if pyfile else self.name
         cfg = self.config_arg if isinstance(self.config_arg, str | os.PathLike) else None
         lines = [
             f"Input database:      {_db.mask_url(self.url)}",
-            f"Processing function: {where_}",
-            f"Config. file:        {os.path.abspath(cfg) if cfg else 'n/a'}",
+            f"Processing function: {self.name}",
             f"Log file:            {logfile or 'n/a'}",
             f"Output file:         {os.path.abspath(outfile) if outfile else 'n/a'}",
-            f"Processes:           {self.workers}",
         ]
+        if cfg:
+            lines.append(f"Config. file:        {os.path.abspath(cfg)}")
+        if pyfile:
+            lines.append(f"Processing module:   {os.path.abspath(pyfile)}")
+        lines.append(f"Processes:           {self.workers}")
         width = max(len(line) for line in lines)
-        logger.info("\n".join(["=" * width, *lines, "=" * width]))
+        bar = "\u2550" * (width + 2)  # a box of double lines, as stream2segment draws it
+        logger.info("\n".join([f"\u2554{bar}\u2557", *(f"\u2551 {ln:<{width}} \u2551" for ln in lines),
+                               f"\u255a{bar}\u255d"]))
 
     def frame(self, done: pl.Series | None = None) -> pl.DataFrame:
-        """The selected segments (all attributes but long ones), ordered by station and id."""
+        """The selected segments (all attributes but long ones), ordered by station and id.
+
+        ``done``: the ids already in the output (appending), which are not processed.
+        """
         columns = [n for n in A.ATTRIBUTES if n not in _NOT_LOADED]
-        logger.info("Fetching segments to process (please wait)")
+        if not self.by_ids:
+            logger.info("Fetching segments to process (please wait)")
         df = self.scan.filter(self.selection).select(columns).collect()
-        if done is not None and len(done):
-            before = df.height
+        if done is not None:
+            logger.info("Fetching already processed segment(s) (please wait)")
+            # stream2segment's count: the segments in the output (also those not selected)
+            logger.info("Skipping %d already processed segment(s)", done.n_unique())
             df = df.filter(~pl.col("id").is_in(done.implode()))
-            logger.info("Skipping %d already processed segment(s)", before - df.height)
         df = df.sort(["station.id", "id"], nulls_last=True)
         logger.info("%d segment(s) found to process", df.height)
         logger.info("")
@@ -355,14 +372,22 @@ class _Run:
         if _P + "ok" in out.columns:
             self.stats["processed"] += int(out[_P + "ok"].sum() or 0)
 
-    def summary(self, total: int, logfile: str | None, written: bool) -> None:
+    def summary(self, total: int, written: bool) -> None:
+        """stream2segment's summary lines."""
         logger.info("")
         logger.info("%d of %d segment(s) successfully processed", self.stats["processed"], total)
-        where_ = " with error message reported in the log file" if logfile else ""
-        logger.info("%d of %d segment(s) skipped%s", self.stats["skipped"], total, where_)
+        logger.info("%d of %d segment(s) skipped with error message reported in the log file, "
+                    "if provided", self.stats["skipped"], total)
         if written:
             logger.info("%d of %d segment(s) successfully written to the provided output",
                         self.stats["written"], total)
+
+
+def completed(t0: float) -> None:
+    """Log stream2segment's last line: ``Completed in 0:01:02`` (rounded to seconds)."""
+    import datetime as dt
+
+    logger.info("Completed in %s", dt.timedelta(seconds=round(time.time() - t0)))
 
 
 def _selection(segments_selection: Any) -> pl.Expr:

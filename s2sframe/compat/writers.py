@@ -14,9 +14,14 @@ over it. After a ``kill -9`` the output is the previous one (or none) and the
 parts hold the finished rows: ``append=True`` keeps both and processes the rest.
 
 - CSV: a header row, unless appending to a header-less file written by
-  stream2segment from list rows (its first column is the segment id): then the
-  new rows have no header either and must be lists.
-- HDF: the table ``s2s_table`` (writer option ``key``). Integer columns are stored
+  stream2segment from list rows (its first column is the segment id), or to any
+  other CSV without our id column (as stream2segment: a first row that is not a
+  segment id is taken for a header): then the new rows have no header either and
+  must be lists (dicts are refused with a ``TypeError``, as stream2segment does).
+- HDF: the table ``s2s_table`` (writer option ``key``). Appending to an HDF file
+  that holds anything but that table (another table, other HDF5 data) or is no HDF
+  file is refused with a ``TypeError``, to an empty file with an ``HDF5ExtError``,
+  as stream2segment refuses them: the file is left as it was. Integer columns are stored
   as floats (HDF tables have no missing integers) except the id, booleans too
   when some are missing; string columns are sized for their longest value.
 - Parquet: any column type, lists included.
@@ -25,6 +30,7 @@ parts hold the finished rows: ``append=True`` keeps both and processes the rest.
 from __future__ import annotations
 
 import csv
+import functools
 import os
 import shutil
 from collections.abc import Mapping
@@ -41,6 +47,11 @@ from .config import BadInput
 from .runner import KEY_HINT
 
 SEGMENT_ID_COLNAME = "segment_db_id"
+
+
+class AppendError(BadInput, TypeError):
+    """Appending to this file is refused: it was not written by s2sframe or stream2segment
+    (or not with rows of this kind). A ``TypeError``, as stream2segment raised."""
 #: id column names of files written by older stream2segment versions (read when appending)
 _ID_NAMES = (SEGMENT_ID_COLNAME, "Segment.db.id")
 HDF_EXTENSIONS = (".hdf", ".h5", ".hdf5")
@@ -126,13 +137,17 @@ class Writer:
         if not append:
             files.parts.remove()
             self.path.unlink(missing_ok=True)
-        self.appending = append and self.path.is_file() and self.path.stat().st_size > 0
+        self.appending = append and self.path.is_file() and (
+            self.path.stat().st_size > 0 or self.empty_file_is_existing)
         if self.appending:
             self._read_existing()
         files.parts.create()
         files.write_manifest(self.manifest)
         for part in files.parts.paths():  # the types of the rows saved before
             self.types.add(pl.read_parquet(part))
+
+    #: whether appending to a 0-byte file reads it (and so may refuse it) or starts it anew
+    empty_file_is_existing = False
 
     def done_ids(self) -> pl.Series:
         """Ids of the segments already written (in the file, or in parts when resuming)."""
@@ -154,8 +169,9 @@ class Writer:
             return
         self.closed = True
         try:
-            atomic_write(self.path, self._final)
-            self.files.write_manifest(self.manifest)
+            if not (self.appending and not self._parts()):  # else nothing new: left as it was
+                atomic_write(self.path, self._final)
+                self.files.write_manifest(self.manifest)
             self.files.parts.remove()
         finally:
             self.files.release()
@@ -174,9 +190,9 @@ class Writer:
         raise NotImplementedError
 
     # --------------------------------------------------------------- helpers
-    def _missing_id(self) -> BadInput:
-        return BadInput(f"Cannot append to {self.path}: it has no {SEGMENT_ID_COLNAME} column "
-                        "(was it written by s2sframe or stream2segment?)")
+    def _missing_id(self, detail: str = "") -> AppendError:
+        return AppendError(f"Cannot append to file, segment_id column name not found in "
+                           f"{self.path}{detail} (was the file created with this program?)")
 
     def _rename(self, frame: pl.DataFrame) -> pl.DataFrame:
         return frame.rename({SEGMENT_ID_COLNAME: self.idcol}) if self.idcol != SEGMENT_ID_COLNAME \
@@ -201,16 +217,40 @@ class Writer:
 
 
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    """Nested values as ``[a, b]`` text (CSV has no lists)."""
-    exprs = []
+    """Every value as the text stream2segment wrote for it (Python's ``csv`` module:
+    ``str(value)``, ``repr`` for floats): ``2018-07-21 20:55:10`` (microseconds only when
+    not 0), ``True``, ``1e-05``, ``nan``; nested values as ``[a, b]`` (CSV has no lists)."""
+    columns = []
     for name, dtype in frame.schema.items():
+        col = frame[name]
         if isinstance(dtype, pl.List | pl.Array):
-            col = pl.col(name)
-            if isinstance(dtype, pl.Array):
-                col = col.arr.to_list()
-            text = col.list.eval(pl.element().cast(pl.String)).list.join(", ")
-            exprs.append(pl.format("[{}]", text).alias(name))
-    return frame.with_columns(exprs) if exprs else frame
+            expr = pl.col(name).arr.to_list() if isinstance(dtype, pl.Array) else pl.col(name)
+            text = expr.list.eval(pl.element().cast(pl.String)).list.join(", ")
+            col = frame.select(pl.format("[{}]", text).alias(name)).to_series()
+        elif isinstance(dtype, pl.Datetime):
+            fmt = "%Y-%m-%d %H:%M:%S"
+            tz = "%:z" if dtype.time_zone else ""  # type: ignore[union-attr]
+            col = frame.select(pl.when(pl.col(name).dt.microsecond() == 0)
+                               .then(pl.col(name).dt.strftime(fmt + tz))
+                               .otherwise(pl.col(name).dt.strftime(fmt + "%.6f" + tz))
+                               .alias(name)).to_series()
+        elif dtype == pl.Boolean:
+            col = col.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+        elif dtype.is_float():
+            col = _float_text(col)
+        columns.append(col)
+    return pl.DataFrame(columns) if columns else frame
+
+
+def _float_text(values: pl.Series) -> pl.Series:
+    """``repr(float(x))`` of each value (None stays null), in Polars but for the values
+    below 1e-4 that Python writes with an exponent (``1e-05``)."""
+    text = values.cast(pl.String)
+    with_exponent = ((values.abs() < 1e-4) & (values != 0)).fill_null(False)
+    if with_exponent.any():
+        idx = with_exponent.arg_true()
+        text = text.scatter(idx, [repr(float(v)) for v in values.gather(idx)])
+    return pl.Series(values.name, text).set(values.is_nan().fill_null(False), "nan")
 
 
 def _select(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
@@ -225,31 +265,37 @@ class CsvWriter(Writer):
     headerless = False
 
     def _read_existing(self) -> None:
-        with open(self.path, newline="", encoding="utf-8") as fh:
+        with open(self.path, newline="", encoding="utf-8", errors="replace") as fh:
             first = next(csv.reader(fh), None)
         if first and first[0] in _ID_NAMES:
             self.header = first
             self.idcol = first[0]
-        elif first and first[0].strip().lstrip("+-").isdigit():
-            self.headerless = True  # stream2segment's list rows: segment id, values...
-        else:
-            raise self._missing_id()
+        else:  # stream2segment's list rows (segment id, values...), or not a file of ours
+            self.headerless = True
 
     def _existing_ids(self) -> pl.Series:
-        if self.headerless:
-            frame = pl.read_csv(self.path, has_header=False, columns=[0], infer_schema=False,
-                                truncate_ragged_lines=True)
-            return frame.to_series(0)
-        return pl.read_csv(self.path, columns=[self.idcol], infer_schema=False)[self.idcol]
+        if not self.headerless:
+            return pl.read_csv(self.path, columns=[self.idcol], infer_schema=False)[self.idcol]
+        # as stream2segment: the first value of each row is a segment id, but for the
+        # first row, which may be a header
+        ids = []
+        with open(self.path, newline="", encoding="utf-8", errors="replace") as fh:
+            for line, row in enumerate(csv.reader(fh), 1):
+                value = row[0].strip() if row else ""
+                if value.lstrip("+-").isdigit():
+                    ids.append(int(value))
+                elif line > 1:
+                    raise BadInput(f"Cannot append to {self.path}: line {line} does not start "
+                                   f"with a segment id ({value[:40]!r})")
+        return pl.Series(SEGMENT_ID_COLNAME, ids, dtype=pl.Int64)
 
     def _check(self, frame: pl.DataFrame) -> None:
         if self.headerless:
             keys = [c for c in frame.columns if c != SEGMENT_ID_COLNAME and not c.isdigit()]
             if keys:
-                raise ValueError(
-                    f"{self.path} has no header (stream2segment's rows of lists): the processing "
-                    f"function must return lists to append to it, not dicts (keys {keys})"
-                )
+                raise self._missing_id(
+                    f" (it has no header: return lists to append to it, not dicts with keys "
+                    f"{keys})")
         elif self.header is not None:
             self._extra(frame, self.header)
 
@@ -298,17 +344,33 @@ class HdfWriter(Writer):
         self.columns: list[str] | None = None
         super().__init__(path, append, opts, manifest)
 
+    empty_file_is_existing = True  # a 0-byte file is no HDF file: refused, as stream2segment
+
     def _read_existing(self) -> None:
         import pandas as pd
+        import tables
 
+        key = f"/{self.key.strip('/')}"
         try:
             with pd.HDFStore(self.path, mode="r") as store:
-                if f"/{self.key.strip('/')}" not in store.keys():
-                    self.appending = False  # an empty store: nothing to keep
+                keys = store.keys()
+                nodes = sum(1 for _ in store._handle.walk_nodes("/")) - 1  # noqa: SLF001
+                if key not in keys:
+                    if nodes:  # anything else in the file: not ours to replace
+                        found = f", only {', '.join(keys)}" if keys else ""
+                        raise self._missing_id(f" (no table {key}{found})")
+                    self.appending = False  # an empty store (no rows written): nothing to keep
                     return
                 self.columns = list(store.select(self.key, start=0, stop=0).columns)
+        except tables.HDF5ExtError:
+            if self.path.stat().st_size == 0:
+                raise _hdf_ext_error()(f"Cannot append to {self.path}: an empty file is no HDF "
+                                       "file") from None
+            raise self._missing_id(" (not an HDF file)") from None
         except (KeyError, OSError, ValueError, TypeError) as exc:
-            raise BadInput(f"Cannot append to {self.path}: {exc}") from None
+            if isinstance(exc, AppendError):
+                raise
+            raise self._missing_id(f" ({exc})") from None
         found = [c for c in _ID_NAMES if c in self.columns]
         if not found:
             raise self._missing_id()
@@ -373,6 +435,16 @@ class HdfWriter(Writer):
                         "segment (string columns: set writer_options={'min_itemsize': "
                         "{column: size}})"
                     ) from None
+
+
+@functools.cache
+def _hdf_ext_error() -> type[BadInput]:
+    """``HDF5ExtError`` (of PyTables) that is also :class:`BadInput`: what stream2segment
+    raised appending to an empty HDF file, with our message."""
+    import tables
+
+    return type("HDFAppendError", (BadInput, tables.HDF5ExtError), {
+        "_h5bt_policy": False, "h5backtrace": None, "__module__": __name__})
 
 
 class ParquetWriter(Writer):

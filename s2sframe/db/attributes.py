@@ -156,15 +156,51 @@ class Attribute:
         return self.expr.python(get)
 
 
+#: What a plain column means (the others are described by their table.column name).
+_COLUMN_DOCS = {
+    "segments.id": "the segment's unique id",
+    "segments.data_seed_id": "NET.STA.LOC.CHA read from the waveform data (null without data)",
+    "segments.event_distance_deg": "distance between the station and the event, degrees",
+    "segments.download_code": "how the download went: the HTTP status (200 data saved), -1 "
+                              "no response, -2 malformed data, -200 records outside the window "
+                              "dropped, -204 all records outside the window",
+    "segments.start_time": "start time of the waveform data (UTC)",
+    "segments.arrival_time": "arrival time of the event's first wave at the station (UTC), "
+                             "from a travel-time model at download",
+    "segments.end_time": "end time of the waveform data (UTC)",
+    "segments.request_start": "start of the requested time window (UTC)",
+    "segments.request_end": "end of the requested time window (UTC)",
+    "segments.sample_rate": "sample rate of the waveform data, Hz (may differ from "
+                            "channel.sample_rate)",
+    "segments.maxgap_numsamples": "largest gap (> 0) or overlap (< 0) in the waveform data, in "
+                                  "samples; within [-0.5, 0.5]: no gaps nor overlaps",
+    "segments.queryauth": "the data were downloaded with authentication (restricted data)",
+    "events.event_id": "the event's id at its web service (catalog)",
+    "events.time": "origin time (UTC)",
+    "events.depth_km": "depth, km",
+    "events.event_type": 'event type, e.g. "earthquake"',
+    "channels.location": "location code",
+    "channels.channel": "channel code, e.g. HHZ",
+    "stations.network": "network code, e.g. GE",
+    "stations.station": "station code",
+    "stations.elevation": "elevation, m",
+    "stations.start_time": "start of the station's operation (UTC)",
+    "stations.end_time": "end of the station's operation (UTC; null: operating)",
+    "data_centers.station_url": "URL of the data center's FDSN station web service",
+    "data_centers.dataselect_url": "URL of the data center's FDSN dataselect web service",
+    "downloads.run_time": "start time of the download run (UTC)",
+}
+
+
 def _plain(relation: str | None, table: sa.Table, skip: tuple[str, ...] = ()) -> list[Attribute]:
     out = []
     for col in table.columns:
         if col.name in skip:
             continue
         name = col.name if relation is None else f"{relation}.{col.name}"
-        out.append(
-            Attribute(name, _pl_dtype(col), f"{table.name}.{col.name}", relation, col.name)
-        )
+        key = f"{table.name}.{col.name}"
+        out.append(Attribute(name, _pl_dtype(col), _COLUMN_DOCS.get(key, key), relation,
+                             col.name))
     return out
 
 

@@ -29,12 +29,24 @@ def _as_float_trace(data: Trace | npt.ArrayLike, delta: float | None, copy: bool
     return Trace(np.array(data, dtype=np.float64, ndmin=1), header={"delta": float(delta)})
 
 
-def _record_processing(trace: Trace, function: str, **arguments: Any) -> None:
-    """Append ``s2sframe.signal.<function>(<name>=<value>::...)`` to ``trace.stats.processing``.
+def processing_info(function: str, arguments: dict[str, Any]) -> str:
+    """``<function>(<name>=<value>::...)``: one entry of a Trace's ``stats.processing``.
 
     How ObsPy's Trace methods and stream2segment's trace functions record themselves
-    (arguments sorted, strings quoted), so a trace's history lists every step.
+    (arguments in the order given, strings quoted).
+
+    Examples
+    --------
+    >>> processing_info("pkg.f", {"normalize": True, "kind": "a"})
+    "pkg.f(normalize=True::kind='a')"
     """
     args = "::".join(f"{k}='{v}'" if isinstance(v, str) else f"{k}={v!r}"
-                     for k, v in sorted(arguments.items()))
-    trace.stats.setdefault("processing", []).append(f"s2sframe.signal.{function}({args})")
+                     for k, v in arguments.items())
+    return f"{function}({args})"
+
+
+def _record_processing(trace: Trace, function: str, **arguments: Any) -> None:
+    """Append ``s2sframe.signal.<function>(<name>=<value>::...)`` (arguments sorted) to
+    ``trace.stats.processing``, so a trace's history lists every step."""
+    trace.stats.setdefault("processing", []).append(
+        processing_info(f"s2sframe.signal.{function}", dict(sorted(arguments.items()))))

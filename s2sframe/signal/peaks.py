@@ -11,6 +11,7 @@ import numpy.typing as npt
 from obspy import Trace, UTCDateTime
 
 from .common import TimeLike, _as_float_trace
+from .oscillators import _checked, nigam_jennings
 from .windows import timeof
 
 
@@ -140,48 +141,14 @@ def respspec(
     >>> print(round(float(rs.psa[0]), 1))
     10.0
     """
-    from scipy.linalg import expm
-    from scipy.signal import lfilter, lfiltic, ss2tf
-
     tra = _as_float_trace(acc, delta, copy=True)
-    data, dt = tra.data, tra.stats.delta
-    per = np.array(periods, dtype=np.float64, ndmin=1)
-    if per.ndim != 1 or not (per > 0).all():
-        raise ValueError("periods must be a 1-D sequence of positive numbers")
-    if not damping >= 0:
-        raise ValueError(f"damping must be non-negative, got {damping}")
+    data, per = _checked(tra.data, periods, damping)
     sd, sv, sa = (np.full(per.shape, np.nan) for _ in range(3))
     omega = 2 * np.pi / per
-    if data.size and per.size:
-        # State x = [displacement, velocity], x' = A x + B acc with A = [[0, 1],
-        # [-w**2, -2 damping w]] and B = [0, -1]. First-order-hold discretization (input
-        # linear between samples, as scipy.signal.cont2discrete(method="foh")), all
-        # periods at once: expm of the block matrix [[A dt, B dt, 0], [0, 0, 1], [0, 0, 0]]
-        blocks = np.zeros((per.size, 4, 4))
-        blocks[:, 0, 1] = dt
-        blocks[:, 1, 0] = -(omega**2) * dt
-        blocks[:, 1, 1] = -2.0 * damping * omega * dt
-        blocks[:, 1, 2] = -dt
-        blocks[:, 2, 3] = 1.0
-        expo = expm(blocks)
-        phi, gam1, gam2 = expo[:, :2, :2], expo[:, :2, 2:3], expo[:, :2, 3:4]
-        b_d = gam1 - gam2 + phi @ gam2
-        gam0 = b_d - phi @ gam2
-        eye = np.eye(2)
-        for k, w in enumerate(omega):
-            # x[n+1] = phi x[n] + gam0 acc[n] + gam2 acc[n+1], at rest: x[0] = 0. A
-            # second-order recursive filter per state component, started at n = 2:
-            num, den = ss2tf(phi[k], b_d[k], eye, gam2[k])
-            state1 = gam0[k, :, 0] * data[0] + gam2[k, :, 0] * (data[1] if data.size > 1 else 0)
-            disp, vel = np.zeros(data.size), np.zeros(data.size)
-            for out, comp in ((disp, 0), (vel, 1)):
-                if data.size > 1:
-                    out[1] = state1[comp]
-                if data.size > 2:
-                    zi = lfiltic(num[comp], den, y=[state1[comp], 0.0], x=[data[1], data[0]])
-                    out[2:] = lfilter(num[comp], den, data[2:], zi=zi)[0]
+    if data.size:
+        for k, disp, vel in nigam_jennings(data, tra.stats.delta, per, damping):
             sd[k] = np.max(np.abs(disp))
             sv[k] = np.max(np.abs(vel))
             # absolute acceleration = x'' + acc = -(w**2 disp + 2 damping w vel)
-            sa[k] = np.max(np.abs(w**2 * disp + 2.0 * damping * w * vel))
+            sa[k] = np.max(np.abs(omega[k] ** 2 * disp + 2.0 * damping * omega[k] * vel))
     return ResponseSpectrum(per, sd, sv, sa, omega * sd, omega**2 * sd)
