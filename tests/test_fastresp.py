@@ -203,7 +203,7 @@ def test_generated_database_geofon_responses(example_db: Path, tmp_path: Path) -
     for blob in blobs:
         inventory = read_inventory(blob)
         for cha in inventory[0][0]:
-            assert type(cha.response) is CachedResponse
+            assert isinstance(cha.response, CachedResponse)
             nfft = _npts2nfft(int(240 * cha.sample_rate))
             _compare(cha.code, cha.response, 1 / cha.sample_rate, nfft, "ACC", {}, failures)
     assert failures == []
