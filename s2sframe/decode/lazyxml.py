@@ -22,12 +22,14 @@ matched with ObsPy's result is read entirely by ObsPy (never silently different)
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import math
 import re
 import threading
 import warnings
+import weakref
 from typing import Any
 
 from lxml import etree
@@ -109,12 +111,16 @@ def parse_stationxml(xml: bytes) -> tuple[Inventory, int]:
                 if placeholder is None:
                     continue
                 data = fragments[int(placeholder.resource_id[len(_MARK):])]
-                channel.response = LazyResponse(data, document)
+                channel.response = LazyResponse(data, document, shared=True)
                 nbytes += RESPONSE_FACTOR * len(data)
     return inventory, nbytes
 
 
 _MARK = "s2s-lazy:"
+#: attributes that name things and do not change a response's evaluation
+_IDS = re.compile(rb'\s(?:resourceId|name)\s*=\s*"[^"]*"')
+#: a live response of each content (ids aside): its twins share its plans and memo
+_TWINS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _OPEN, _CLOSE = b"<Response", b"</Response>"
 
 
@@ -336,17 +342,30 @@ class LazyResponse(CachedResponse):
 
     Any attribute access (``response_stages``, ``instrument_sensitivity``...),
     ``==``, pickling and copying read it (once, thread-safe); until then it holds
-    only the bytes of its ``<Response>`` element. If they cannot be read, that access
+    only the bytes of its ``<Response>`` element. Responses of :func:`parse_stationxml`
+    whose bytes are equal but for ids and names (``resourceId``, ``name``: the same
+    instrument at several stations) share their evaluation plans and memoized
+    evaluations (built from identical stages). If they cannot be read, that access
     raises :class:`~s2sframe.SkipSegment` ("invalid StationXML: ...", as
     ``segment.inventory()`` does for a document it cannot read).
     """
 
     __slots__ = ("_source",)
 
-    def __init__(self, data: bytes, document: _Document | None = None) -> None:  # noqa: D107
+    def __init__(self, data: bytes, document: _Document | None = None,
+                 shared: bool = False) -> None:  # noqa: D107
         # no Response.__init__: the attributes come from the bytes, on first use
         self._fresh()
         self._source: tuple[bytes, _Document | None] | None = (data, document)
+        if shared:  # responses equal but for their ids share plans and memoized results
+            key = hashlib.blake2b(_IDS.sub(b"", (document.head if document else b"") + data),
+                                  digest_size=20).digest()
+            with _LOCK:
+                twin = _TWINS.get(key)
+                if twin is None or twin._plans[0] != self._plans[0]:
+                    _TWINS[key] = self
+                else:
+                    self._memo_token, self._plans = twin._memo_token, twin._plans
 
     @property
     def nbytes(self) -> int:
