@@ -113,22 +113,27 @@ def inventory_template() -> tuple[bytes | None, str]:
 
 def ensure_database(with_data: int) -> str:
     """URL of a cached database with at least ``with_data`` segments with valid data."""
+    events = math.ceil(with_data / 0.8 / (STATIONS * 3))
+    return cached_database("map", events, STATIONS, seed=0)
+
+
+def cached_database(prefix: str, events: int, stations: int, seed: int) -> str:
+    """URL of a database of ``events x stations x 3`` segments generated once under
+    ``_data/`` (responses: :func:`inventory_template`)."""
     from s2sframe.testing import make_database
 
     template, _ = inventory_template()
-    events = math.ceil(with_data / 0.8 / (STATIONS * 3))
     DATA.mkdir(exist_ok=True)
     suffix = "_geofon" if template is not None else ""
-    path = DATA / f"map_{events}x{STATIONS}x3{suffix}.sqlite"
-    url = f"sqlite:///{path}"
+    path = DATA / f"{prefix}_{events}x{stations}x3{suffix}.sqlite"
     if not path.exists():
         tmp = path.with_suffix(".tmp.sqlite")
         tmp.unlink(missing_ok=True)
-        print(f"generating {events * STATIONS * 3} segments in {path} ...", file=sys.stderr)
-        make_database(f"sqlite:///{tmp}", events=events, stations=STATIONS,
-                      channels_per_station=3, seed=0, inventory_template=template)
+        print(f"generating {events * stations * 3} segments in {path} ...", file=sys.stderr)
+        make_database(f"sqlite:///{tmp}", events=events, stations=stations,
+                      channels_per_station=3, seed=seed, inventory_template=template)
         tmp.rename(path)
-    return url
+    return f"sqlite:///{path}"
 
 
 def valid_ids(url: str) -> list[int]:
@@ -469,19 +474,7 @@ def run_child(method: str, url: str, workers: int, sample: int = 0) -> dict:
 # ------------------------------------------------------------- W2 side by side
 def ensure_w2_database(events: int, stations: int) -> str:
     """URL of a cached database of ``events x stations x 3`` segments (GEOFON responses)."""
-    from s2sframe.testing import make_database
-
-    template, _ = inventory_template()
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"w2_{events}x{stations}x3{'_geofon' if template is not None else ''}.sqlite"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.sqlite")
-        tmp.unlink(missing_ok=True)
-        print(f"generating {events * stations * 3} segments in {path} ...", file=sys.stderr)
-        make_database(f"sqlite:///{tmp}", events=events, stations=stations,
-                      channels_per_station=3, seed=1, inventory_template=template)
-        tmp.rename(path)
-    return f"sqlite:///{path}"
+    return cached_database("w2", events, stations, seed=1)
 
 
 def w2_s2s(segment, config):

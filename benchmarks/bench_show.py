@@ -32,25 +32,13 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_map import DATA, inventory_template  # noqa: E402
+from bench_map import cached_database, inventory_template  # noqa: E402
 
 
 def ensure_database(segments: int) -> str:
-    from s2sframe.testing import make_database
-
-    template, _ = inventory_template()
     stations = 67
     events = max(1, math.ceil(segments / (stations * 3)))
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"show_{events}x{stations}x3{'_geofon' if template else ''}.sqlite"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.sqlite")
-        tmp.unlink(missing_ok=True)
-        print(f"generating {events * stations * 3} segments in {path} ...", file=sys.stderr)
-        make_database(f"sqlite:///{tmp}", events=events, stations=stations,
-                      channels_per_station=3, seed=0, inventory_template=template)
-        tmp.rename(path)
-    return f"sqlite:///{path}"
+    return cached_database("show", events, stations, seed=0)
 
 
 def run(page, switches: int, pre: bool, dwell: float = 0.0) -> list[dict]:

@@ -16,7 +16,6 @@ import functools
 import gzip
 import io
 import pickle
-import sqlite3
 import threading
 import warnings
 from pathlib import Path
@@ -36,7 +35,7 @@ from s2sframe.decode import (
 )
 from s2sframe.decode.fastresp import relative_error
 from s2sframe.exceptions import SkipSegment
-from tests.conftest import EXAMPLE_DB
+from tests.conftest import example_stationxml
 
 
 def _obspy_documents() -> list[tuple[str, bytes]]:
@@ -55,15 +54,7 @@ def _obspy_documents() -> list[tuple[str, bytes]]:
 
 @functools.cache
 def geofon_documents() -> list[tuple[str, bytes]]:
-    if not EXAMPLE_DB.is_file():
-        return []
-    con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT network, station, inventory_xml FROM stations "
-                           "WHERE inventory_xml IS NOT NULL ORDER BY id").fetchall()
-    finally:
-        con.close()
-    return [(f"example.db {n}.{s}", gzip.decompress(blob)) for n, s, blob in rows]
+    return [(f"example.db {name}", xml) for name, xml in example_stationxml()]
 
 
 def _obspy(data: bytes) -> obspy.Inventory:
