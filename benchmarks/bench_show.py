@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_map import DATA, inventory_template  # noqa: E402
+from bench_map import cached_database, inventory_template  # noqa: E402
 
 STATIONS = 67
 
@@ -113,20 +113,8 @@ new MutationObserver(() => {
 
 
 def ensure_database(segments: int) -> str:
-    from s2sframe.testing import make_database
-
-    template, _ = inventory_template()
     events = max(1, math.ceil(segments / (STATIONS * 3)))
-    DATA.mkdir(exist_ok=True)
-    path = DATA / f"show_{events}x{STATIONS}x3{'_geofon' if template else ''}.sqlite"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp.sqlite")
-        tmp.unlink(missing_ok=True)
-        print(f"generating {events * STATIONS * 3} segments in {path} ...", file=sys.stderr)
-        make_database(f"sqlite:///{tmp}", events=events, stations=STATIONS,
-                      channels_per_station=3, seed=0, inventory_template=template)
-        tmp.rename(path)
-    return f"sqlite:///{path}"
+    return cached_database("show", events, STATIONS, seed=0)
 
 
 def run(page, switches: int, pre: bool, dwell: float = 0.0) -> list[dict]:
