@@ -23,8 +23,11 @@ median / 95th percentile / max, and the server's share of the waveform request:
 Goals (issue 20): median <= 100 ms raw, <= 150 ms pre-processed, p95 <= 300 ms
 pre-processed including stations never seen before.
 
-Run: ``python benchmarks/bench_show.py [--segments N] [--switches N]``. The machine
-load (``uptime``) is printed: other programs slow every number alike.
+Run: ``python benchmarks/bench_show.py [--segments N] [--switches N] [--baseline DIR]``;
+``--baseline DIR`` also measures another version of the package (``git archive
+<commit> | tar -x -C DIR``) in a subprocess, run by run in turn with this one, and
+prints the ratios. The machine load (``uptime``) is printed: other programs slow
+every number alike.
 """
 
 from __future__ import annotations
@@ -138,13 +141,55 @@ def run(page, switches: int, pre: bool, dwell: float = 0.0) -> list[dict]:
     return out
 
 
+def p95(timings: list[dict]) -> float:
+    total = sorted(t["total_ms"] for t in timings)
+    return total[min(len(total) - 1, round(0.95 * (len(total) - 1)))]
+
+
 def summary(name: str, timings: list[dict]) -> str:
     total = sorted(t["total_ms"] for t in timings)
     server = [t["server_ms"] for t in timings if t["server_ms"] == t["server_ms"]]
-    p95 = total[min(len(total) - 1, round(0.95 * (len(total) - 1)))]
-    return (f"{name:<44} median {statistics.median(total):6.1f} ms  p95 {p95:6.1f} ms  "
+    return (f"{name:<44} median {statistics.median(total):6.1f} ms  p95 {p95(timings):6.1f} ms  "
             f"max {max(total):6.1f} ms  (server, waveform: median "
             f"{statistics.median(server) if server else math.nan:5.1f} ms)")
+
+
+def phases(page, n: int, dwell: float):
+    """(name, timings) of each run, in turn (a generator: two viewers can alternate)."""
+    yield "raw waveform", run(page, n, pre=False)
+    # back to back on stations never seen: start past those the raw run visited
+    page.keyboard.press("ArrowRight")
+    page.wait_for_selector(f"body[data-plots-index='{n + 1}']", timeout=60_000)
+    page.locator("#pre").set_checked(True)
+    page.wait_for_selector(f"body[data-plots-index='{n + 1}']", timeout=60_000)
+    for _ in range(3 - (n + 1) % 3):  # to the first channel of a new station
+        page.keyboard.press("ArrowRight")
+    yield "pre-processed, back to back, new stations", run(page, n, pre=True)
+    yield f"pre-processed, {dwell:g} s look", run(page, n, pre=True, dwell=dwell)
+
+
+def serve(url: str, module: Path, source: str | None):
+    """(page address, stop function) of a viewer: this checkout's, in this process, or
+    (``source``: a folder holding another version of the package, e.g. ``git archive``
+    of an older commit) that version's, in a subprocess."""
+    if source is None:
+        from s2sframe.show import show
+
+        srv = show(url, pyfile=module, open_browser=False, config={"segments_selection": {}})
+        return srv.url, srv.stop
+    code = ("import sys; from s2sframe.show import show; srv = show(sys.argv[1], "
+            "pyfile=sys.argv[2], open_browser=False, config={'segments_selection': {}}); "
+            "print(srv.url, flush=True); sys.stdin.read(); srv.stop()")
+    proc = subprocess.Popen([sys.executable, "-c", code, url, str(module)], cwd=source,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": source})
+    address = proc.stdout.readline().strip()
+
+    def stop() -> None:
+        proc.stdin.close()
+        proc.wait(60)
+
+    return address, stop
 
 
 def main() -> None:
@@ -154,44 +199,52 @@ def main() -> None:
     parser.add_argument("--dwell", type=float, default=1.0,
                         help="seconds spent looking at each segment in the last run "
                              "(the viewer prepares the next ones meanwhile)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also measure the s2sframe package in DIR (e.g. `git archive "
+                             "7ed72c3 | tar -x -C DIR`), run by run in turn with this one")
     parser.add_argument("--chromium", default=os.environ.get("S2S_CHROMIUM", "/usr/bin/chromium"))
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
-
-    from s2sframe.show import show
 
     url = ensure_database(args.segments)
     print(f"instrument responses: {inventory_template()[1]}")
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     module = Path(tempfile.mkdtemp()) / "gui_bench.py"
     module.write_text(PLOTS)
-    srv = show(url, pyfile=module, open_browser=False, config={"segments_selection": {}})
-    print(f"database: {srv.viewer.count} segments selected (all), {url}")
-    n = args.switches
+    print(f"database: {args.segments} segments, {url}")
+    viewers = {"this checkout": serve(url, module, None)}
+    if args.baseline:
+        viewers = {f"baseline {args.baseline}": serve(url, module, args.baseline), **viewers}
+    results: dict[str, list[tuple[str, list[dict]]]] = {name: [] for name in viewers}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 860})
-            page.add_init_script(TIMER)
-            page.goto(srv.url)
-            page.wait_for_selector("body[data-plots-index='0']", timeout=60_000)
-            raw = run(page, n, pre=False)
-            # back to back on stations never seen: start past those the raw run visited
-            page.keyboard.press("ArrowRight")
-            page.wait_for_selector(f"body[data-plots-index='{n + 1}']", timeout=60_000)
-            page.locator("#pre").set_checked(True)
-            page.wait_for_selector(f"body[data-plots-index='{n + 1}']", timeout=60_000)
-            for _ in range(3 - (n + 1) % 3):  # to the first channel of a new station
-                page.keyboard.press("ArrowRight")
-            pre = run(page, n, pre=True)
-            dwell = run(page, n, pre=True, dwell=args.dwell)
+            runs = {}
+            for name, (address, _stop) in viewers.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 860})
+                page.add_init_script(TIMER)
+                page.goto(address)
+                page.wait_for_selector("body[data-plots-index='0']", timeout=60_000)
+                runs[name] = phases(page, args.switches, args.dwell)
+            for step in zip(*runs.values(), strict=True):  # the viewers in turn, run by run
+                for name, result in zip(runs, step, strict=True):
+                    results[name].append(result)
             browser.close()
     finally:
-        srv.stop()
-    print(summary("raw waveform", raw))
-    print(summary("pre-processed, back to back, new stations", pre))
-    print(summary(f"pre-processed, {args.dwell:g} s look", dwell))
+        for _address, stop in viewers.values():
+            stop()
+    for name, res in results.items():
+        print(f"-- {name}")
+        for phase, timings in res:
+            print(summary(phase, timings))
+    if args.baseline:
+        (_b, base), (_n, new) = results.items()
+        print("-- ratios baseline / this checkout (median, p95)")
+        for (phase, t0), (_p, t1) in zip(base, new, strict=True):
+            m0, m1 = (statistics.median(x["total_ms"] for x in t) for t in (t0, t1))
+            q0, q1 = (p95(t) for t in (t0, t1))
+            print(f"{phase:<44} median x{m0 / m1:4.2f}  p95 x{q0 / q1:4.2f}")
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

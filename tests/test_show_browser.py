@@ -135,7 +135,6 @@ def labelled(url: str, segment_id: int, class_id: int) -> list[str]:
 
 def test_page_draws_waveform_plots_and_metadata(page):
     png = page.screenshot()
-    save(png, "show-main.png")
     main = page.locator("#main-plot").bounding_box()
     assert ink(png, main) > 0.02  # a drawn waveform, not an empty frame
     assert page.locator("#main-plot canvas").count() == 1
@@ -217,8 +216,6 @@ def test_plot_error_is_shown_and_page_keeps_working(page):
     err = page.locator("#right-plot .plot-error")
     err.wait_for(timeout=30_000)
     assert err.inner_text() == "ValueError: broken on purpose: shown in the plot area"
-    png = page.screenshot()
-    save(png, "show-plot-error.png")
     page.keyboard.press("ArrowRight")
     goto(page, 1)
     page.wait_for_selector("body[data-plots-index='1']")
@@ -232,7 +229,6 @@ def test_components_and_preprocessed_view(page):
     page.check("#pre")
     expect(page.locator("#main-plot .plot-title")).to_contain_text("pre-processed")
     png = page.screenshot()
-    save(png, "show-components.png")
     assert ink(png, page.locator("#components .plot").first.bounding_box()) > 0.02
 
 
@@ -282,7 +278,6 @@ def test_downloads_page(browser, server):
     pg.locator(".run details").first.click()
     expect(pg.locator(".run details pre").first).not_to_have_text("loading…")
     png = pg.screenshot()
-    save(png, "show-downloads.png")
     assert ink(png, pg.locator("#map").bounding_box()) > 0.02
     ctx.close()
     assert not errors, errors
@@ -588,3 +583,59 @@ def test_png_export(page, tmp_path):
     box = page.locator("#right-plot .u-over").bounding_box()
     assert img.format == "PNG" and img.width >= box["width"]
     assert ink(path.read_bytes(), {"x": 0, "y": 0, "width": img.width, "height": img.height}) > 0.01
+
+
+# ------------------------------------------------------------------------ docs/show.md
+def test_example_database_with_the_init_viewer_module(browser, tmp_path):
+    """The page of docs/show.md: the example database and the viewer module of ``s2s init``
+    (``S2S_SCREENSHOTS=1`` writes the screenshots of docs/show.md)."""
+    from importlib import resources
+
+    from s2sframe.testing import example_database
+
+    url = example_database(tmp_path / "example.sqlite")
+    templates = resources.files("s2sframe.templates")
+    module = tmp_path / "gui.py"
+    module.write_text(templates.joinpath("gui.py").read_text())
+    config = tmp_path / "gui.yaml"
+    config.write_text(templates.joinpath("gui.yaml").read_text())
+    srv = show(url, pyfile=module, config=config, open_browser=False)
+    try:
+        with open_page(browser, srv.url) as pg:
+            expect(pg.locator("#right-plot .u-legend")).to_contain_text("Signal (SNR")
+            png = pg.screenshot()
+            save(png, "show-main.png")
+            for box in ("#main-plot", "#bottom-plot", "#right-plot"):
+                assert ink(png, pg.locator(box).bounding_box()) > 0.01, box
+            pg.check("#comp")
+            pg.locator("#components canvas").first.wait_for(timeout=30_000)
+            pg.check("#pre")
+            expect(pg.locator("#main-plot .plot-title")).to_contain_text("pre-processed")
+            pg.wait_for_selector("body[data-plots-index='0']")
+            expect(pg.locator("#right-plot .plot-busy")).to_have_count(0)
+            png = pg.screenshot()
+            save(png, "show-components.png")
+            assert ink(png, pg.locator("#components .plot").first.bounding_box()) > 0.01
+            for box in ("#main-plot", "#bottom-plot", "#right-plot"):
+                assert pg.locator(f"{box} .plot-error").count() == 0, box
+            pg.uncheck("#comp")
+            pg.click("#btn-config")  # a wrong parameter: the plot says so, the page goes on
+            text = pg.locator("#config").input_value()
+            assert "smoothing_wlen_ratio: 0.05" in text
+            pg.fill("#config", text.replace("smoothing_wlen_ratio: 0.05",
+                                            "smoothing_wlen_ratio: some"))
+            pg.click("#do-config")
+            err = pg.locator("#right-plot .plot-error")
+            err.wait_for(timeout=30_000)
+            pg.click("#config-dialog .close")
+            save(pg.screenshot(), "show-plot-error.png")
+            assert "TypeError" in err.inner_text() and "'str'" in err.inner_text()
+        with open_page(browser, srv.url + "downloads", "body[data-ready='1']") as pg:
+            pg.locator(".run details").first.click()
+            expect(pg.locator(".run details pre").first).not_to_have_text("loading…")
+            png = pg.screenshot()
+            save(png, "show-downloads.png")
+            assert pg.locator("#map svg path.land").count() == 1
+            assert ink(png, pg.locator("#map").bounding_box()) > 0.02
+    finally:
+        srv.stop()

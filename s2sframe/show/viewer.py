@@ -6,6 +6,9 @@ read in batches of consecutive positions (one metadata query and one waveform
 query per batch, the next batch prefetched in the background), so moving to the
 next segment usually costs no query but the labels. Only the current segment's
 samples are sent to the page, decimated to the page's width (:mod:`.series`).
+While a segment is shown, the next ones are prepared in the background (plots,
+pre-processing, station inventories: :meth:`Viewer._compute_ahead`); every plot,
+pre-processing and station parse is computed once, whoever asks first.
 """
 
 from __future__ import annotations

@@ -192,21 +192,15 @@ const S2SPlots = (() => {
     el.append(t);
   }
 
-  function showError(el, title, message) {
+  function showText(el, title, message, cls) {  // a message instead of a chart
     clear(el);
     titled(el, title);
     const e = document.createElement("div");
-    e.className = "plot-error"; e.textContent = message;
+    e.className = cls; e.textContent = message;
     el.append(e);
   }
-
-  function showNote(el, title, message) {
-    clear(el);
-    titled(el, title);
-    const e = document.createElement("div");
-    e.className = "plot-note"; e.textContent = message;
-    el.append(e);
-  }
+  const showError = (el, title, message) => showText(el, title, message, "plot-error");
+  const showNote = (el, title, message) => showText(el, title, message, "plot-note");
 
   function toData(plot) {
     const tables = plot.series.map(s => [s.x, s.y]);
@@ -226,6 +220,7 @@ const S2SPlots = (() => {
       (plot.gaps || []).forEach(([a, b]) => rect(a, b, "rgba(192,57,43,0.18)"));
       (plot.overlaps || []).forEach(([a, b]) => rect(a, b, "rgba(214,137,16,0.18)"));
       ctx.font = `${10 * devicePixelRatio}px sans-serif`;
+      ctx.textAlign = "left"; ctx.textBaseline = "alphabetic";  // (uPlot's axes leave theirs)
       for (const m of plot.markers || []) {
         if (m.x == null) continue;
         const x = u.valToPos(m.x, "x", true);
@@ -235,7 +230,9 @@ const S2SPlots = (() => {
         ctx.setLineDash(m.kind === "arrival" ? [6, 4] : [2, 3]);
         ctx.beginPath(); ctx.moveTo(x, top); ctx.lineTo(x, top + h); ctx.stroke();
         ctx.fillStyle = ctx.strokeStyle;
-        ctx.fillText(m.label, x + 3 * devicePixelRatio, top + 12 * devicePixelRatio);
+        const w = ctx.measureText(m.label).width, gap = 3 * devicePixelRatio;
+        const right = x + gap + w <= u.bbox.left + u.bbox.width;  // else left of the line
+        ctx.fillText(m.label, right ? x + gap : x - gap - w, top + 12 * devicePixelRatio);
       }
       if ((plot.gaps || []).length) {
         ctx.fillStyle = "#c0392b";
