@@ -83,7 +83,7 @@ def open_page(browser, url: str, ready: str = "body[data-plots-index='0']", **co
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(url)
-    pg.wait_for_selector(ready, timeout=30_000)
+    pg.wait_for_selector(ready, timeout=60_000)
     yield pg
     ctx.close()
     assert not errors, errors
@@ -113,13 +113,15 @@ def save(png: bytes, name: str) -> None:
 
 
 def expect(locator):
+    """Playwright's expect, waiting up to 60 s (a loaded machine pre-processes slowly)."""
     from playwright.sync_api import expect as _expect
 
+    _expect.set_options(timeout=60_000)
     return _expect(locator)
 
 
 def goto(page, index: int) -> None:
-    page.wait_for_selector(f"body[data-shown-index='{index}']", timeout=30_000)
+    page.wait_for_selector(f"body[data-shown-index='{index}']", timeout=60_000)
 
 
 def labelled(url: str, segment_id: int, class_id: int) -> list[str]:
@@ -201,7 +203,7 @@ def test_drag_zooms_with_samples_from_the_server(page):
     # wait for the server's samples of exactly the range shown (not of an earlier one)
     page.wait_for_function("() => { const el = document.querySelector('#main-plot'); "
                            "const u = el._u; return el.dataset.zoomedRange === "
-                           "`${u.scales.x.min},${u.scales.x.max}`; }", timeout=30_000)
+                           "`${u.scales.x.min},${u.scales.x.max}`; }", timeout=60_000)
     visible = page.evaluate("(() => { const u = document.querySelector('#main-plot')._u; "
                             "return u.data[0].filter(x => x >= u.scales.x.min && "
                             "x <= u.scales.x.max).length; })()")
@@ -214,7 +216,7 @@ def test_drag_zooms_with_samples_from_the_server(page):
 def test_plot_error_is_shown_and_page_keeps_working(page):
     page.click("#right-tabs button[data-plot='broken']")
     err = page.locator("#right-plot .plot-error")
-    err.wait_for(timeout=30_000)
+    err.wait_for(timeout=60_000)
     assert err.inner_text() == "ValueError: broken on purpose: shown in the plot area"
     page.keyboard.press("ArrowRight")
     goto(page, 1)
@@ -271,7 +273,7 @@ def test_downloads_page(browser, server):
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.on("requestfailed", lambda r: errors.append(r.url))
     pg.goto(server.url + "downloads")
-    pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    pg.wait_for_selector("body[data-ready='1']", timeout=60_000)
     assert pg.locator(".run table").count() >= 1
     assert pg.locator(".run th[data-outcome='ok']").count() >= 1
     assert pg.locator("#map svg circle").count() == 3  # the stations, drawn offline
@@ -370,7 +372,7 @@ def test_component_errors_are_titled_by_channel(browser, db):
         with open_page(browser, srv.url) as pg:
             pg.check("#comp")
             err = pg.locator("#components .plot-error")
-            err.first.wait_for(timeout=30_000)
+            err.first.wait_for(timeout=60_000)
             bad_seed = srv.viewer.lf.filter(pl.col("id") == bad).select("seed_id").collect()
             titles = pg.locator("#components .plot-title").all_inner_texts()
             assert bad_seed.item() in titles and "component" not in titles
@@ -482,10 +484,8 @@ def legend_rows(page, selector: str) -> list[str]:
 
 def test_plotly_styles_of_a_stream2segment_plot(browser, styled):
     """sn_windows of stream2segment's template: one grey 'segment remainder' in three parts."""
-    with open_page(browser, styled.url) as pg:
-        pg.click("#right-tabs button[data-plot='sn_windows']")
-        pg.wait_for_function("() => { const el = document.querySelector('#right-plot'); "
-                             "return el._u && el._u.series.length >= 5; }", timeout=30_000)
+    with open_page(browser, styled.url) as pg:  # sn_windows: the first right plot, drawn
+        assert pg.locator("#right-tabs button.on").inner_text() == "sn_windows"
         assert legend_rows(pg, "#right-plot") == ["Signal", "Noise", "segment remainder"]
         strokes = uplot(pg, "#right-plot", "u.series.slice(1).map((s, i) => s.stroke(u, i + 1))")
         assert strokes[2:] == ["rgba(100,100,100,1)"] * (len(strokes) - 2)  # 2 or 3 parts
@@ -608,7 +608,7 @@ def test_example_database_with_the_init_viewer_module(browser, tmp_path):
             for box in ("#main-plot", "#bottom-plot", "#right-plot"):
                 assert ink(png, pg.locator(box).bounding_box()) > 0.01, box
             pg.check("#comp")
-            pg.locator("#components canvas").first.wait_for(timeout=30_000)
+            pg.locator("#components canvas").first.wait_for(timeout=60_000)
             pg.check("#pre")
             expect(pg.locator("#main-plot .plot-title")).to_contain_text("pre-processed")
             pg.wait_for_selector("body[data-plots-index='0']")
@@ -626,7 +626,7 @@ def test_example_database_with_the_init_viewer_module(browser, tmp_path):
                                             "smoothing_wlen_ratio: some"))
             pg.click("#do-config")
             err = pg.locator("#right-plot .plot-error")
-            err.wait_for(timeout=30_000)
+            err.wait_for(timeout=60_000)
             pg.click("#config-dialog .close")
             save(pg.screenshot(), "show-plot-error.png")
             assert "TypeError" in err.inner_text() and "'str'" in err.inner_text()
