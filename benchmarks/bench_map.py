@@ -35,10 +35,24 @@ are started and warmed up (imports, first calls) before timing, for every method
 parent process only (sampled every 10 ms during the run). ``--rss-sizes`` also
 measures the parent's peak RSS of W1 at other database sizes (flatness).
 
+``--w2 3x70,30x8`` instead compares W2 alone on databases of EVENTS x STATIONS (x 3
+channels, real GEOFON StationXML of 21 channels per station): few events and many
+stations (inventories parsed for a few segments each: not amortised) and many events
+per station. Every segment with valid data, ``--workers`` processes each:
+``map_segments``, the ORM way above, and stream2segment's own
+``imap(multi_process=True)`` (its Pool of ``--workers`` processes) when
+``stream2segment`` is importable by ``--s2s-python`` (default: this Python; install it
+in a throwaway virtual environment of its own), else said so. Printed per method:
+wall and CPU seconds (the process, its workers and their children), peak RSS of the
+parent and of the largest worker (sampled every 20 ms), PGA equality (rtol 1e-9) with
+stream2segment's (or the ORM's) values, and for map_segments how many workers loky
+restarted for memory ("A worker was restarted ...").
+
 Usage::
 
     python benchmarks/bench_map.py [--segments 20000] [--workers 2]
                                    [--orm-sample 400] [--rss-sizes 20000,100000]
+    python benchmarks/bench_map.py --w2 3x70,30x8 [--s2s-python /tmp/s2s-venv/bin/python]
 
 Databases are cached under benchmarks/_data/ (git-ignored).
 """
@@ -99,22 +113,27 @@ def inventory_template() -> tuple[bytes | None, str]:
 
 def ensure_database(with_data: int) -> str:
     """URL of a cached database with at least ``with_data`` segments with valid data."""
+    events = math.ceil(with_data / 0.8 / (STATIONS * 3))
+    return cached_database("map", events, STATIONS, seed=0)
+
+
+def cached_database(prefix: str, events: int, stations: int, seed: int) -> str:
+    """URL of a database of ``events x stations x 3`` segments generated once under
+    ``_data/`` (responses: :func:`inventory_template`)."""
     from s2sframe.testing import make_database
 
     template, _ = inventory_template()
-    events = math.ceil(with_data / 0.8 / (STATIONS * 3))
     DATA.mkdir(exist_ok=True)
     suffix = "_geofon" if template is not None else ""
-    path = DATA / f"map_{events}x{STATIONS}x3{suffix}.sqlite"
-    url = f"sqlite:///{path}"
+    path = DATA / f"{prefix}_{events}x{stations}x3{suffix}.sqlite"
     if not path.exists():
         tmp = path.with_suffix(".tmp.sqlite")
         tmp.unlink(missing_ok=True)
-        print(f"generating {events * STATIONS * 3} segments in {path} ...", file=sys.stderr)
-        make_database(f"sqlite:///{tmp}", events=events, stations=STATIONS,
-                      channels_per_station=3, seed=0, inventory_template=template)
+        print(f"generating {events * stations * 3} segments in {path} ...", file=sys.stderr)
+        make_database(f"sqlite:///{tmp}", events=events, stations=stations,
+                      channels_per_station=3, seed=seed, inventory_template=template)
         tmp.rename(path)
-    return url
+    return f"sqlite:///{path}"
 
 
 def valid_ids(url: str) -> list[int]:
@@ -452,6 +471,187 @@ def run_child(method: str, url: str, workers: int, sample: int = 0) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+# ------------------------------------------------------------- W2 side by side
+def ensure_w2_database(events: int, stations: int) -> str:
+    """URL of a cached database of ``events x stations x 3`` segments (GEOFON responses)."""
+    return cached_database("w2", events, stations, seed=1)
+
+
+def w2_s2s(segment, config):
+    """W2 for stream2segment (its functions take the config too; its imap yields the
+    results only: the segment id comes with them)."""
+    trace = segment.stream()[0]
+    trace.remove_response(segment.inventory(), output="ACC")
+    return segment.id, float(np.abs(trace.data).max())
+
+
+class TreeUsage:
+    """CPU seconds of this process and all its descendants (live or reaped), and peak
+    RSS of this process and of its largest descendant, sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.proc = psutil.Process()
+        self.peak_parent = self.peak_worker = 0
+        self.cpu_live: dict[int, float] = {}  # descendants seen: last CPU seconds read
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        self.peak_parent = max(self.peak_parent, self.proc.memory_info().rss)
+        for child in self.proc.children(recursive=True):
+            try:
+                with child.oneshot():
+                    t = child.cpu_times()
+                    self.peak_worker = max(self.peak_worker, child.memory_info().rss)
+                self.cpu_live[child.pid] = t.user + t.system
+            except self.psutil.Error:
+                pass
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def cpu(self) -> float:
+        import resource
+
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+        live = 0.0
+        for child in self.proc.children(recursive=True):
+            try:
+                t = child.cpu_times()
+                live += t.user + t.system
+            except self.psutil.Error:
+                pass
+        return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime + live
+
+    def __enter__(self) -> TreeUsage:
+        self._sample()
+        self.peak_worker = 0
+        self.cpu0, self.t0 = self.cpu(), time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.seconds = time.perf_counter() - self.t0
+        self.cpu_seconds = self.cpu() - self.cpu0
+
+
+def w2_child(method: str, url: str, workers: int) -> dict:
+    """One W2 measurement of ``method`` on every valid segment, in this (fresh) process."""
+    mb = 1024 * 1024
+    ids = valid_ids(url)
+    restarts = 0
+    if method == "ours":
+        import logging
+
+        import polars as pl
+
+        import s2sframe
+        import s2sframe.engine.namespace  # noqa: F401 - registers df.s2s
+        from s2sframe.engine.run import shutdown_workers
+
+        class Count(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                nonlocal restarts
+                restarts += "worker was restarted" in record.getMessage()
+
+        for name in ("", "loky", "concurrent.futures"):
+            logging.getLogger(name).addHandler(Count())
+        df = (s2sframe.scan(url).filter(pl.col("id").is_in(ids)).select(COLUMNS).collect())
+        df.head(2 * workers).s2s.map_segments(w2, workers=workers, progress=False, chunksize=1)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught, TreeUsage() as usage:
+            warnings.simplefilter("always")
+            out = df.s2s.map_segments(w2, workers=workers, progress=False)
+        restarts += sum("worker was restarted" in str(w.message) for w in caught)
+        shutdown_workers()
+        values = dict(zip(out.get_column("id").to_list(), out.get_column("w2").to_list(),
+                          strict=True))
+    elif method == "s2s":
+        from stream2segment.process import imap
+
+        values = {}
+        with TreeUsage() as usage:
+            for seg_id, pga in imap(w2_s2s, url, ids, multi_process=workers,
+                                    skip_exceptions=[Exception]):
+                values[int(seg_id)] = pga
+    else:  # the ORM way, one share of the segments per process (spawned, warmed up)
+        import concurrent.futures as cf
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        values = {}
+        with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            list(pool.map(_warm, [url] * 2 * workers, [ids[:2]] * 2 * workers,
+                          ["orm_w2"] * 2 * workers))
+            with TreeUsage() as usage:
+                parts = np.array_split(np.array(ids), workers)
+                for f in [pool.submit(_orm_task, url, p.tolist(), "w2") for p in parts]:
+                    values.update(f.result()[1])
+    return {"n": len(ids), "seconds": usage.seconds, "cpu": usage.cpu_seconds,
+            "parent_mb": usage.peak_parent / mb, "worker_mb": usage.peak_worker / mb,
+            "restarts": restarts, "values": {str(k): v for k, v in values.items()
+                                             if v is not None}}
+
+
+def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str) -> None:
+    """W2 of map_segments, the ORM way and stream2segment side by side (see ``--w2``)."""
+    probe = subprocess.run([s2s_python, "-c", "import stream2segment.process"],
+                           capture_output=True, text=True)
+    methods = ["ours", "orm"] + (["s2s"] if probe.returncode == 0 else [])
+    if probe.returncode:
+        print(f"stream2segment is not importable by {s2s_python}: measured without it "
+              "(install stream2segment in a virtual environment of its own and pass its "
+              "python with --s2s-python)")
+    print(f"instrument responses: {inventory_template()[1]}")
+    for shape in shapes.split(","):
+        events, stations = (int(x) for x in shape.lower().split("x"))
+        url = ensure_w2_database(events, stations)
+        runs: dict[str, list[dict]] = {m: [] for m in methods}
+        load = os.getloadavg()[0]
+        for _ in range(repeat):  # interleaved: load from elsewhere hits every method
+            for method in methods:
+                python = s2s_python if method == "s2s" else sys.executable
+                out = subprocess.run(
+                    [python, __file__, "--child", f"w2_{method}", "--url", url,
+                     "--workers", str(workers)],
+                    capture_output=True, text=True, cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+                if out.returncode:
+                    raise RuntimeError(f"W2 {method} failed:\n{out.stderr[-3000:]}")
+                runs[method].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        best = {m: min(r, key=lambda x: x["cpu"]) for m, r in runs.items()}
+        print(f"\nW2 on {events} events x {stations} stations x 3 channels "
+              f"({best['ours']['n']} segments with valid data), {workers} processes, best "
+              f"CPU of {repeat} (load average {load:.1f} before, "
+              f"{os.getloadavg()[0]:.1f} after)")
+        print(f"{'method':<34}{'wall s':>8}{'CPU s':>8}{'parent MB':>11}{'worker MB':>11}"
+              f"{'restarts':>10}")
+        labels = {"ours": "map_segments", "orm": "ORM + obspy (stream2segment's way)",
+                  "s2s": "stream2segment imap(multi_process)"}
+        for m in methods:
+            r = best[m]
+            print(f"{labels[m]:<34}{r['seconds']:>8.2f}{r['cpu']:>8.2f}{r['parent_mb']:>11.0f}"
+                  f"{r['worker_mb']:>11.0f}{max(x['restarts'] for x in runs[m]):>10}")
+        ours = best["ours"]
+        for m in methods[1:]:
+            r = best[m]
+            common = sorted(set(ours["values"]) & set(r["values"]))
+            close = sum(math.isclose(ours["values"][k], r["values"][k], rel_tol=1e-9)
+                        for k in common)
+            print(f"map_segments vs {labels[m]}: CPU {r['cpu'] / ours['cpu']:.1f}x, wall "
+                  f"{r['seconds'] / ours['seconds']:.1f}x; PGA {close}/{len(common)} equal "
+                  f"within rtol 1e-9")
+
+
 # ------------------------------------------------------------------------- main
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -465,11 +665,21 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="best of this many runs")
     ap.add_argument("--percall-only", action="store_true",
                     help="only the per-call response figures (no database)")
+    ap.add_argument("--w2", default="",
+                    help="only W2 side by side on EVENTSxSTATIONS databases, e.g. 3x70,30x8")
+    ap.add_argument("--s2s-python", default=sys.executable,
+                    help="Python that imports stream2segment (for --w2)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child == "percall":
         print(json.dumps(percall(args.repeat * 3)))
+        return
+    if args.child and args.child.startswith("w2_"):
+        print(json.dumps(w2_child(args.child[3:], args.url, args.workers)))
+        return
+    if args.w2:
+        w2_compare(args.w2, args.workers, args.repeat, args.s2s_python)
         return
     if args.child:
         print(json.dumps(child(args.child, args.url, args.workers, args.orm_sample)))

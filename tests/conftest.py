@@ -30,6 +30,20 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 pytest_plugins = ["tests.hangwatch"]
 
 
+def example_stationxml() -> list[tuple[str, bytes]]:
+    """``("NET.STA", decompressed StationXML)`` of every station of the example database
+    that has one (real GEOFON documents), in id order; [] without the fixtures."""
+    if not EXAMPLE_DB.is_file():
+        return []
+    import gzip
+    import sqlite3
+
+    query = ("SELECT network || '.' || station, inventory_xml FROM stations "
+             "WHERE inventory_xml IS NOT NULL ORDER BY id")
+    with contextlib.closing(sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)) as con:
+        return [(name, gzip.decompress(blob)) for name, blob in con.execute(query)]
+
+
 @contextlib.contextmanager
 def popen(args: list[str], env: dict[str, str], **kwargs) -> Iterator[subprocess.Popen]:
     """A subprocess (in the project folder, stderr piped; ``kwargs`` go to Popen) that is

@@ -499,7 +499,7 @@ def test_read_inventory_formats(example_inventory_xml: bytes) -> None:
         inv = read_inventory(compress(example_inventory_xml))
         assert inv == expected
         responses = [cha.response for net in inv for sta in net for cha in sta]
-        assert responses and all(type(r) is CachedResponse for r in responses)
+        assert responses and all(isinstance(r, CachedResponse) for r in responses)
 
 
 def test_read_inventory_as_stationxml(example_inventory_xml: bytes) -> None:
@@ -645,7 +645,7 @@ def test_cached_response_pickle_copy_write(example_pair, evalresp_calls: list[tu
     assert len(evalresp_calls) == 1
     for clone in (pickle.loads(pickle.dumps(cached)), copy.deepcopy(cached), cached.copy()):
         response = clone.get_response(trace.id, trace.stats.starttime)
-        assert type(response) is CachedResponse
+        assert isinstance(response, CachedResponse)
         assert clone == cached == plain and plain == clone
         before = len(evalresp_calls)
         result = trace.copy().remove_response(clone).data
@@ -690,13 +690,13 @@ def test_cached_response_equality(example_pair) -> None:
 @pytest.fixture
 def parse_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
-    real = stationxml_mod._read_stationxml
+    real = stationxml_mod.parse_stationxml
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(stationxml_mod, "_read_stationxml", counting)
+    monkeypatch.setattr(stationxml_mod, "parse_stationxml", counting)
     return calls
 
 

@@ -13,7 +13,6 @@ channel's own rate), ``remove_response`` outputs within 1e-9 of their maximum.
 from __future__ import annotations
 
 import functools
-import gzip
 import hashlib
 import io
 import os
@@ -33,7 +32,7 @@ import s2sframe
 from s2sframe.decode import fastresp, read_inventory
 from s2sframe.decode.responses import CachedResponse
 from s2sframe.testing import make_database
-from tests.conftest import EXAMPLE_DB
+from tests.conftest import example_stationxml
 
 FORMATS = {"STATIONXML", "RESP", "SEED", "XSEED"}
 OUTPUTS = ("DISP", "VEL", "ACC")
@@ -103,16 +102,8 @@ def corpus() -> tuple[list[tuple[str, Response, float]], list[tuple[str, Respons
             _add(obspy_corpus, str(path.relative_to(path.parents[3])), inventory)
     _add(obspy_corpus, "obspy-example", obspy.read_inventory())
     geofon: dict = {}
-    if EXAMPLE_DB.is_file():
-        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT station, inventory_xml FROM stations "
-                               "WHERE inventory_xml IS NOT NULL ORDER BY id").fetchall()
-        finally:
-            con.close()
-        for station, blob in rows:
-            _add(geofon, f"example.db {station}",
-                 obspy.read_inventory(io.BytesIO(gzip.decompress(blob))))
+    for seed_id, xml in example_stationxml():
+        _add(geofon, f"example.db {seed_id.split('.')[1]}", obspy.read_inventory(io.BytesIO(xml)))
     return sorted(obspy_corpus.values(), key=lambda x: x[0]), sorted(geofon.values(),
                                                                      key=lambda x: x[0])
 
@@ -203,7 +194,7 @@ def test_generated_database_geofon_responses(example_db: Path, tmp_path: Path) -
     for blob in blobs:
         inventory = read_inventory(blob)
         for cha in inventory[0][0]:
-            assert type(cha.response) is CachedResponse
+            assert isinstance(cha.response, CachedResponse)
             nfft = _npts2nfft(int(240 * cha.sample_rate))
             _compare(cha.code, cha.response, 1 / cha.sample_rate, nfft, "ACC", {}, failures)
     assert failures == []

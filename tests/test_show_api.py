@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import polars as pl
 import pytest
 import sqlalchemy as sa
@@ -11,7 +13,7 @@ import s2sframe
 from s2sframe.cli import main
 from s2sframe.show import show
 from tests.conftest import BACKENDS, new_pg_database
-from tests.showkit import Client, build, plot_module
+from tests.showkit import Client, build, plot_module, store_secrets
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -251,8 +253,8 @@ def test_bad_module_is_bad_input(db, tmp_path):
     path = tmp_path / "old.py"
     path.write_text("from stream2segment.process import gui\n")
     result = CliRunner().invoke(main, ["show", "-d", db, "-p", str(path), "--no-browser"])
-    assert result.exit_code == 2
-    assert "from s2sframe.process import gui" in result.output
+    assert result.exit_code == 2  # the hint says what to change (wording: compat's)
+    assert "stream2segment" in result.output and "s2sframe" in result.output
 
 
 # -------------------------------------------------------------------- s2s classlabel
@@ -349,5 +351,71 @@ def test_docs_page_examples_run(tmp_path, monkeypatch):
         assert "error" not in c.get("plot", index=0, name="spectrum")[1]
         _s, pre = c.get("segment", index=0, pre=1)
         assert "error" not in pre["main"]  # the documented response removal works
+    finally:
+        srv.stop()
+
+
+def test_download_config_and_log_never_show_secrets(tmp_path):
+    url = build("sqlite:///" + str(tmp_path / "secrets.sqlite"))
+    store_secrets(url)
+    srv = show(url, open_browser=False)
+    try:
+        c = Client(srv.url)
+        status, d = c.get("downloads")
+        assert status == 200 and "S3cretPW" not in json.dumps(d)
+        assert "carl:***@dc.example" in json.dumps(d)
+        status, log = c.get("download_log", id=d["runs"][0]["id"])
+        assert status == 200 and "S3cretPW" not in json.dumps(log)
+        assert "postgresql://alice:***@host/db" in log["config"]
+        assert "restricted_data: ['***', '***']" in log["config"]
+        assert "HH?" in log["config"]  # the rest as stored
+        assert "postgresql://alice:***@host/db" in log["log"] and "INFO: done" in log["log"]
+    finally:
+        srv.stop()
+
+
+def test_concurrent_writes_of_one_label_all_succeed(db):
+    """Two viewers on one database, many clients setting the same label at once: setting a
+    label the segment has is a success (never 503), and exactly one row is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    servers = [show(db, open_browser=False, annotator=f"viewer{i}") for i in range(2)]
+    try:
+        clients = [Client(s.url) for s in servers]
+        for c in clients:
+            c.page()
+        sid = clients[0].get("segment", index=2)[1]["id"]
+        for value in (True, False, True, False):
+            with ThreadPoolExecutor(8) as pool:
+                body = {"segment_id": sid, "class_id": 3, "value": value}
+                answers = list(pool.map(lambda i, b=body: clients[i % 2].post("label", b),
+                                        range(16)))
+            assert [a[0] for a in answers] == [200] * 16, answers
+            rows = [r for r in labellings(db, sid) if r[0] == 3]
+            assert len(rows) == int(value)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_next_segments_are_prepared_ahead(db, pyfile):
+    """While a segment is looked at: the next one's plots on screen and pre-processing, the
+    one after pre-processed too, the stations of the next 12 parsed (their inventories)."""
+    srv = show(db, pyfile=pyfile, open_browser=False)
+    try:
+        v = srv.viewer
+        c = Client(srv.url)
+        c.page()
+        assert c.get("segment", index=0, pre=1, plots="cumulative")[0] == 200
+        v._ahead.submit(lambda: None).result(timeout=240)  # the look-ahead is done
+        ids = [v.segment(i)[0].id for i in range(1, 13)]
+        assert all(v._plots.get(f"{ids[0]}:{name}:1:0").done() for name in ("", "cumulative"))
+        assert v._pre.get((ids[0], 0)).done() and v._pre.get((ids[1], 0)).done()
+        stations = {v.segment(i)[1]["station.id"] for i in range(1, 13)}
+        assert len(stations) > 1 and all(s in v.inventories for s in stations)
+        # the next switch computes nothing new: its answers are those computed ahead
+        before = v.inventories.info().misses
+        _s, nxt = c.get("plot", index=1, name="cumulative", pre=1)
+        assert "error" not in nxt and v.inventories.info().misses == before
     finally:
         srv.stop()

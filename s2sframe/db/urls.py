@@ -108,6 +108,72 @@ def mask_text(text: str, url: URL | None = None) -> str:
     return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***\3", text))
 
 
+#: an EIDA token (a PGP signed message) anywhere in a text
+_PGP = re.compile(r"-----BEGIN PGP SIGNED MESSAGE-----.*?(?:-----END PGP SIGNATURE-----|\Z)",
+                  re.S)
+#: keys of a configuration whose values are secrets whatever they look like
+_SECRET_KEY = re.compile(r"(?i)(password|passwd|pwd|token|secret|restricted_data)")
+#: ``key: value`` / ``key=value`` in a line of text, the key naming a secret
+_SECRET_VALUE = re.compile(r"(?i)(\b[\w.-]*(?:password|passwd|token|secret|restricted_data)"
+                           r"[\w.-]*\s*[:=]\s*)\S.*$")
+
+
+def mask_log(text: str) -> str:
+    """A log (or any text) with every secret masked: URL passwords (``user:pass@``,
+    ``password=``), EIDA tokens (PGP signed messages) and what follows ``key:`` or
+    ``key=`` on a line when the key names a secret (``restricted_data``, ``*password*``,
+    ``*token*``...).
+
+    Examples
+    --------
+    >>> mask_log("INFO: connected to postgresql://bob:pw@db:5432/s2s")
+    'INFO: connected to postgresql://bob:***@db:5432/s2s'
+    >>> mask_log("restricted_data: [alice, S3cretPW]")
+    'restricted_data: ***'
+    """
+    lines = [_SECRET_VALUE.sub(r"\1***", line) for line in _PGP.sub("***", text).split("\n")]
+    return mask_text("\n".join(lines))
+
+
+def mask_config(text: str) -> str:
+    """A stored configuration (YAML) with every secret masked, whoever wrote it.
+
+    stream2segment stores the download configuration as written: ``dburl`` with its
+    password, ``restricted_data`` as ``[user, password]``, a token or a token file.
+    A YAML mapping is masked key by key (the values of keys naming a secret become
+    ``***``; every string as in :func:`mask_log`) and written back; other text is
+    masked as a log.
+
+    Examples
+    --------
+    >>> print(mask_config("dburl: postgresql://alice:S3cretPW@host/db\\n"
+    ...                   "restricted_data: [alice, S3cretPW]\\nchannel: HH?"))
+    dburl: postgresql://alice:***@host/db
+    restricted_data: ['***', '***']
+    channel: HH?
+    """
+    import yaml
+
+    def mask(value: Any, secret: bool) -> Any:
+        if isinstance(value, dict):
+            return {k: mask(v, secret or bool(_SECRET_KEY.search(str(k))))
+                    for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [mask(v, secret) for v in value]
+        if secret and value not in (None, "", False):
+            return "***"
+        return mask_log(value) if isinstance(value, str) else value
+
+    try:
+        parsed = yaml.safe_load(text)
+    except yaml.YAMLError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return mask_log(text)
+    return yaml.safe_dump(mask(parsed, False), sort_keys=False, default_flow_style=None,
+                          allow_unicode=True).rstrip("\n")
+
+
 def is_sqlite(url: URL) -> bool:
     """True if ``url`` points to a SQLite database."""
     return url.get_backend_name() == "sqlite"

@@ -242,9 +242,13 @@ class CachedResponse(Response):
         """A CachedResponse sharing the attributes (stages, sensitivity...) of ``response``."""
         new = cls.__new__(cls)
         new.__dict__.update(response.__dict__)
-        new._memo_token = next(_TOKENS)
-        new._plans = (_GENERATION, {})
+        new._fresh()
         return new
+
+    def _fresh(self) -> None:
+        """A memo key and stage chains of its own (new objects, copies)."""
+        self._memo_token = next(_TOKENS)
+        self._plans = (_GENERATION, {})
 
     def _evaluate(self, t_samp: float, nfft: int, **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         generation, plans = self._plans
@@ -301,8 +305,7 @@ class CachedResponse(Response):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._memo_token = next(_TOKENS)
-        self._plans = (_GENERATION, {})
+        self._fresh()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Response) and self.__dict__ == other.__dict__

@@ -2,14 +2,18 @@
 
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
-  channel responses are evaluated fast and memoized (:class:`~.responses.CachedResponse`).
-* :class:`InventoryCache`: station id -> parsed inventory (or the error), LRU-bounded,
-  one per worker, so each StationXML is parsed at most once per process.
+  channel responses are read on first use (:mod:`.lazyxml`: 10x faster than ObsPy's
+  reader, equal inventories) and evaluated fast and memoized
+  (:class:`~.responses.CachedResponse`).
+* :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
+  bounded in bytes, one per worker, so each StationXML is parsed at most once per
+  process as long as its station stays among the most recently used.
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import io
 import threading
@@ -20,13 +24,13 @@ from typing import Any, NamedTuple
 
 import cachetools
 from obspy import Inventory
-from obspy.io.stationxml.core import _read_stationxml
 
 from ..exceptions import SkipSegment
 from .counters import SYSTEM_ERRORS
+from .lazyxml import SKELETON_FACTOR, LazyResponse, parse_stationxml
 from .responses import enable_response_cache
 
-__all__ = ["CacheInfo", "InventoryCache", "decompress", "read_inventory"]
+__all__ = ["CacheInfo", "InventoryCache", "decompress", "inventory_nbytes", "read_inventory"]
 
 
 def decompress(data: bytes) -> bytes:
@@ -99,10 +103,13 @@ _NO_INVENTORY = "no inventory (station has no StationXML)"
 def read_inventory(data: bytes, format: str | None = None) -> Inventory | bytes:  # noqa: A002
     """Read a station inventory stored as (compressed) StationXML.
 
-    The bytes are decompressed (:func:`decompress`) and parsed by ObsPy's StationXML
-    reader directly (no plugin dispatch). Every channel response of the returned
-    inventory is a :class:`CachedResponse`, evaluated fast (equal to evalresp's to
-    rounding, see :func:`~.responses.fast_response`) and memoized: plain ObsPy code
+    The bytes are decompressed (:func:`decompress`) and parsed by
+    :func:`~.lazyxml.parse_stationxml`: ObsPy's StationXML reader for everything but
+    the channel responses, each read (by ObsPy's stage reader, coefficient lists
+    built fast) the first time it is used; the inventory equals ObsPy's. Every
+    channel response of the returned inventory is a :class:`CachedResponse`,
+    evaluated fast (equal to evalresp's to rounding, see
+    :func:`~.responses.fast_response`) and memoized: plain ObsPy code
     such as ``trace.remove_response(inventory, output="ACC")`` then evaluates each
     channel response 6-40x faster, and once per (sampling interval, FFT length,
     output, stages) instead of once per segment.
@@ -124,7 +131,8 @@ def read_inventory(data: bytes, format: str | None = None) -> Inventory | bytes:
     ------
     SkipSegment
         If ``data`` is None or empty ("no inventory (station has no StationXML)"), or
-        cannot be decompressed or parsed (the message says why).
+        cannot be decompressed or parsed (the message says why; a response that
+        cannot be read raises it when first used).
     ValueError
         If ``format`` is not None nor "stationxml".
 
@@ -134,23 +142,35 @@ def read_inventory(data: bytes, format: str | None = None) -> Inventory | bytes:
     >>> buf = io.BytesIO()
     >>> obspy.read_inventory().write(buf, format="STATIONXML")
     >>> inv = read_inventory(gzip.compress(buf.getvalue()))
-    >>> type(inv.get_response("BW.RJOB..EHZ", obspy.UTCDateTime(2009, 8, 24))).__name__
-    'CachedResponse'
+    >>> from s2sframe.decode import CachedResponse
+    >>> isinstance(inv.get_response("BW.RJOB..EHZ", obspy.UTCDateTime(2009, 8, 24)),
+    ...            CachedResponse)
+    True
     """
     if format is not None and format.lower() != "stationxml":
         raise ValueError(f"format must be None or 'stationxml', not {format!r}")
+    if format is not None:
+        return _decompressed(data)
+    return _read(data)[0]
+
+
+def _decompressed(data: bytes | None) -> bytes:
     if data is None or len(data) == 0:
         raise SkipSegment(_NO_INVENTORY)
     try:
         xml = decompress(data)
     except ValueError as exc:
         raise SkipSegment(f"invalid inventory: {exc}") from None
-    if format is not None:
-        return xml
+    return xml
+
+
+def _read(data: bytes | None) -> tuple[Inventory, int]:
+    """``(inventory, nbytes)`` (see :func:`read_inventory`, :func:`~.lazyxml.parse_stationxml`)."""
+    xml = _decompressed(data)
     if not xml.strip():
         raise SkipSegment("invalid StationXML: empty document")
     try:
-        inventory = _read_stationxml(io.BytesIO(xml))
+        return parse_stationxml(xml)
     except SYSTEM_ERRORS:
         raise
     except Exception as exc:  # noqa: BLE001 - lxml, ObsPy and attribute errors alike
@@ -158,7 +178,6 @@ def read_inventory(data: bytes, format: str | None = None) -> Inventory | bytes:
             raise SkipSegment("invalid StationXML: not an FDSNStationXML document") from None
         reason = str(exc).strip() or "no details"
         raise SkipSegment(f"invalid StationXML: {type(exc).__name__}: {reason}") from None
-    return enable_response_cache(inventory)
 
 
 class CacheInfo(NamedTuple):
@@ -170,17 +189,28 @@ class CacheInfo(NamedTuple):
     currsize: int
 
 
+#: default memory bound of an :class:`InventoryCache` (bytes)
+DEFAULT_MAX_BYTES = 48 * 1024 * 1024
+
+
 class InventoryCache:
-    """Parsed inventories by station id, LRU-bounded: one per worker process.
+    """Parsed inventories by station id, an LRU bounded in bytes: one per worker process.
 
     Each StationXML is parsed at most once per process as long as its station stays
-    among the ``maxsize`` most recently used; a station whose StationXML is missing
-    or invalid is cached as the error, so it is not re-parsed for each segment.
+    among the most recently used ones that fit in ``max_bytes`` (and number at most
+    ``maxsize``); a station whose StationXML is missing or invalid is cached as the
+    error, so it is not re-parsed for each segment. The size of an inventory is an
+    upper bound of its memory with every response read and evaluated (see
+    :func:`~.lazyxml.parse_stationxml`): a real GEOFON station of 21 channels
+    (StationXML of 690 KiB) counts 4.3 MB, so the default 48 MiB keeps ~11 of them.
 
     Parameters
     ----------
     maxsize : int
         Maximum number of stations kept (default 256).
+    max_bytes : int
+        Maximum total size of the kept inventories (default 48 MiB). An inventory
+        larger than that is returned but not kept.
 
     Examples
     --------
@@ -200,14 +230,30 @@ class InventoryCache:
     worker builds its own).
     """
 
-    def __init__(self, maxsize: int = 256) -> None:
+    def __init__(self, maxsize: int = 256, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if maxsize < 1:
             raise ValueError("maxsize must be >= 1")
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be >= 1")
         self.maxsize = int(maxsize)
-        self._items: cachetools.LRUCache = cachetools.LRUCache(self.maxsize)
+        self.max_bytes = int(max_bytes)
+        self._items: cachetools.LRUCache = cachetools.LRUCache(
+            self.max_bytes, getsizeof=lambda item: item[1])
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
+
+    def _put(self, station_id: Hashable, value: Inventory | str, nbytes: int) -> None:
+        with self._lock:
+            with contextlib.suppress(ValueError):  # larger than the whole cache
+                self._items[station_id] = (value, nbytes)
+            while len(self._items) > self.maxsize:
+                self._items.popitem()
+
+    def _lookup(self, station_id: Hashable) -> Any:
+        with self._lock:
+            item = self._items.get(station_id)
+        return _MISSING if item is None else item[0]
 
     def get_or_read(
         self,
@@ -230,18 +276,17 @@ class InventoryCache:
         SkipSegment
             If the station has no inventory or it cannot be read (also when cached).
         """
-        with self._lock:
-            value = self._items.get(station_id, _MISSING)
-            if value is not _MISSING:
-                self._hits += 1
-        if value is _MISSING:
+        value = self._lookup(station_id)
+        if value is not _MISSING:
+            self._hits += 1
+        else:
             try:
-                value = read_inventory(data() if callable(data) else data)
+                value, nbytes = _read(data() if callable(data) else data)
             except SkipSegment as exc:
                 value = str(exc)
-            with self._lock:
-                self._misses += 1
-                self._items[station_id] = value
+                nbytes = len(value) + 200
+            self._misses += 1
+            self._put(station_id, value, nbytes)
         if isinstance(value, str):
             raise SkipSegment(value)
         return value
@@ -249,10 +294,9 @@ class InventoryCache:
     # -- mapping interface ------------------------------------------------------------
     def get(self, station_id: Hashable, default: Any = None) -> Any:
         """Cached inventory of ``station_id`` or ``default`` (raises a cached SkipSegment)."""
-        with self._lock:
-            value = self._items.get(station_id, _MISSING)
-            if value is _MISSING:
-                return default
+        value = self._lookup(station_id)
+        if value is _MISSING:
+            return default
         if isinstance(value, str):
             raise SkipSegment(value)
         return value
@@ -266,12 +310,13 @@ class InventoryCache:
     def __setitem__(self, station_id: Hashable, value: Inventory | SkipSegment) -> None:
         if isinstance(value, SkipSegment):
             value = str(value)
+            nbytes = len(value) + 200
         elif isinstance(value, Inventory):
             enable_response_cache(value)
+            nbytes = inventory_nbytes(value)
         else:
             raise TypeError(f"expected an Inventory or a SkipSegment, not {type(value).__name__}")
-        with self._lock:
-            self._items[station_id] = value
+        self._put(station_id, value, nbytes)
 
     def __delitem__(self, station_id: Hashable) -> None:
         with self._lock:
@@ -293,11 +338,53 @@ class InventoryCache:
         """Hits, misses, maxsize and current size (as :func:`functools.lru_cache`)."""
         return CacheInfo(self._hits, self._misses, self.maxsize, len(self._items))
 
-    def __reduce__(self) -> tuple[Any, tuple[int]]:
-        return (type(self), (self.maxsize,))
+    @property
+    def nbytes(self) -> int:
+        """Total size of the kept inventories (bytes, at most ``max_bytes``)."""
+        return int(self._items.currsize)
+
+    def __reduce__(self) -> tuple[Any, tuple[int, int]]:
+        return (type(self), (self.maxsize, self.max_bytes))
 
     def __repr__(self) -> str:
-        return f"InventoryCache(maxsize={self.maxsize}, stations={len(self._items)})"
+        return (f"InventoryCache(maxsize={self.maxsize}, max_bytes={self.max_bytes}, "
+                f"stations={len(self._items)})")
 
+
+def inventory_nbytes(inventory: Inventory) -> int:
+    """Upper bound of the memory of an inventory read and evaluated: what
+    :class:`InventoryCache` counts for it.
+
+    Responses still unread count by their bytes (see :mod:`.lazyxml`); read ones
+    and the rest by the number of objects they hold.
+
+    Examples
+    --------
+    >>> import obspy
+    >>> round(inventory_nbytes(obspy.read_inventory()) / 1e6, 1)  # 30 channels: 1.2 MB
+    1.4
+    """
+    total = 0
+    for network in inventory.networks:
+        for station in network.stations:
+            total += _OBJECT
+            for channel in station.channels:
+                total += _OBJECT
+                response = channel.response
+                if isinstance(response, LazyResponse) and not response.loaded:
+                    total += response.nbytes
+                elif response is not None:
+                    for stage in response.response_stages:
+                        total += _OBJECT // 4 + _COEFFICIENT * sum(
+                            len(getattr(stage, name, ()) or ()) for name in _LISTS)
+    return total
+
+
+#: memory of a station or channel object (with its coordinates, dates, equipment...),
+#: of a coefficient or pole (its ObsPy object), on GEOFON documents (tracemalloc)
+_OBJECT = SKELETON_FACTOR * 1000
+_COEFFICIENT = 300
+_LISTS = ("coefficients", "numerator", "denominator", "poles", "zeros",
+          "response_list_elements")
 
 _MISSING: Any = object()

@@ -44,6 +44,15 @@ THREAD_VARS = {
 }
 
 
+#: memory bounds of a worker's caches: parsed inventories (per run; a GEOFON station
+#: counts 4.3 MB) and evaluated responses (a 4-minute 100 Hz one: 0.6 MB). A
+#: worker's libraries take ~215 MiB once ``remove_response`` has run (ObsPy's signal
+#: module and SciPy alone ~80 MB): with these a worker's peak stays ~250 MiB in W2,
+#: whatever the number of stations (docs/responses.md).
+WORKER_INVENTORY_BYTES = 8 * 1024 * 1024
+WORKER_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
 # --------------------------------------------------------------------------- jobs
 class _SecretURL:
     """A database URL that travels to workers in memory and never prints its password."""
@@ -118,7 +127,7 @@ class _WorkerState:
             self.engines.clear()
             from ..decode import InventoryCache
 
-            self.inventories = InventoryCache()
+            self.inventories = InventoryCache(max_bytes=WORKER_INVENTORY_BYTES)
             if isinstance(job, bytes):
                 import cloudpickle
 
@@ -170,11 +179,28 @@ def _watch_parent() -> None:
 
 
 def _init_worker() -> None:
-    """Initializer of our pool's worker processes."""
+    """Initializer of our pool's worker processes.
+
+    Also imports what decoding and ``remove_response`` import on first use (ObsPy,
+    its signal module, SciPy: ~110 MB) and bounds the response memo: loky takes a
+    worker's reference memory after its first task (our start-up probe) and
+    restarts a worker grown by more than 300 MB since; imported on a first segment,
+    these libraries counted against that allowance.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     os.environ.update(THREAD_VARS)
     _limit_threads()
     _watch_parent()
+    _import_decoders()
+
+
+def _import_decoders() -> None:
+    import obspy.signal.invsim  # noqa: F401 - what Trace.remove_response imports
+    import scipy.fft  # noqa: F401 - the fast FIR evaluation
+
+    from .. import decode
+
+    decode.set_response_cache_size(WORKER_RESPONSE_BYTES)
 
 
 def _worker_pid() -> int:

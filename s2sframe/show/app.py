@@ -92,6 +92,5 @@ def show(
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
-        viewer.close()
+        server.stop()
     return server

@@ -3,8 +3,10 @@
 Accepted results (stream2segment's conventions): an ObsPy Trace or Stream; a
 tuple ``(x0, dx, y)`` (``x0`` a number, or a time with ``dx`` in seconds); a dict
 with ``'y'`` and optionally ``'x0'``, ``'dx'`` (milliseconds when ``x0`` is a
-time, as in stream2segment), ``'x'`` and ``'name'``; a dict mapping names to any
-of these; or a list of any of these.
+time, as in stream2segment), ``'x'`` and ``'name'`` (a Plotly trace: its style
+properties listed in :data:`STYLE` are passed on to the page); a dict mapping
+names to any of these; or a list of any of these. Times are ObsPy UTCDateTimes,
+datetimes, NumPy datetime64 or ISO strings.
 
 A :class:`Plot` keeps the full-resolution series in memory; :meth:`Plot.view`
 gives the page at most two points per pixel (the minimum and maximum sample of
@@ -23,11 +25,39 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Plot", "PlotResultError", "decimate", "to_plot"]
+__all__ = ["STYLE", "Plot", "PlotResultError", "decimate", "style_of", "to_plot"]
 
 
 class PlotResultError(TypeError):
     """A plot function returned something that cannot be drawn."""
+
+
+#: Plotly trace properties drawn by the page (``line.*`` and ``marker.*`` as nested dicts,
+#: as in Plotly); any other key of a plot dict is ignored. Plotly's defaults otherwise.
+STYLE = ("line.color", "line.width", "line.dash", "marker.color", "marker.size", "mode",
+         "fill", "fillcolor", "opacity", "showlegend", "legendgroup", "visible", "type")
+
+
+def style_of(trace: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`STYLE` properties of a Plotly-style dict, flat and JSON-ready.
+
+    Examples
+    --------
+    >>> style_of({"y": [1], "line": {"color": "red", "dash": "dot"}, "mode": "markers",
+    ...           "showlegend": False, "hoverinfo": "skip"})
+    {'color': 'red', 'dash': 'dot', 'mode': 'markers', 'showlegend': False}
+    """
+    out: dict[str, Any] = {}
+    for key in STYLE:
+        group, _, name = key.rpartition(".")
+        source = trace.get(group) if group else trace
+        value = source.get(name) if isinstance(source, Mapping) else None
+        if value is None or isinstance(value, list | tuple | np.ndarray):
+            continue  # (per-point colours and sizes: not drawn)
+        if isinstance(value, np.generic):
+            value = value.item()
+        out[f"marker_{name}" if group == "marker" else name] = value
+    return out
 
 
 @dataclass
@@ -35,6 +65,7 @@ class Series:
     name: str
     x: np.ndarray  # float64, seconds since 1970 on time axes
     y: np.ndarray  # float64, NaN = break in the line
+    style: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,7 +98,8 @@ class Plot:
             n = x.size
             x, y = decimate(x, y, width)
             decimated |= x.size < n
-            out.append({"name": s.name, "x": _floats(x), "y": _floats(y)})
+            out.append({"name": s.name, "x": _floats(x), "y": _floats(y),
+                        **({"style": s.style} if s.style else {})})
         return {"series": out, "time": self.time, "decimated": decimated,
                 "gaps": self.gaps, "overlaps": self.overlaps}
 
@@ -121,6 +153,11 @@ def _epoch(value: Any) -> float | None:
         return value.timestamp()
     if isinstance(value, np.datetime64):
         return float(value.astype("datetime64[ns]").astype(np.int64)) / 1e9
+    if isinstance(value, str) and len(value) >= 10 and value[4:5] == "-":  # ISO (stream2segment)
+        try:
+            return _epoch(dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            return None
     return None
 
 
@@ -159,7 +196,8 @@ def _stream_plot(traces: Sequence[Any], plot: Plot, name: str | None = None) -> 
     plot.time = True
 
 
-def _regular(x0: Any, dx: Any, y: Any, name: str, plot: Plot, dx_ms: bool) -> None:
+def _regular(x0: Any, dx: Any, y: Any, name: str, plot: Plot, dx_ms: bool,
+             style: dict[str, Any] | None = None) -> None:
     yarr = np.asarray(y, dtype=np.float64).ravel()
     t0 = _epoch(x0)
     if t0 is not None:
@@ -168,7 +206,7 @@ def _regular(x0: Any, dx: Any, y: Any, name: str, plot: Plot, dx_ms: bool) -> No
         x = t0 + np.arange(yarr.size) * step
     else:
         x = float(x0) + np.arange(yarr.size) * float(dx)
-    plot.series.append(Series(name, x, yarr))
+    plot.series.append(Series(name, x, yarr, style or {}))
 
 
 def _add(result: Any, plot: Plot, name: str) -> None:
@@ -190,10 +228,10 @@ def _add(result: Any, plot: Plot, name: str) -> None:
                 if x.size != y.size:
                     raise PlotResultError(f"'x' and 'y' of {label!r} differ in length "
                                           f"({x.size} and {y.size})")
-                plot.series.append(Series(label, x, y))
+                plot.series.append(Series(label, x, y, style_of(result)))
             else:
                 _regular(result.get("x0", 0), result.get("dx", 1), result["y"], label, plot,
-                         dx_ms=True)
+                         dx_ms=True, style=style_of(result))
         else:
             for key, value in result.items():
                 _add(value, plot, str(key))

@@ -6,6 +6,9 @@ read in batches of consecutive positions (one metadata query and one waveform
 query per batch, the next batch prefetched in the background), so moving to the
 next segment usually costs no query but the labels. Only the current segment's
 samples are sent to the page, decimated to the page's width (:mod:`.series`).
+While a segment is shown, the next ones are prepared in the background (plots,
+pre-processing, station inventories: :meth:`Viewer._compute_ahead`); every plot,
+pre-processing and station parse is computed once, whoever asks first.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..db.selection import where
 from ..decode import InventoryCache
 from ..engine.segment import Segment, make_segments
 from ..engine.source import DBSource
+from ..exceptions import DatabaseError
 from .series import Plot, to_plot
 from .userfuncs import PlotSegment, UserFunctions
 
@@ -156,12 +160,15 @@ class Viewer:
         self.annotator = annotator
         self.inventories = InventoryCache()
         self._lock = threading.RLock()
+        self._label_lock = threading.Lock()
         self._batches: _LRU = _LRU(6)
         self._pre: _LRU = _LRU(16)
         self._plots: _LRU = _LRU(64)
         self._prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2s-prefetch")
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="s2s-ahead")
-        self._ahead_next: Future | None = None
+        self._ahead_gen = 0
+        self._stations: _LRU = _LRU(1024)  # station id -> Future of its first parse
+        self._closed = False
         self.ids = np.empty(0, dtype=np.int64)
         self.selection: dict[str, Any] = {}
         sel = self.config.get("segments_selection")
@@ -170,6 +177,7 @@ class Viewer:
         self.select(sel)
 
     def close(self) -> None:
+        self._closed = True
         self._prefetch.shutdown(wait=False, cancel_futures=True)
         self._ahead.shutdown(wait=False, cancel_futures=True)
 
@@ -262,14 +270,9 @@ class Viewer:
             return exc
         if not preprocessed:
             return raw
-        key = (segment.id, self.config_version)
-        with self._lock:
-            fut = self._pre.get(key)
-            owner = fut is None
-            if owner:  # others asking meanwhile (e.g. the look-ahead) wait for this one
-                fut = Future()
-                self._pre.put(key, fut)
-        if owner:
+
+        def preprocess() -> Any:
+            self._await_station(segment)  # a parse under way ahead: not twice
             try:
                 result = self.functions.preprocess(PlotSegment(segment, raw), self.config)
                 if hasattr(result, "stats") and hasattr(result, "data"):
@@ -281,13 +284,32 @@ class Viewer:
                                     f"Stream, not {type(result).__name__}")
             except Exception as exc:  # noqa: BLE001 - shown in the plot area
                 result = RuntimeError(f"(pre-processing) {describe(exc)}")
-            fut.set_result(result)
-        return fut.result()
+            return result
+
+        # others asking meanwhile (e.g. the look-ahead) wait for this one
+        return self._computed(self._pre, (segment.id, self.config_version), preprocess)
 
     def plot(self, segment: Segment, name: str, preprocessed: bool, width: int) -> dict[str, Any]:
-        """The plot ``name`` ('' = the waveform) of a segment as JSON-ready data."""
-        key = f"{segment.id}:{name}:{int(preprocessed)}:{self.config_version}"
+        """The plot ``name`` ('' = the waveform) of a segment as JSON-ready data.
+
+        Computed once per segment, plot, view and configuration (and kept for zooms):
+        a request meeting the computation under way (e.g. done ahead) waits for it.
+        """
+        key, result = self._plot(segment, name, preprocessed)
         out: dict[str, Any] = {"key": key, "name": name}
+        if isinstance(result, str):
+            out["error"] = result
+        else:
+            out.update(result.view(width))
+        return out
+
+    def _plot(self, segment: Segment, name: str, preprocessed: bool) -> tuple[str, Plot | str]:
+        """(key, the plot or its error message), computed once."""
+        key = f"{segment.id}:{name}:{int(preprocessed)}:{self.config_version}"
+        return key, self._computed(self._plots, key, lambda: self._compute_plot(
+            segment, name, preprocessed))
+
+    def _compute_plot(self, segment: Segment, name: str, preprocessed: bool) -> Plot | str:
         try:
             if name == "":
                 base = self._base(segment, preprocessed)
@@ -298,26 +320,37 @@ class Viewer:
                     raise LookupError(f"no plot function named {name!r}")
                 base = self._base(segment, preprocessed)
                 result = func.func(PlotSegment(segment, base), self.config)
-            plot = to_plot(result, name or segment.seed_id)
+            return to_plot(result, name or segment.seed_id)
         except Exception as exc:  # noqa: BLE001 - the page shows it in the plot area
-            out["error"] = describe(exc)
-            return out
+            return describe(exc)
+
+    def _computed(self, cache: _LRU, key: Any, compute: Any) -> Any:
+        """``compute()`` once per key of ``cache``; callers meanwhile wait for its result."""
         with self._lock:
-            self._plots.put(key, plot)
-        out.update(plot.view(width))
-        return out
+            fut = cache.get(key)
+            owner = fut is None
+            if owner:
+                fut = Future()
+                cache.put(key, fut)
+        if owner:
+            fut.set_result(compute())
+        return fut.result()
 
     def zoom(self, key: str, x0: float | None, x1: float | None, width: int) -> dict[str, Any]:
         """A plot computed before, between ``x0`` and ``x1`` (full resolution when zoomed in)."""
         with self._lock:
-            plot: Plot | None = self._plots.get(key)
-        if plot is None:
+            fut: Future | None = self._plots.get(key)
+        plot = fut.result() if fut is not None and fut.done() else None
+        if not isinstance(plot, Plot):
             raise LookupError("plot no longer in memory: redraw it")
         return {"key": key, **plot.view(width, x0, x1)}
 
     def segment_data(self, index: int, *, preprocessed: bool = False, components: bool = False,
-                     width: int = 1600) -> dict[str, Any]:
-        """Everything the page shows of one segment but the user plots (requested apart)."""
+                     width: int = 1600, plots: Sequence[str] = ()) -> dict[str, Any]:
+        """Everything the page shows of one segment but the user plots (requested apart).
+
+        ``plots``: the user plots on screen, computed ahead for the next segment.
+        """
         segment, row = self.segment(index)
         main = self.plot(segment, "", preprocessed, width)
         main["markers"] = [
@@ -334,29 +367,80 @@ class Viewer:
         }
         if components:
             out["components"] = [{**self.plot(s, "", preprocessed, width),
-                                  "markers": main["markers"]}  # same event and station
+                                  "markers": main["markers"],  # same event and station
+                                  "seed_id": s.seed_id}
                                  for s in self.siblings(segment)]
-        if preprocessed and index + 1 < self.count:
-            self._compute_ahead(index + 1)
+        self._compute_ahead(index, preprocessed, list(plots))
         return out
 
-    def _compute_ahead(self, index: int) -> None:
-        """Pre-process the next segment in the background while this one is looked at.
+    #: segments after the one shown whose stations' inventories are parsed ahead
+    inventories_ahead = 12
+    #: segments after the one shown pre-processed ahead (responses evaluated)
+    preprocess_ahead = 2
 
-        (Parsing a new station's StationXML and removing a real response take a few
-        hundred milliseconds: done ahead, the next switch finds them ready.)
+    def _compute_ahead(self, index: int, preprocessed: bool, plots: list[str]) -> None:
+        """Prepare the next segments in the background while this one is looked at.
+
+        In order: the next segment's waveform and the user plots on screen (pre-processed
+        when that view is on), with the pre-processed view the next ``preprocess_ahead``
+        segments, then the inventories of the stations of the next
+        ``inventories_ahead`` segments (a new station's StationXML parse and response
+        evaluation are the slow part of a first pre-processed plot). A newer call
+        (the user moved on) stops the older work at its next step.
         """
-        def work() -> None:
-            try:
-                self._base(self.segment(index)[0], True)
-            except Exception:  # noqa: BLE001 - computed again (and shown) when asked
-                pass
-
         with self._lock:
-            previous = self._ahead_next
-            if previous is not None and not previous.done():
-                previous.cancel()  # the user moved on: compute the new next one
-            self._ahead_next = self._ahead.submit(work)
+            self._ahead_gen += 1
+            gen = self._ahead_gen
+
+        def steps() -> Any:
+            last = min(self.count, index + 1 + self.inventories_ahead)
+            if index + 1 < last:
+                nxt = self.segment(index + 1)[0]
+                for name in ["", *plots]:
+                    yield lambda s=nxt, n=name: self._plot(s, n, preprocessed)
+            if preprocessed:
+                for i in range(index + 2, min(last, index + 1 + self.preprocess_ahead)):
+                    yield lambda i=i: self._base(self.segment(i)[0], True)
+                for i in range(index + 1, last):
+                    yield lambda i=i: self._station(self.segment(i)[0])
+
+        def work() -> None:
+            for step in steps():
+                if gen != self._ahead_gen or self._closed:
+                    return
+                try:
+                    step()
+                except Exception:  # noqa: BLE001 - computed again (and shown) when asked
+                    pass
+
+        self._ahead.submit(work)
+
+    def _station(self, segment: Segment) -> None:
+        """Parse the inventory of the segment's station unless done (or under way)."""
+        def parse() -> bool:
+            try:
+                segment.inventory()
+            except Exception:  # noqa: BLE001 - SkipSegment etc.: the plot shows it
+                pass
+            return True
+
+        station = self._station_key(segment)
+        if station is not None:
+            self._computed(self._stations, station, parse)
+
+    def _await_station(self, segment: Segment) -> None:
+        """Wait for the parse of the segment's station if the look-ahead is doing it."""
+        with self._lock:
+            fut = self._stations.get(self._station_key(segment))
+        if fut is not None:
+            fut.result()
+
+    @staticmethod
+    def _station_key(segment: Segment) -> Any:
+        try:
+            return segment.station.id
+        except Exception:  # noqa: BLE001 - no station row
+            return None
 
     # -- labels ----------------------------------------------------------------------
     @property
@@ -368,8 +452,22 @@ class Viewer:
         return self._rw_engine
 
     def set_label(self, segment_id: int, class_id: int, value: bool) -> dict[str, Any]:
-        count = CL.set_label(self.rw_engine, segment_id, class_id, value,
-                             annotator=CL.annotator_stamp(self.annotator))
+        """Label (or unlabel) a segment of the current selection; setting a label the
+        segment has (or removing one it has not) is a success that changes nothing, also
+        when another client wrote it at the same moment."""
+        engine = self.rw_engine  # ReadOnlyError first
+        with self._lock:
+            shown = bool(np.isin(segment_id, self.ids))
+        if not shown:  # the page only labels the segment it shows
+            raise LookupError(f"segment {segment_id} is not in the current selection")
+        with self._label_lock:  # this viewer's clients one at a time
+            try:
+                count = CL.set_label(engine, segment_id, class_id, value,
+                                     annotator=CL.annotator_stamp(self.annotator))
+            except DatabaseError:  # e.g. another program inserted the same label first
+                if (class_id in CL.segment_labels(self.ro_engine, segment_id)) != value:
+                    raise
+                count = CL.find_class(self.ro_engine, class_id)["count"]
         return {"count": count, "labels": CL.segment_labels(self.ro_engine, segment_id)}
 
     def classes(self) -> list[dict[str, Any]]:

@@ -39,25 +39,38 @@ function plotWidth(el) { return Math.round(Math.max(el.clientWidth, 300)); }
 const zoom = (key, x0, x1, width) => api("zoom", { key, x0, x1, width: Math.round(width) });
 
 // ---------------------------------------------------------------- segments
+function userPlotRequests(index, pre) {  // asked with the segment: computed in parallel
+  const out = {};
+  for (const pos of ["right", "bottom"]) {
+    const name = state[pos];
+    if (name == null) continue;
+    out[pos] = api("plot", { index, name, pre: pre ? 1 : 0, width: plotWidth($(pos + "-plot")) })
+      .catch(e => ({ error: e.message }));
+  }
+  return out;
+}
+
 async function show(index) {
   if (state.count < 1) { noSegments(); return; }
   index = ((index % state.count) + state.count) % state.count;
   state.target = index;  // rapid key presses move on from here, not from the drawn one
   const nav = ++state.nav, t0 = performance.now();
   const pre = $("pre").checked, comp = $("comp").checked;
+  const plots = userPlotRequests(index, pre);
   let seg;
   try {
     seg = await api("segment", { index, pre: pre ? 1 : 0, comp: comp ? 1 : 0,
-                                 width: plotWidth($("main-plot")) });
+                                 width: plotWidth($("main-plot")),
+                                 plots: [state.right, state.bottom].filter(p => p != null).join(",") });
   } catch (e) { toast(e.message, true); return; }
   if (nav !== state.nav) return;  // the user moved on meanwhile
   state.index = index; state.segment = seg;
   $("pos").textContent = (index + 1).toLocaleString("en-US");
   $("count").textContent = seg.count.toLocaleString("en-US");
   $("seed-id").textContent = `${seg.seed_id || ""}  (id ${seg.id})`;
+  drawComponents(comp ? seg.components || [] : null, pre);
   S2SPlots.draw($("main-plot"), seg.main, { title: seg.seed_id + (pre ? " (pre-processed)" : ""),
                                             group: "wave", zoom });
-  drawComponents(seg.components || [], pre);
   renderLabels(seg.labels);
   renderMetadata(seg.metadata);
   const m = Object.fromEntries(seg.metadata);
@@ -70,44 +83,54 @@ async function show(index) {
     state.timings.push({ index, id: seg.id, total_ms: ms, server_ms: seg.server_ms });
     $("timing").textContent = `${Math.round(ms)} ms`;
     document.body.dataset.shownIndex = String(index);
-    drawUserPlots(nav);
+    drawUserPlots(nav, plots);
   }));
 }
 
-function drawComponents(list, pre) {
+function drawComponents(list, pre) {  // null: not asked for
   const box = $("components");
   box.querySelectorAll(".plot").forEach(S2SPlots.clear);
   box.replaceChildren();
-  for (const p of list) {
+  if (list && !list.length) {
+    const note = document.createElement("div");
+    note.className = "note";
+    note.textContent = "No other components: no segment of this event and station with the " +
+      "same location and band/instrument code (first two letters of the channel)";
+    box.append(note);
+  }
+  for (const p of list || []) {
     const el = document.createElement("div");
     el.className = "plot";
     box.append(el);
-    const name = p.series && p.series.length ? p.series[0].name : "component";
-    S2SPlots.draw(el, p, { title: name + (pre ? " (pre-processed)" : ""), group: "wave", zoom });
+    S2SPlots.draw(el, p, { title: (p.seed_id || "component") + (pre ? " (pre-processed)" : ""),
+                           group: "wave", zoom });
   }
 }
 
-async function drawUserPlots(nav) {
-  for (const pos of ["right", "bottom"]) {
+async function drawUserPlots(nav, requests) {
+  const pre = $("pre").checked;
+  requests = requests || userPlotRequests(state.index, pre);
+  await Promise.all(Object.entries(requests).map(async ([pos, request]) => {
     const name = state[pos], el = $(pos + "-plot");
-    if (name == null) continue;
     el.insertAdjacentHTML("beforeend", '<div class="plot-busy">computing…</div>');
-    let p;
-    try {
-      p = await api("plot", { index: state.index, name, pre: $("pre").checked ? 1 : 0,
-                              width: plotWidth(el) });
-    } catch (e) { p = { error: e.message }; }
-    if (nav !== state.nav) return;
+    const p = await request;
+    if (nav !== state.nav || name !== state[pos]) return;
     const spec = state.plots.find(x => x.name === name) || {};
     S2SPlots.draw(el, p, { title: name, xaxis: spec.xaxis, yaxis: spec.yaxis, zoom });
-  }
-  document.body.dataset.plotsIndex = String(state.index);
+  }));
+  if (nav === state.nav) document.body.dataset.plotsIndex = String(state.index);
 }
 
-function noSegments() {
+function noSegments() {  // nothing on screen: nothing to label either
+  state.segment = null; state.index = 0; state.target = 0; state.nav++;
   $("pos").textContent = "0"; $("count").textContent = "0"; $("seed-id").textContent = "";
-  S2SPlots.showError($("main-plot"), "", "No segment matches the selection: click Select");
+  $("desc").textContent = "";
+  drawComponents(null, false);
+  for (const pos of ["right", "bottom"]) S2SPlots.clear($(pos + "-plot"));
+  S2SPlots.showNote($("main-plot"), "", "No segment matches the selection: click Select");
+  renderLabels([]);
   renderMetadata([]);
+  document.body.dataset.shownIndex = "none";
 }
 
 // ---------------------------------------------------------------- labels
@@ -118,7 +141,8 @@ function renderLabels(labels) {
     const lab = document.createElement("label");
     lab.title = c.description || c.label;
     const cb = document.createElement("input");
-    cb.type = "checkbox"; cb.dataset.classId = c.id; cb.disabled = state.readonly;
+    cb.type = "checkbox"; cb.dataset.classId = c.id;
+    cb.disabled = state.readonly || !state.segment;
     cb.checked = (labels || []).includes(c.id);
     cb.addEventListener("change", () => setLabel(c.id, cb.checked));
     const kbd = document.createElement("kbd");
@@ -200,7 +224,7 @@ function renderTabs() {
       b.addEventListener("click", () => {
         state[pos] = p.name;
         box.querySelectorAll("button").forEach(x => x.classList.toggle("on", x === b));
-        drawUserPlots(state.nav);
+        if (state.segment) drawUserPlots(state.nav);
       });
       box.append(b);
     }

@@ -65,7 +65,35 @@ function runTable(run, data) {
   return box;
 }
 
-function map(data) {
+// label boxes (SVG units) placed where they overlap no other label nor a station dot;
+// a label without room is left out (its station's tooltip still names it)
+function placeLabels(points, W, H) {
+  const boxes = points.map(p => ({ x: p.x - 7, y: p.y - 7, w: 14, h: 14 }));  // the dots
+  const overlaps = b => boxes.some(o => b.x < o.x + o.w && o.x < b.x + b.w &&
+                                        b.y < o.y + o.h && o.y < b.y + b.h);
+  return points.map(p => {
+    const w = 6.2 * p.code.length + 2, h = 12;
+    for (const [dx, dy, anchor] of [[8, 4, "start"], [-8, 4, "end"], [0, -9, "middle"],
+                                   [0, 17, "middle"], [8, -7, "start"], [8, 14, "start"],
+                                   [-8, -7, "end"], [-8, 14, "end"]]) {
+      const x0 = anchor === "start" ? p.x + dx : anchor === "end" ? p.x + dx - w : p.x - w / 2;
+      const b = { x: x0, y: p.y + dy - 10, w, h };
+      if (b.x < 0 || b.y < 0 || b.x + w > W || b.y + h > H || overlaps(b)) continue;
+      boxes.push(b);
+      return { x: p.x + dx, y: p.y + dy, anchor };
+    }
+    return null;
+  });
+}
+
+async function land() {  // Natural Earth 1:110m land outlines, served by the app (offline)
+  try {
+    const r = await fetch("/static/land110m.json");
+    return r.ok ? (await r.json()).rings : [];
+  } catch (e) { return []; }
+}
+
+async function map(data) {
   const NS = "http://www.w3.org/2000/svg";
   const st = data.stations.filter(s => s.lat != null && s.lon != null);
   const box = document.getElementById("map");
@@ -88,6 +116,23 @@ function map(data) {
     if (text != null) e.textContent = text;
     svg.append(e); return e;
   };
+  const rings = (await land()).filter(r => {  // those in view only
+    let a = Infinity, b = -Infinity, c = Infinity, d = -Infinity;
+    for (let i = 0; i < r.length; i += 2) {
+      a = Math.min(a, r[i]); b = Math.max(b, r[i]); c = Math.min(c, r[i + 1]); d = Math.max(d, r[i + 1]);
+    }
+    return b / 10 >= lo0 && a / 10 <= lo1 && d / 10 >= la0 && c / 10 <= la1;
+  });
+  if (rings.length) {
+    const d = rings.map(r => {
+      let out = "";
+      for (let i = 0; i < r.length; i += 2)
+        out += (i ? "L" : "M") + X(r[i] / 10).toFixed(1) + " " + Y(r[i + 1] / 10).toFixed(1);
+      return out + "Z";
+    }).join("");
+    add("path", { d, class: "land", fill: "#f4f1e8", stroke: "#9aa", "stroke-width": 0.8,
+                  "fill-rule": "evenodd" });
+  }
   for (let lon = Math.ceil(lo0 / step) * step; lon <= lo1; lon += step) {
     add("line", { x1: X(lon), x2: X(lon), y1: 0, y2: H, stroke: "#cdd", "stroke-width": 1 });
     add("text", { x: X(lon) + 2, y: H - 4, "font-size": 11, fill: "#889" }, `${lon}°`);
@@ -97,7 +142,9 @@ function map(data) {
     add("text", { x: 3, y: Y(lat) - 2, "font-size": 11, fill: "#889" }, `${lat}°`);
   }
   const dcIds = Object.keys(data.datacenters);
-  for (const s of st) {
+  const points = st.map(s => ({ x: X(s.lon), y: Y(s.lat), code: s.code }));
+  const placed = placeLabels(points, W, H);
+  st.forEach((s, i) => {
     const color = COLORS[dcIds.indexOf(String(s.datacenter_id)) % COLORS.length];
     const frac = s.segments ? s.ok / s.segments : 0;
     const g = add("circle", { cx: X(s.lon), cy: Y(s.lat), r: 6, fill: color,
@@ -105,8 +152,13 @@ function map(data) {
     const t = document.createElementNS(NS, "title");
     t.textContent = `${s.code}: ${s.ok} of ${s.segments} segments with data`;
     g.append(t);
-    add("text", { x: X(s.lon) + 8, y: Y(s.lat) + 4, "font-size": 10, fill: "#333" }, s.code);
-  }
+  });
+  st.forEach((s, i) => {  // labels above every dot
+    const p = placed[i];
+    if (p) add("text", { x: p.x, y: p.y, "text-anchor": p.anchor, "font-size": 10, fill: "#333",
+                         class: "station-label", "paint-order": "stroke", stroke: "#fff",
+                         "stroke-width": 2.5 }, s.code);
+  });
   box.replaceChildren(svg);
   const legend = document.getElementById("legend");
   dcIds.forEach((id, i) => {
@@ -115,7 +167,8 @@ function map(data) {
     sp.append(dot, document.createTextNode(host(data.datacenters[id])));
     legend.append(sp);
   });
-  legend.append(el("span", {}, "(opacity: fraction of segments with data)"));
+  legend.append(el("span", {}, "(opacity: fraction of segments with data; " +
+                               "land: Natural Earth 1:110m)"));
 }
 
 (async () => {
@@ -126,6 +179,6 @@ function map(data) {
   document.getElementById("title").textContent = data.title;
   const runs = document.getElementById("runs");
   for (const run of data.runs) runs.append(runTable(run, data));
-  map(data);
+  await map(data);
   document.body.dataset.ready = "1";
 })();
