@@ -111,7 +111,7 @@ def assign_splits(members: pl.DataFrame, fractions: Sequence[float] | None,
     >>> m = pl.DataFrame({"group": range(10), "event_id": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]})
     >>> s = assign_splits(m, (0.6, 0.2, 0.2), seed=0)
     >>> s.to_list()
-    ['train', 'train', 'dev', 'dev', 'train', 'train', 'test', 'test', 'train', 'train']
+    ['dev', 'dev', 'test', 'test', 'train', 'train', 'train', 'train', 'train', 'train']
     """
     if fractions is None:
         return None
@@ -147,7 +147,7 @@ def stack(batch: pl.DataFrame, components: str | None, options: TraceOptions,
     comps = components or "-"
     cols = {c: batch.get_column(c).to_list() for c in (
         "id", "group", "orientation", "arrival_time", "channel.azimuth", "channel.dip",
-        "__x_samples", "__x_start_ns", "__x_rate", "__x_npts", "__x_valid")}
+        "__x_samples", "__x_start_ns", "__x_rate", "__x_npts", "__x_covered")}
     rows: list[dict[str, Any]] = []
     n = batch.height
     i = 0
@@ -193,22 +193,26 @@ def _stack_group(cols: dict[str, list], members: range, comps: str, grouped: boo
         return row
     rate = rates[0]
     step = 1e9 / rate
-    ref = min(cols["__x_start_ns"][k] for k in have)
-    offsets = {k: round((cols["__x_start_ns"][k] - ref) / step) for k in have}
-    if options.window is not None:
+    if options.window is not None:  # the grid of the first component (its margin cut)
+        ref = cols["__x_start_ns"][have[0]] + round(step)
         width = options.samples(rate)
     else:
+        ref = min(cols["__x_start_ns"][k] for k in have)
+    offsets = {k: round((cols["__x_start_ns"][k] - ref) / step) for k in have}
+    if options.window is None:
         width = max(offsets[k] + cols["__x_npts"][k] for k in have)
     placed: dict[str, tuple[np.ndarray, int]] = {}
     for k in have:
         data = np.frombuffer(cols["__x_samples"][k], dtype=np.float32)
+        covered = np.unpackbits(np.frombuffer(cols["__x_covered"][k], dtype=np.uint8),
+                                count=len(data)).astype(bool)
         off = offsets[k]
         a, b = max(0, off), min(width, off + len(data))
         out = np.zeros(width, dtype=np.float64 if grouped else np.float32)
         if b > a:
             out[a:b] = data[a - off:b - off]
         key = cols["orientation"][k] if grouped else "-"
-        placed[key] = (out, min(cols["__x_valid"][k], max(0, b - a)))
+        placed[key] = (out, int(covered[a - off:b - off].sum()) if b > a else 0)
     if grouped and set("NE") & set(comps) and not set("NE") & set(placed):
         _rotate(placed, {cols["orientation"][k]: k for k in members}, cols)
     array = np.zeros((len(comps), width), dtype=np.float32)

@@ -52,6 +52,8 @@ class TraceOptions:
                 )
         if self.window is not None:
             try:
+                if isinstance(self.window, str | bytes):
+                    raise TypeError
                 before, after = (float(v) for v in self.window)
             except (TypeError, ValueError):
                 raise ValueError(

@@ -189,10 +189,10 @@ def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | Memory
         members = todo
     nworkers = resolve_workers(workers)
     width = max(nworkers, 1)
-    per_batch = max(1, int(BATCH_BYTES // max(job.segment_bytes, 1)))
+    by_memory = max(1, int(BATCH_BYTES // max(job.segment_bytes, 1)))
     if chunksize is None:
-        chunksize = max(1, min(500, per_batch // (width * 4), -(-members.height // (width * 4))))
-    per_batch = max(per_batch, chunksize)
+        chunksize = max(1, min(500, by_memory // (width * 4), -(-members.height // (width * 4))))
+    per_batch = max(chunksize, min(by_memory, chunksize * width * 4))  # 4 tasks per worker
     from tqdm.auto import tqdm
 
     bar = tqdm(total=members.height + tally.resumed, initial=tally.resumed, unit="seg",
@@ -201,11 +201,12 @@ def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | Memory
     mapper = _Mapper(job.func, workers=workers, chunksize=chunksize, errors="record",
                      return_dtypes=job.dtypes, dburl=url, error_column=ERROR,
                      total=members.height)
+    columns = list(dict.fromkeys(("id", *job.columns)))
+    source = df.select([c for c in columns if c in df.columns])
     try:
         for batch in _batches(members, per_batch):
-            frame = df.select(["id", *[c for c in job.columns if c in df.columns and c != "id"]])
-            frame = frame[batch.get_column("pos").to_numpy()]
-            frame = with_columns(frame, url, job.columns).with_columns(
+            frame = source[batch.get_column("pos").to_numpy()]
+            frame = with_columns(frame, url, columns).with_columns(
                 batch.get_column("group").alias("__x_group"),
                 batch.get_column("orientation").alias("__x_orientation"))
             out = mapper.map(frame, progress=False)

@@ -2,7 +2,7 @@
 
 - :class:`Samples`: the segment's samples on the export's grid (response removed,
   resampled, windowed around the P arrival), float32, with the time of the first
-  sample and the count of real (not gap or padding) samples;
+  sample and which samples are real (not gap or padding);
 - :class:`RawTraces`: the traces of ``segment.stream()`` as they are (ASDF).
 
 Both return a dict of fixed column types (:data:`SAMPLE_DTYPES`,
@@ -22,7 +22,7 @@ from .options import TraceOptions
 #: Columns of :class:`Samples` results.
 SAMPLE_DTYPES: dict[str, pl.DataType] = {
     "__x_samples": pl.Binary(), "__x_start_ns": pl.Int64(), "__x_rate": pl.Float64(),
-    "__x_npts": pl.Int64(), "__x_valid": pl.Int64(),
+    "__x_npts": pl.Int64(), "__x_covered": pl.Binary(),
 }
 #: Columns of :class:`RawTraces` results: one list item per trace of the stream.
 RAW_DTYPES: dict[str, pl.DataType] = {
@@ -51,9 +51,11 @@ class Samples:
 
     The grid has the segment's (resampled) rate and is aligned on its first
     trace's samples: with a window, it starts at the sample nearest to
-    ``arrival_time - before`` and has ``round((before + after) * rate)`` samples;
-    without, it spans the segment. Every trace of the stream (several when it has
-    gaps) is placed on it at its nearest sample; what no trace covers is zero.
+    ``arrival_time - before`` and has ``round((before + after) * rate)`` samples, and
+    one more on each side (the group's grid is that of its first component: the
+    others may be shifted by one sample); without, it spans the segment. Every trace
+    of the stream (several when it has gaps) is placed on it at its nearest sample;
+    what no trace covers is zero (``__x_covered``: the bits of the covered samples).
     """
 
     def __init__(self, options: TraceOptions) -> None:
@@ -83,10 +85,11 @@ class Samples:
         starts = [int(tr.stats.starttime.ns) for tr in stream]
         first = min(starts)
         if opts.window is not None:
-            # in integer nanoseconds: a float of ~1.5e18 ns is 256 ns coarse
+            # one more sample on each side, for the group to align its components on one
+            # grid; in integer nanoseconds (a float of ~1.5e18 ns is 256 ns coarse)
             delta = ns(segment.arrival_time) - first
-            t0 = first + round(round((delta - opts.window[0] * 1e9) / step) * step)
-            npts = opts.samples(rate)
+            t0 = first + round((round((delta - opts.window[0] * 1e9) / step) - 1) * step)
+            npts = opts.samples(rate) + 2
         else:
             t0 = first
             npts = max(round((s - first) / step) + len(tr.data)
@@ -99,13 +102,12 @@ class Samples:
             if b > a:
                 out[a:b] = trace.data[a - offset:b - offset]
                 covered[a:b] = True
-        valid = int(covered.sum())
-        if not valid and opts.window is not None:
+        if not covered.any() and opts.window is not None:
             before, after = opts.window
             raise SkipSegment(f"no data in the window ({before:g} s before to {after:g} s "
                               "after the P arrival)")
         return {"__x_samples": out.tobytes(), "__x_start_ns": t0, "__x_rate": rate,
-                "__x_npts": npts, "__x_valid": valid}
+                "__x_npts": npts, "__x_covered": np.packbits(covered).tobytes()}
 
 
 class RawTraces:
