@@ -15,7 +15,6 @@ import inspect
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ from obspy import UTCDateTime
 
 import s2sframe
 from s2sframe import OutputError
+from s2sframe.export import arrays as _arrays
 from s2sframe.export import asdf as _asdf
 from s2sframe.export import groups as _groups
 from s2sframe.export import options as _options
@@ -140,7 +140,7 @@ def test_seisbench_dataset_read_back_by_the_format_rules(url, frame, tmp_path):
         assert list(meta.columns) == SEISBENCH_COLUMNS
         assert meta["trace_name"].is_unique
         # bucketed trace names: block$i,:C,:W; blocks never mix splits
-        for name, split in zip(meta["trace_name"], meta["split"], strict=True):
+        for name in meta["trace_name"]:
             block, location = name.split("$")
             i, c, w = location.split(",")
             assert block.startswith("bucket") and c == ":3" and w.startswith(":")
@@ -631,7 +631,7 @@ def test_groups_and_splits():
 
 
 def test_module_doctests():
-    for module in (_options, _groups, _traces, _asdf, _seisbench,
+    for module in (_options, _groups, _traces, _asdf, _seisbench, _arrays,
                    __import__("s2sframe.engine.namespace", fromlist=["x"])):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__

@@ -20,7 +20,7 @@ from sqlalchemy.engine import URL
 
 from ..db import urls as _db
 from . import groups as G
-from .options import TraceOptions, fill_doc
+from .options import TraceOptions
 from .run import ERROR, Job, MemoryParts, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
 
@@ -31,7 +31,6 @@ _ARRAY_COLUMNS = {"waveform_start": pl.Datetime("ns"), "waveform_sampling_rate":
                   "waveform_completeness": pl.Float64, "arrival_sample": pl.Float64}
 
 
-@fill_doc
 def waveforms(
     df: pl.DataFrame | pl.LazyFrame,
     *,
@@ -67,19 +66,20 @@ def waveforms(
     ----------
     df : polars.DataFrame or polars.LazyFrame
         Segments (an ``id`` column; e.g. from :func:`s2sframe.scan`).
-    {components}
-    {window}
-    {sampling_rate}
-    {remove_response}
+    components, window, sampling_rate, remove_response
+        As in :func:`to_seisbench` (but ``components`` defaults to None here: one
+        array per segment).
     min_completeness : float
         Arrays with a smaller completeness are null (with the reason in ``s2s_error``).
     output : str or path, optional
         Write the rows to this Parquet file instead of returning them (sets larger
         than memory: the parent holds a bounded number of samples), and return
         ``polars.scan_parquet(output)``.
-    {engine}
-    {resume}
-        (With ``output``.)
+    workers, chunksize, progress, dburl
+        As in :func:`to_seisbench`.
+    overwrite : bool
+        With ``output``, as in :func:`to_seisbench`: interrupted runs resume, finished
+        ones are not redone, another export on the same path is refused.
 
     Returns
     -------
@@ -91,11 +91,11 @@ def waveforms(
     >>> import os, tempfile, s2sframe
     >>> from s2sframe.testing import example_database
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-    >>> df = s2sframe.scan(url).filter(s2sframe.where({{"has_valid_data": "true"}})).head(6).collect()
+    >>> df = s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"})).head(6).collect()
     >>> out = s2sframe.waveforms(df, components="ZNE", window=(5, 15), sampling_rate=20,
-    ...                          workers=0, progress=False)
+    ...                          workers=0, progress=False, dburl=url)
     >>> out["waveform"].dtype, out["waveform"].to_numpy().shape
-    (Array(Float32, shape=(3, 400)), (2, 3, 400))
+    (Array(Float32, shape=(3, 400)), (3, 3, 400))
     """
     options = TraceOptions(components, window, sampling_rate, remove_response)
     if not (isinstance(min_completeness, int | float) and 0 <= min_completeness <= 1):

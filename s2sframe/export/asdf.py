@@ -24,7 +24,6 @@ from ..db import schema as S
 from ..db import urls as _db
 from ..db.retry import with_retries
 from . import groups as G
-from .options import fill_doc
 from .run import ERROR, Job, Output, manifest, run, summary
 from .traces import RAW_DTYPES, RawTraces, traces_of
 
@@ -46,7 +45,6 @@ def event_resource_id(event_id: int) -> str:
     return f"smi:local/s2sframe/event/{event_id}"
 
 
-@fill_doc
 def to_asdf(
     df: pl.DataFrame | pl.LazyFrame,
     path: str | Path,
@@ -78,8 +76,8 @@ def to_asdf(
     tag : str
         The waveform tag (lower case letters, digits, underscores). ASDF reserves
         ``raw_recording`` for recorded, unprocessed data: these.
-    {engine}
-    {resume}
+    workers, chunksize, progress, dburl, overwrite
+        As in :func:`to_seisbench`.
 
     Returns
     -------
@@ -94,12 +92,13 @@ def to_asdf(
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
     >>> df = s2sframe.scan(url).select("id").head(6).collect()
     >>> h5 = os.path.join(tempfile.mkdtemp(), "demo.h5")
-    >>> out = s2sframe.to_asdf(df, h5, workers=0, progress=False)
+    >>> out = s2sframe.to_asdf(df, h5, workers=0, progress=False, dburl=url)
     >>> out["asdf_station"].to_list()
     [None, 'GE.IPAX', 'GE.IPAX', 'IV.DBVZ', 'IV.DBVZ', 'IV.DBVZ']
-    >>> with pyasdf.ASDFDataSet(h5, mode="r") as ds:
-    ...     print(len(ds.events), sorted(ds.waveforms.list()))
-    1 ['GE.IPAX', 'IV.DBVZ']
+    >>> ds = pyasdf.ASDFDataSet(h5, mode="r")
+    >>> len(ds.events), sorted(ds.waveforms.list())
+    (1, ['GE.IPAX', 'IV.DBVZ'])
+    >>> del ds  # closes the file (pyasdf's way)
     """
     import re
 

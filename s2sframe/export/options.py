@@ -1,18 +1,15 @@
-"""The parameters the exports share: how segments become arrays, and their documentation.
+"""The parameters the exports share: how segments become arrays.
 
 One definition of each option (:class:`TraceOptions`, validated with a message
-naming the parameter) and one text describing it (:data:`DOCS`, put into the
-docstrings of :func:`~s2sframe.export.to_seisbench`,
-:func:`~s2sframe.export.waveforms` and :func:`~s2sframe.export.to_asdf` by
-:func:`fill_doc`).
+naming the parameter); their documentation is that of
+:func:`~s2sframe.export.to_seisbench`, to which the other exports refer.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 #: ObsPy's ``remove_response`` outputs, and what a SeisBench ``data_format`` says of them.
 UNITS = {"DISP": ("displacement", "m"), "VEL": ("velocity", "mps"),
@@ -100,65 +97,3 @@ def wanted(components: str, orientation: str | None) -> bool:
     if not orientation:
         return False
     return orientation in components or (orientation in "12" and bool(set("NE") & set(components)))
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-#: Parameter texts shared by the export functions' docstrings (``{name}`` in them).
-DOCS = {
-    "components": """components : str or None
-        Orientation codes of the rows of each array, e.g. ``"ZNE"`` (the default of
-        :func:`to_seisbench`), ``"Z12"`` or ``"Z"``. The segments of one event at one
-        station, location and band+instrument code (``HH``, ``BH``...: the
-        stream2segment siblings) become one array of ``len(components)`` rows,
-        each segment in the row of its orientation code. Horizontals coded 1 and 2
-        are rotated to N and E (with the azimuth and dip of their channels, ObsPy's
-        ``rotate2zne``) when N or E are asked, the group has no N/E segment, and
-        its Z, 1 and 2 all have data and orientations; otherwise they are left
-        out. A component that is missing (not selected, no data, failed), the
-        gaps of a segment and the parts of the window it does not cover are
-        zeros: ``completeness`` is the fraction of real samples. ``None``: one
-        array per segment, of one row.""",
-    "window": """window : (float, float) or None
-        Seconds before and after the segment's P arrival (``arrival_time``):
-        arrays of ``round((before + after) * rate)`` samples starting at the
-        sample nearest to ``arrival_time - before``. None: the whole segment.""",
-    "sampling_rate": """sampling_rate : float or None
-        Resample every segment to this rate (Hz) first (ObsPy's ``Trace.resample``:
-        Fourier method, zero phase), so that all arrays share it. None: keep each
-        segment's rate.""",
-    "remove_response": """remove_response : {None, "DISP", "VEL", "ACC"}
-        Remove the instrument response first, to displacement (m), velocity (m/s)
-        or acceleration (m/s**2): ``trace.remove_response(segment.inventory(),
-        output=...)`` with ObsPy's defaults, through s2sframe's fast response
-        evaluation. None: keep counts. Segments of stations without StationXML
-        then fail (recorded).""",
-    "engine": """workers : int, optional
-        Processes (default: the available cores; 0 or 1: this process), as in
-        :func:`s2sframe.map_segments`.
-    chunksize : int, optional
-        Segments per task (default: chosen to keep the memory of a batch of
-        samples bounded, at most 500).
-    progress : bool
-        Show a progress bar and print a summary line.
-    dburl : str, optional
-        The database (default: the one the frame was scanned from).""",
-    "resume": """overwrite : bool
-        Discard an existing export at ``path`` (and its partial results) and
-        start anew. Without it, a call on the path of an interrupted export
-        (Ctrl-C, crash, ``kill -9``) processes only the segments still missing and
-        writes the same files as an uninterrupted run; on a finished export with the
-        same segments and options it does nothing; an export of other segments or
-        options on the same path is refused (:class:`~s2sframe.OutputError`), as
-        is a second run while one writes it.""",
-}
-
-
-def fill_doc(func: _F) -> _F:
-    """Put the shared parameter texts (:data:`DOCS`) in place of their ``{name}`` in
-    ``func``'s docstring."""
-    doc = func.__doc__ or ""
-    for key, text in DOCS.items():
-        doc = doc.replace("{" + key + "}", text)
-    func.__doc__ = doc
-    return func

@@ -34,7 +34,7 @@ from sqlalchemy.engine import URL
 
 from ..db import urls as _db
 from . import groups as G
-from .options import UNITS, TraceOptions, fill_doc
+from .options import UNITS, TraceOptions
 from .run import ERROR, Job, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
 
@@ -95,7 +95,6 @@ def _classes(members: pl.DataFrame) -> pl.DataFrame:
         .alias("trace_class_labels")).rename({"__x_group": "group"})
 
 
-@fill_doc
 def to_seisbench(
     df: pl.DataFrame | pl.LazyFrame,
     path: str | Path,
@@ -149,11 +148,32 @@ def to_seisbench(
         export needs and the frame lacks are read from the database.
     path : str or path
         The dataset folder (created).
-    {components}
-        Here a string (SeisBench traces have a component order).
-    {window}
-    {sampling_rate}
-    {remove_response}
+    components : str
+        Orientation codes of the rows of each trace (``component_order``):
+        ``"ZNE"``, ``"Z12"``, ``"Z"``... The segments of one event at one station,
+        location and band+instrument code (``HH``, ``BH``...: the stream2segment
+        siblings) become one trace of ``len(components)`` rows, each segment in the
+        row of its orientation code. Horizontals coded 1 and 2 are rotated to N and
+        E (with the azimuth and dip of their channels, ObsPy's ``rotate2zne``) when
+        N or E are asked, the group has no N/E segment, and its Z, 1 and 2 all have
+        data and orientations; otherwise they are left out. A component that is
+        missing (not selected, no data, failed), the gaps of a segment and the parts
+        of the window it does not cover are zeros: ``trace_completeness`` is the
+        fraction of real samples.
+    window : (float, float) or None
+        Seconds before and after the segment's P arrival (``arrival_time``):
+        arrays of ``round((before + after) * rate)`` samples starting at the
+        sample nearest to ``arrival_time - before``. None: the whole segment.
+    sampling_rate : float or None
+        Resample every segment to this rate (Hz) first (ObsPy's ``Trace.resample``:
+        Fourier method, zero phase), so that all arrays share it. None: keep each
+        segment's rate.
+    remove_response : {None, "DISP", "VEL", "ACC"}
+        Remove the instrument response first, to displacement (m), velocity (m/s)
+        or acceleration (m/s**2): ``trace.remove_response(segment.inventory(),
+        output=...)`` with ObsPy's defaults, through s2sframe's fast response
+        evaluation. None: keep counts. Segments of stations without StationXML
+        then fail (recorded).
     min_completeness : float
         Traces with a smaller ``trace_completeness`` are not written (their
         segments say why in the returned frame).
@@ -168,8 +188,24 @@ def to_seisbench(
         ``waveforms_000.hdf5``, ... and the ``chunks`` file) instead of one pair.
     bucket_size : int
         Traces per block of the HDF5 file (SeisBench's default, 1024).
-    {engine}
-    {resume}
+    workers : int, optional
+        Processes (default: the available cores; 0 or 1: this process), as in
+        :func:`s2sframe.map_segments`.
+    chunksize : int, optional
+        Segments per task (default: chosen to keep the memory of a batch of
+        samples bounded, at most 500).
+    progress : bool
+        Show a progress bar and print a summary line.
+    dburl : str, optional
+        The database (default: the one the frame was scanned from).
+    overwrite : bool
+        Discard an existing export at ``path`` (and its partial results) and
+        start anew. Without it, a call on the path of an interrupted export
+        (Ctrl-C, crash, ``kill -9``) processes only the segments still missing and
+        writes the same files as an uninterrupted run; on a finished export with the
+        same segments and options it does nothing; an export of other segments or
+        options on the same path is refused (:class:`~s2sframe.OutputError`), as
+        is a second run while one writes it.
 
     Returns
     -------
@@ -193,14 +229,14 @@ def to_seisbench(
     >>> import os, tempfile, s2sframe
     >>> from s2sframe.testing import example_database
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-    >>> df = s2sframe.scan(url).filter(s2sframe.where({{"has_valid_data": "true"}})).collect()
+    >>> df = s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"})).collect()
     >>> folder = os.path.join(tempfile.mkdtemp(), "dataset")
     >>> out = s2sframe.to_seisbench(df, folder, window=(10, 50), sampling_rate=50,
-    ...                             workers=0, progress=False)
-    >>> sorted(os.listdir(folder))
+    ...                             workers=0, progress=False, dburl=url)
+    >>> sorted(f for f in os.listdir(folder) if not f.startswith("."))
     ['metadata.csv', 's2s_segments.csv', 'waveforms.hdf5']
-    >>> out.get_column("trace_name").n_unique() - 1  # traces (null: not written)
-    32
+    >>> out.height, out.get_column("trace_name").drop_nulls().n_unique()  # segments, traces
+    (103, 42)
     """
     if components is None or not isinstance(components, str):
         raise ValueError(f"components={components!r}: SeisBench traces have a component "
