@@ -645,3 +645,14 @@ def test_manifest_masks_the_password(tmp_path):
     text = json.dumps(manifest("x", parse_url(url), pl.DataFrame({"id": [1]}), {}))
     assert "secret" not in text and "***" in text
 
+
+
+def test_an_export_changed_since_written_is_not_taken_as_finished(url, frame, tmp_path):
+    folder = tmp_path / "ds"
+    s2sframe.to_seisbench(frame.head(9), folder, workers=0, progress=False, dburl=url)
+    (folder / "waveforms.hdf5").write_bytes(b"damaged")
+    with pytest.raises(OutputError, match="changed since this export wrote it"):
+        s2sframe.to_seisbench(frame.head(9), folder, workers=0, progress=False, dburl=url)
+    s2sframe.to_seisbench(frame.head(9), folder, workers=0, progress=False, dburl=url,
+                          overwrite=True)
+    assert h5py.is_hdf5(folder / "waveforms.hdf5")

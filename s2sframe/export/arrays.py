@@ -10,6 +10,7 @@ code). Arrays of one shape for every row (a window, one rate) are Polars
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,8 @@ def waveforms(
         summary("waveforms", tally, f"rows in {path}", progress)
     else:
         out.close()
+        if progress:
+            print(f"waveforms: {path} already complete; nothing to do", file=sys.stderr)
     return pl.scan_parquet(path)
 
 

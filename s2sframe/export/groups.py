@@ -208,7 +208,7 @@ def _stack_group(cols: dict[str, list], members: range, comps: str, grouped: boo
                                 count=len(data)).astype(bool)
         off = offsets[k]
         a, b = max(0, off), min(width, off + len(data))
-        out = np.zeros(width, dtype=np.float64 if grouped else np.float32)
+        out = np.zeros(width, dtype=np.float32)
         if b > a:
             out[a:b] = data[a - off:b - off]
         key = cols["orientation"][k] if grouped else "-"
@@ -253,7 +253,9 @@ def _rotate(placed: dict[str, tuple[np.ndarray, int]], where: dict[str, int],
         angles.append((float(az), float(dip)))
     from obspy.signal.rotate import rotate2zne
 
-    z, n, e = rotate2zne(placed["Z"][0], *angles[0], one[0], *angles[1], two[0], *angles[2])
+    z, n, e = (np.asarray(a, dtype=np.float32) for a in rotate2zne(
+        placed["Z"][0].astype(float), *angles[0], one[0].astype(float), *angles[1],
+        two[0].astype(float), *angles[2]))
     placed["Z"] = (z, placed["Z"][1])
     placed["N"] = (n, one[1])
     placed["E"] = (e, two[1])

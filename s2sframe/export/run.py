@@ -19,7 +19,6 @@ and recognised as finished (its files unchanged since): nothing to do.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -36,9 +35,9 @@ from ..engine.run import _Mapper, resolve_workers
 from ..exceptions import OutputError
 from .groups import with_columns
 
-#: Samples (bytes of float32 and decoded data) of one batch, at most: the parent's
-#: memory per batch.
-BATCH_BYTES = 96 * 2**20
+#: Samples (bytes of float32) of one batch, at most (estimated): the parent holds a few
+#: copies of them while it stacks and saves a batch.
+BATCH_BYTES = 32 * 2**20
 ERROR = "s2s_error"
 
 
@@ -78,11 +77,12 @@ class Output:
     """
 
     def __init__(self, main: Path, products: Callable[[], list[Path]],
-                 manifest: dict[str, Any]) -> None:
+                 manifest: dict[str, Any], label: Path | None = None) -> None:
         self.files = OutputFiles(main)
         self.main = main
         self.products = products
         self.manifest = manifest
+        self.label = label or main  # what messages call the output
 
     def open(self, overwrite: bool) -> bool:
         """Own the output; True if it is already finished (same manifest, files unchanged)."""
@@ -103,23 +103,28 @@ class Output:
         if overwrite:
             files.clear()
             for p in existing:
-                p.unlink()
+                p.unlink(missing_ok=True)
             existing = []
         old = files.read_manifest()
         if files.parts.exists() or existing:
-            where = self.main.parent if self.main.name == "s2s_segments.csv" else self.main
             if old is None:
+                what = existing[0].name if existing else "partial results"
                 raise OutputError(
-                    f"{where} holds files not written by this export ({existing[0].name if existing else 'parts'}): "
-                    "pass overwrite=True to replace them, or choose another path")
+                    f"{self.label} holds files not written by this export ({what}): pass "
+                    "overwrite=True to replace them, or choose another path")
             diff = differences(old, self.manifest)
             if diff:
                 raise OutputError(
-                    f"{where} was written by a different export:\n  " + "\n  ".join(diff)
+                    f"{self.label} was written by a different export:\n  " + "\n  ".join(diff)
                     + "\nPass overwrite=True to replace it, or choose another path")
-            if old.get("products") and old["products"] == self._identities():
-                files.parts.remove()
-                return True
+            if old.get("products"):
+                if old["products"] == self._identities():
+                    files.parts.remove()
+                    return True
+                if not files.parts.exists():
+                    raise OutputError(
+                        f"{self.label} changed since this export wrote it: pass "
+                        "overwrite=True to write it again, or choose another path")
         files.write_manifest(self.manifest)
         files.parts.create()
         return False
@@ -243,7 +248,3 @@ def summary(name: str, tally: Tally, written: str, progress: bool) -> None:
     if tally.resumed:
         line += f"; {tally.resumed} done by a previous run"
     print(line, file=sys.stderr)
-
-
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)

@@ -260,7 +260,7 @@ def to_seisbench(
                 "split": list(split) if split is not None else None, "seed": seed,
                 "chunk_size": chunk_size, "bucket_size": bucket_size}
     output = Output(folder / SEGMENTS_FILE, lambda: _products(folder),
-                    manifest("to_seisbench", url, members, settings))
+                    manifest("to_seisbench", url, members, settings), label=folder)
     if output.open(overwrite):
         output.close()
         if progress:
