@@ -19,9 +19,8 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy.engine import URL
 
-from ..db import urls as _db
 from . import groups as G
-from .options import TraceOptions
+from .options import TraceOptions, check_fraction
 from .run import ERROR, Job, MemoryParts, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
 
@@ -99,14 +98,8 @@ def waveforms(
     (Array(Float32, shape=(3, 400)), (3, 3, 400))
     """
     options = TraceOptions(components, window, sampling_rate, remove_response)
-    if not (isinstance(min_completeness, int | float) and 0 <= min_completeness <= 1):
-        raise ValueError(f"min_completeness={min_completeness!r}: a fraction between 0 and 1")
-    if isinstance(df, pl.LazyFrame):
-        df = df.collect()
-    url = _db.default_url(dburl)
-    keys = G.with_columns(df.select([c for c in ("id", *G.KEY_COLUMNS) if c in df.columns]),
-                          url, ("id", *G.KEY_COLUMNS))
-    members = G.plan(keys, components)
+    check_fraction("min_completeness", min_completeness)
+    df, url, members = G.prepare(df, dburl, components)
     extra = (tuple(k for k in _GROUP_KEYS if k != "channel.band_instrument_code")
              if components else ())
     job = Job("waveforms", Samples(options), SAMPLE_DTYPES,

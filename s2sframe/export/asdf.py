@@ -50,11 +50,11 @@ def to_asdf(
     path: str | Path,
     *,
     tag: str = "raw_recording",
+    overwrite: bool = False,
     workers: int | None = None,
     chunksize: int | None = None,
     progress: bool = True,
     dburl: str | URL | None = None,
-    overwrite: bool = False,
 ) -> pl.DataFrame:
     """Write the segments of ``df`` to an ASDF file (Adaptable Seismic Data Format, pyasdf).
 
@@ -76,7 +76,7 @@ def to_asdf(
     tag : str
         The waveform tag (lower case letters, digits, underscores). ASDF reserves
         ``raw_recording`` for recorded, unprocessed data: these.
-    workers, chunksize, progress, dburl, overwrite
+    overwrite, workers, chunksize, progress, dburl
         As in :func:`to_seisbench`.
 
     Returns
@@ -105,12 +105,7 @@ def to_asdf(
     if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9_]+", tag):
         raise ValueError(f"tag={tag!r}: ASDF tags are lower case letters, digits and "
                          "underscores (e.g. 'raw_recording')")
-    if isinstance(df, pl.LazyFrame):
-        df = df.collect()
-    url = _db.default_url(dburl)
-    keys = G.with_columns(df.select([c for c in ("id", *G.KEY_COLUMNS) if c in df.columns]),
-                          url, ("id", *G.KEY_COLUMNS))
-    members = G.plan(keys, None)
+    df, url, members = G.prepare(df, dburl, None)
     target = Path(path)
     outcome_file = target.with_name(f".{target.name}.s2s-segments.parquet")
     out = Output(target, lambda: [p for p in (target, outcome_file) if p.exists()],

@@ -22,6 +22,7 @@ from sqlalchemy.engine import URL
 
 from ..db.retry import with_retries
 from ..db.scan import scan
+from ..db.urls import default_url
 from .options import TraceOptions, wanted
 from .traces import ns
 
@@ -57,6 +58,17 @@ def with_columns(df: pl.DataFrame, url: URL, columns: Sequence[str]) -> pl.DataF
         parts.append(with_retries(lf.collect))
     fetched = pl.concat(parts).with_columns(pl.col("id").cast(df.schema["id"]))
     return df.join(fetched, on="id", how="left", maintain_order="left")
+
+
+def prepare(df: pl.DataFrame | pl.LazyFrame, dburl: str | URL | None,
+            components: str | None) -> tuple[pl.DataFrame, URL, pl.DataFrame]:
+    """The frame (collected), its database, and the members of its groups (:func:`plan`)."""
+    if isinstance(df, pl.LazyFrame):
+        df = df.collect()
+    url = default_url(dburl)
+    keys = with_columns(df.select([c for c in ("id", *KEY_COLUMNS) if c in df.columns]),
+                        url, ("id", *KEY_COLUMNS))
+    return df, url, plan(keys, components)
 
 
 def plan(keys: pl.DataFrame, components: str | None) -> pl.DataFrame:

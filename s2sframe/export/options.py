@@ -97,3 +97,17 @@ def wanted(components: str, orientation: str | None) -> bool:
     if not orientation:
         return False
     return orientation in components or (orientation in "12" and bool(set("NE") & set(components)))
+
+
+def check_fraction(name: str, value: Any) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a number in [0, 1].
+
+    Examples
+    --------
+    >>> check_fraction("min_completeness", 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: min_completeness=2: a fraction between 0 and 1
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name}={value!r}: a fraction between 0 and 1")

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -30,6 +30,7 @@ import polars as pl
 from sqlalchemy.engine import URL
 
 from ..db import urls as _db
+from ..engine.loop import _Tally
 from ..engine.owner import OutputFiles, differences, ids_fingerprint
 from ..engine.run import _Mapper, resolve_workers
 from ..exceptions import OutputError
@@ -59,15 +60,6 @@ class Job:
     segment_bytes: float = 4 * 100.0 * 600  # estimated bytes of samples per segment
 
 
-@dataclass
-class Tally:
-    segments: int = 0
-    failed: int = 0
-    resumed: int = 0
-    seconds: float = 0.0
-    counts: dict[str, int] = field(default_factory=dict)
-
-
 class Output:
     """The files of an export at a path: lock, manifest, parts, products.
 
@@ -86,16 +78,7 @@ class Output:
 
     def open(self, overwrite: bool) -> bool:
         """Own the output; True if it is already finished (same manifest, files unchanged)."""
-        try:
-            self.main.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"Cannot create {self.main.parent}: {exc.strerror}") from None
-        self.files.acquire()
-        try:
-            return self._open(overwrite)
-        except BaseException:
-            self.files.release()
-            raise
+        return self.files.own(lambda: self._open(overwrite))
 
     def _open(self, overwrite: bool) -> bool:
         files = self.files
@@ -183,9 +166,11 @@ def manifest(producer: str, url: URL, members: pl.DataFrame,
 
 
 def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | MemoryParts, *,
-        url: URL, workers: int | None, chunksize: int | None, progress: bool) -> Tally:
-    """Process the groups of ``members`` not in ``sink`` yet, batch by batch, into ``sink``."""
-    tally = Tally()
+        url: URL, workers: int | None, chunksize: int | None,
+        progress: bool) -> tuple[_Tally, float]:
+    """Process the groups of ``members`` not in ``sink`` yet, batch by batch, into ``sink``;
+    the counts of segments (``done``, ``failed``: with an error, ``resumed``) and the seconds."""
+    tally = _Tally()
     done = sink.done_ids()
     if len(done):
         finished = members.filter(pl.col("id").is_in(done.implode())).get_column("group")
@@ -215,15 +200,14 @@ def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | Memory
                 batch.get_column("group").alias("__x_group"),
                 batch.get_column("orientation").alias("__x_orientation"))
             out = mapper.map(frame, progress=False)
-            tally.segments += out.height
+            tally.done += out.height
             tally.failed += out.get_column(ERROR).is_not_null().sum()
             sink.write(int(batch.get_column("group")[0]), job.part(out))
             bar.update(out.height)
     finally:
         mapper.close()
         bar.close()
-    tally.seconds = perf_counter() - t0
-    return tally
+    return tally, perf_counter() - t0
 
 
 def _batches(members: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
@@ -238,13 +222,14 @@ def _batches(members: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
         start = end
 
 
-def summary(name: str, tally: Tally, written: str, progress: bool) -> None:
+def summary(name: str, counts: tuple[_Tally, float], written: str, progress: bool) -> None:
     """Print the export's summary line (with ``progress``)."""
     if not progress:
         return
-    rate = tally.segments / tally.seconds if tally.seconds > 0 else 0.0
-    line = (f"{name}: {written}; {tally.segments} segments processed "
-            f"({tally.failed} failed or skipped) in {tally.seconds:.1f} s ({rate:.0f}/s)")
+    tally, seconds = counts
+    rate = tally.done / seconds if seconds > 0 else 0.0
+    line = (f"{name}: {written}; {tally.done} segments processed "
+            f"({tally.failed} failed or skipped) in {seconds:.1f} s ({rate:.0f}/s)")
     if tally.resumed:
         line += f"; {tally.resumed} done by a previous run"
     print(line, file=sys.stderr)

@@ -32,9 +32,8 @@ import numpy as np
 import polars as pl
 from sqlalchemy.engine import URL
 
-from ..db import urls as _db
 from . import groups as G
-from .options import UNITS, TraceOptions
+from .options import UNITS, TraceOptions, check_fraction
 from .run import ERROR, Job, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
 
@@ -226,10 +225,10 @@ def to_seisbench(
 
     Examples
     --------
-    >>> import os, tempfile, s2sframe
+    >>> import os, tempfile, polars as pl, s2sframe
     >>> from s2sframe.testing import example_database
     >>> url = example_database(os.path.join(tempfile.mkdtemp(), "demo.sqlite"))
-    >>> df = s2sframe.scan(url).filter(s2sframe.where({"has_valid_data": "true"})).collect()
+    >>> df = s2sframe.scan(url).filter(pl.col("has_valid_data")).collect()  # 103 segments
     >>> folder = os.path.join(tempfile.mkdtemp(), "dataset")
     >>> out = s2sframe.to_seisbench(df, folder, window=(10, 50), sampling_rate=50,
     ...                             workers=0, progress=False, dburl=url)
@@ -242,18 +241,12 @@ def to_seisbench(
         raise ValueError(f"components={components!r}: SeisBench traces have a component "
                          "order: give a string such as 'ZNE', 'Z12' or 'Z'")
     options = TraceOptions(components, window, sampling_rate, remove_response)
-    if not (isinstance(min_completeness, int | float) and 0 <= min_completeness <= 1):
-        raise ValueError(f"min_completeness={min_completeness!r}: a fraction between 0 and 1")
+    check_fraction("min_completeness", min_completeness)
     for name, value in (("chunk_size", chunk_size), ("bucket_size", bucket_size)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ValueError(f"{name}={value!r}: a positive integer")
-    if isinstance(df, pl.LazyFrame):
-        df = df.collect()
-    url = _db.default_url(dburl)
-    keys = G.with_columns(df.select([c for c in ("id", *G.KEY_COLUMNS) if c in df.columns]),
-                          url, ("id", *G.KEY_COLUMNS))
-    members = G.plan(keys, components)
+    df, url, members = G.prepare(df, dburl, components)
     splits = G.assign_splits(members, split, seed)
     folder = Path(path)
     settings = {**options.settings(), "min_completeness": min_completeness,
