@@ -497,6 +497,10 @@ def _killed_midway(url: str, frame: pl.DataFrame, tmp_path: Path, func: str, tar
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "no parts saved"
             time.sleep(0.05)
+        if func == "to_seisbench":  # one run per output: a second one is refused at once
+            with pytest.raises(OutputError, match="being written by another run"):
+                s2sframe.to_seisbench(frame, target, workers=0, progress=False, dburl=url,
+                                      **options)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
     assert parts.is_dir() and not (target / "metadata.csv").exists() and not (
@@ -656,3 +660,17 @@ def test_an_export_changed_since_written_is_not_taken_as_finished(url, frame, tm
     s2sframe.to_seisbench(frame.head(9), folder, workers=0, progress=False, dburl=url,
                           overwrite=True)
     assert h5py.is_hdf5(folder / "waveforms.hdf5")
+
+
+def test_empty_selection_and_bad_frames(url, frame, tmp_path):
+    out = s2sframe.to_seisbench(frame.clear(), tmp_path / "empty", workers=0, progress=False,
+                                dburl=url)
+    meta, fmt, h5 = read_dataset(tmp_path / "empty")
+    h5.close()
+    assert out.height == 0 and len(meta) == 0 and list(meta.columns) == SEISBENCH_COLUMNS
+    assert fmt["component_order"] == "ZNE"
+    assert s2sframe.waveforms(frame.clear(), workers=0, progress=False, dburl=url).height == 0
+    with pytest.raises(ValueError, match="duplicates"):
+        s2sframe.waveforms(pl.concat([frame.head(2), frame.head(1)]), progress=False, dburl=url)
+    with pytest.raises(ValueError, match="'id' column"):
+        s2sframe.to_asdf(frame.drop("id"), tmp_path / "x.h5", progress=False, dburl=url)

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL
 from ..db.retry import with_retries
 from ..db.scan import scan
 from ..db.urls import default_url
+from ..engine.run import _validate
 from .options import TraceOptions, wanted
 from .traces import ns
 
@@ -65,6 +66,7 @@ def prepare(df: pl.DataFrame | pl.LazyFrame, dburl: str | URL | None,
     """The frame (collected), its database, and the members of its groups (:func:`plan`)."""
     if isinstance(df, pl.LazyFrame):
         df = df.collect()
+    _validate(df)  # an id column of unique integers
     url = default_url(dburl)
     keys = with_columns(df.select([c for c in ("id", *KEY_COLUMNS) if c in df.columns]),
                         url, ("id", *KEY_COLUMNS))
