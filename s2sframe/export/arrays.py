@@ -99,18 +99,15 @@ def waveforms(
     """
     options = TraceOptions(components, window, sampling_rate, remove_response)
     check_fraction("min_completeness", min_completeness)
-    df, url, members = G.prepare(df, dburl, components)
-    extra = (tuple(k for k in _GROUP_KEYS if k != "channel.band_instrument_code")
-             if components else ())
-    job = Job("waveforms", Samples(options), SAMPLE_DTYPES,
-              ("id", *G.KEY_COLUMNS, *G.STACK_COLUMNS, *extra),
+    df, url, members, keys = G.prepare(df, dburl, components)
+    job = Job("waveforms", Samples(options), SAMPLE_DTYPES, (),
               lambda out: G.array_part(out, components, options, min_completeness,
                                        _group_keys if components else None),
               segment_bytes=4.0 * (sampling_rate or 100.0) * (
                   sum(options.window) if options.window else 600.0) * 2)
     if output is None:
         sink = MemoryParts()
-        tally = run(df, members, job, sink, url=url, workers=workers, chunksize=chunksize,
+        tally = run(keys, members, job, sink, url=url, workers=workers, chunksize=chunksize,
                     progress=progress)
         frame = _frame(df, sink.frames, components)
         summary("waveforms", tally, f"{frame.height} rows", progress)
@@ -124,7 +121,7 @@ def waveforms(
                           "min_completeness": min_completeness, "columns": df.columns}))
     if not out.open(overwrite):
         try:
-            tally = run(df, members, job, out, url=url, workers=workers, chunksize=chunksize,
+            tally = run(keys, members, job, out, url=url, workers=workers, chunksize=chunksize,
                         progress=progress)
             tmp = path.with_name(f".{path.name}.tmp")
             _write_parquet(tmp, df, out.parts(), components)

@@ -105,7 +105,7 @@ def to_asdf(
     if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9_]+", tag):
         raise ValueError(f"tag={tag!r}: ASDF tags are lower case letters, digits and "
                          "underscores (e.g. 'raw_recording')")
-    df, url, members = G.prepare(df, dburl, None)
+    df, url, members, keys = G.prepare(df, dburl, None)
     target = Path(path)
     outcome_file = target.with_name(f".{target.name}.s2s-segments.parquet")
     out = Output(target, lambda: [p for p in (target, outcome_file) if p.exists()],
@@ -117,9 +117,8 @@ def to_asdf(
         return _returned(df, pl.read_parquet(outcome_file))
     try:
         job = Job("to_asdf", RawTraces(), RAW_DTYPES,
-                  ("id", "event_id", "station.id", "station.network", "station.station",
-                   *EVENT_COLUMNS), _part)
-        tally = run(df, members, job, out, url=url, workers=workers, chunksize=chunksize,
+                  ("station.network", "station.station", *EVENT_COLUMNS), _part)
+        tally = run(keys, members, job, out, url=url, workers=workers, chunksize=chunksize,
                     progress=progress)
         tmp = target.with_name(f".{target.name}.tmp")
         tmp.unlink(missing_ok=True)

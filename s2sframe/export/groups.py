@@ -61,16 +61,18 @@ def with_columns(df: pl.DataFrame, url: URL, columns: Sequence[str]) -> pl.DataF
     return df.join(fetched, on="id", how="left", maintain_order="left")
 
 
-def prepare(df: pl.DataFrame | pl.LazyFrame, dburl: str | URL | None,
-            components: str | None) -> tuple[pl.DataFrame, URL, pl.DataFrame]:
-    """The frame (collected), its database, and the members of its groups (:func:`plan`)."""
+def prepare(df: pl.DataFrame | pl.LazyFrame, dburl: str | URL | None, components: str | None
+            ) -> tuple[pl.DataFrame, URL, pl.DataFrame, pl.DataFrame]:
+    """The frame (collected), its database, the members of its groups (:func:`plan`), and
+    the attributes that the workers and the stacking read (``keys``: :data:`KEY_COLUMNS`
+    and :data:`STACK_COLUMNS`, in the frame's row order)."""
     if isinstance(df, pl.LazyFrame):
         df = df.collect()
     _validate(df)  # an id column of unique integers
     url = default_url(dburl)
-    keys = with_columns(df.select([c for c in ("id", *KEY_COLUMNS) if c in df.columns]),
-                        url, ("id", *KEY_COLUMNS))
-    return df, url, plan(keys, components)
+    wanted = ("id", *KEY_COLUMNS, *STACK_COLUMNS)
+    keys = with_columns(df.select([c for c in wanted if c in df.columns]), url, wanted)
+    return df, url, plan(keys, components), keys
 
 
 def plan(keys: pl.DataFrame, components: str | None) -> pl.DataFrame:
@@ -179,7 +181,7 @@ def stack(batch: pl.DataFrame, components: str | None, options: TraceOptions,
         "__x_completeness": pl.Float64, "__x_arrival_sample": pl.Float64,
         **{id_column(c if components else None): pl.Int64 for c in comps},
     }
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+    return pl.DataFrame({k: [r.get(k) for r in rows] for k in schema}, schema=schema)
 
 
 def id_column(component: str | None) -> str:

@@ -18,6 +18,7 @@ and recognised as finished (its files unchanged since): nothing to do.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -46,10 +47,11 @@ ERROR = "s2s_error"
 class Job:
     """What an export runs through the engine.
 
-    ``func`` (picklable) is called on every segment with ``return_dtypes=dtypes``;
-    ``columns``: the attributes it and ``part`` read (fetched when the frame lacks
-    them); ``part(results)``: a batch's results (members in group order, with the
-    ``__x_group`` of each) to the frame saved as one part.
+    ``func`` (picklable) is called on every segment with ``return_dtypes=dtypes`` (on
+    the rows of the ``keys`` of :func:`~.groups.prepare`); ``part(results)``: a batch's
+    results (members in group order, with the ``__x_group`` of each, and the
+    attributes ``columns``, read from the database while the workers compute the next
+    batch) to the frame saved as one part.
     """
 
     name: str
@@ -126,7 +128,7 @@ class Output:
         return self.files.parts.column("id")
 
     def write(self, key: int, frame: pl.DataFrame) -> None:
-        self.files.parts.write(frame, key)
+        self.files.parts.write(frame, key, compression="uncompressed")  # temporary: speed
 
     def parts(self) -> list[Path]:
         return self.files.parts.paths()
@@ -165,7 +167,7 @@ def manifest(producer: str, url: URL, members: pl.DataFrame,
             "settings": settings}
 
 
-def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | MemoryParts, *,
+def run(keys: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | MemoryParts, *,
         url: URL, workers: int | None, chunksize: int | None,
         progress: bool) -> tuple[_Tally, float]:
     """Process the groups of ``members`` not in ``sink`` yet, batch by batch, into ``sink``;
@@ -191,20 +193,28 @@ def run(df: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | Memory
     mapper = _Mapper(job.func, workers=workers, chunksize=chunksize, errors="record",
                      return_dtypes=job.dtypes, dburl=url, error_column=ERROR,
                      total=members.height)
-    columns = list(dict.fromkeys(("id", *job.columns)))
-    source = df.select([c for c in columns if c in df.columns])
+    def save(out: pl.DataFrame, key: int) -> None:
+        sink.write(key, job.part(with_columns(out, url, job.columns)))
+
+    # a batch is stacked and saved in a thread while the workers compute the next one
+    saver = cf.ThreadPoolExecutor(1, thread_name_prefix="s2s-export-save")
+    saving: cf.Future | None = None
     try:
         for batch in _batches(members, per_batch):
-            frame = source[batch.get_column("pos").to_numpy()]
-            frame = with_columns(frame, url, columns).with_columns(
+            frame = keys[batch.get_column("pos").to_numpy()].with_columns(
                 batch.get_column("group").alias("__x_group"),
                 batch.get_column("orientation").alias("__x_orientation"))
             out = mapper.map(frame, progress=False)
             tally.done += out.height
-            tally.failed += out.get_column(ERROR).is_not_null().sum()
-            sink.write(int(batch.get_column("group")[0]), job.part(out))
+            tally.failed += int(out.get_column(ERROR).is_not_null().sum())
+            if saving is not None:
+                saving.result()  # at most one batch waits to be saved
+            saving = saver.submit(save, out, int(batch.get_column("group")[0]))
             bar.update(out.height)
+        if saving is not None:
+            saving.result()
     finally:
+        saver.shutdown(wait=True)  # a batch being saved is saved whole (or not at all)
         mapper.close()
         bar.close()
     return tally, perf_counter() - t0

@@ -246,7 +246,7 @@ def to_seisbench(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ValueError(f"{name}={value!r}: a positive integer")
-    df, url, members = G.prepare(df, dburl, components)
+    df, url, members, keys = G.prepare(df, dburl, components)
     splits = G.assign_splits(members, split, seed)
     folder = Path(path)
     settings = {**options.settings(), "min_completeness": min_completeness,
@@ -264,13 +264,12 @@ def to_seisbench(
             sum(options.window) if options.window else 600.0) * (len(components) + 1) / len(
             components)
         job = Job("to_seisbench", Samples(options), SAMPLE_DTYPES,
-                  ("id", *G.KEY_COLUMNS, *G.STACK_COLUMNS, *SOURCE_COLUMNS.values(),
-                   "classes.label"),
+                  (*SOURCE_COLUMNS.values(), "classes.label"),
                   lambda out: G.array_part(
                       out, components, options, min_completeness,
                       lambda leads: _metadata(leads, _classes(out))),
                   segment_bytes=per_segment)
-        tally = run(df, members, job, output, url=url, workers=workers, chunksize=chunksize,
+        tally = run(keys, members, job, output, url=url, workers=workers, chunksize=chunksize,
                     progress=progress)
         written, segments = _write(folder, output.parts(), components, options, splits,
                                    chunk_size, bucket_size)
@@ -435,21 +434,23 @@ def _runs(frame: pl.DataFrame, column: str) -> Iterator[pl.DataFrame]:
 
 
 def _write_samples(h5: Any, rows: pl.DataFrame) -> None:
-    """The arrays of ``rows`` into their buckets: one write per run of consecutive slots."""
-    for run_rows in _runs(rows, "__x_bucket"):
-        bucket = int(run_rows.get_column("__x_bucket")[0])
-        slots = run_rows.get_column("__x_slot").to_numpy()
-        c = int(run_rows.get_column("__x_channels")[0])
-        widths = run_rows.get_column("__x_npts").to_list()
+    """The arrays of ``rows`` into their buckets: one write per bucket (the rows of a
+    bucket in consecutive rows of the export have consecutive slots)."""
+    for bucket_rows in rows.partition_by("__x_bucket", maintain_order=True):
+        bucket = int(bucket_rows.get_column("__x_bucket")[0])
+        slots = bucket_rows.get_column("__x_slot").to_numpy()
+        c = int(bucket_rows.get_column("__x_channels")[0])
+        widths = bucket_rows.get_column("__x_npts").to_list()
         block = np.zeros((len(slots), c, max(widths)), dtype=np.float32)
-        for i, (data, w) in enumerate(zip(run_rows.get_column("__x_waveform").to_list(), widths,
-                                          strict=True)):
+        for i, (data, w) in enumerate(zip(bucket_rows.get_column("__x_waveform").to_list(),
+                                          widths, strict=True)):
             block[i, :, :w] = np.frombuffer(data, dtype=np.float32).reshape(c, w)
-        if len(slots) == 1 or np.all(np.diff(slots) == 1):
-            h5["data"][f"bucket{bucket}"][slots[0]:slots[-1] + 1, :, :block.shape[2]] = block
-        else:  # pragma: no cover - slots of a bucket grow by one along the rows
+        dataset = h5["data"][f"bucket{bucket}"]
+        if np.all(np.diff(slots) == 1):
+            dataset[slots[0]:slots[-1] + 1, :, :block.shape[2]] = block
+        else:  # pragma: no cover - see the docstring
             for i, s in enumerate(slots):
-                h5["data"][f"bucket{bucket}"][s, :, :block.shape[2]] = block[i]
+                dataset[s, :, :block.shape[2]] = block[i]
 
 
 def _meta_column(name: str, rows: pl.DataFrame) -> pl.Expr:
