@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -81,7 +82,7 @@ class PartFiles:
         return int(path.name.split("-")[1])
 
     def write(self, frame: pl.DataFrame, key: int | None = None,
-              compression: str = "zstd") -> Path:
+              compression: Literal["zstd", "lz4", "uncompressed"] = "zstd") -> Path:
         """Save ``frame`` as a part (``compression``: of Parquet; "uncompressed" is
         fastest for parts of samples, which hardly compress)."""
         if key is None:

@@ -25,10 +25,12 @@ from .run import ERROR, Job, MemoryParts, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
 
 #: Columns of a group row (``components`` given), before the arrays.
-_GROUP_KEYS = {"event_id": pl.Int64, "station.id": pl.Int64, "channel.location": pl.String,
-               "channel.band_instrument_code": pl.String}
-_ARRAY_COLUMNS = {"waveform_start": pl.Datetime("ns"), "waveform_sampling_rate": pl.Float64,
-                  "waveform_completeness": pl.Float64, "arrival_sample": pl.Float64}
+_GROUP_KEYS: dict[str, pl.DataType] = {
+    "event_id": pl.Int64(), "station.id": pl.Int64(), "channel.location": pl.String(),
+    "channel.band_instrument_code": pl.String()}
+_ARRAY_COLUMNS: dict[str, pl.DataType] = {
+    "waveform_start": pl.Datetime("ns"), "waveform_sampling_rate": pl.Float64(),
+    "waveform_completeness": pl.Float64(), "arrival_sample": pl.Float64()}
 
 
 def waveforms(
@@ -234,10 +236,10 @@ def _schema(df: pl.DataFrame, components: str | None,
                              else pl.Array(pl.Float32, shape[1]))
     else:
         wave = pl.List(pl.List(pl.Float32)) if components else pl.List(pl.Float32)
-    tail = {"waveform": wave, **_ARRAY_COLUMNS, ERROR: pl.String}
+    tail: dict[str, pl.DataType] = {"waveform": wave, **_ARRAY_COLUMNS, ERROR: pl.String()}
     if components is None:
         return {**{k: v for k, v in df.schema.items() if k not in tail}, **tail}
-    return {**_GROUP_KEYS, **{f"id_{c}": pl.Int64 for c in components}, **tail}
+    return {**_GROUP_KEYS, **{f"id_{c}": pl.Int64() for c in components}, **tail}
 
 
 def _write_parquet(tmp: Path, df: pl.DataFrame, parts: list[Path],
@@ -249,7 +251,8 @@ def _write_parquet(tmp: Path, df: pl.DataFrame, parts: list[Path],
     shape = _shape([pl.scan_parquet(p) for p in parts])
     writer = None
     try:
-        for path in parts or [None]:
+        todo: list[Path | None] = [*parts] or [None]
+        for path in todo:
             if path is None:
                 frame = _finish_rows(df.clear(), [], components, shape)
             else:

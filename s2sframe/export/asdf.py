@@ -233,7 +233,7 @@ def _add_stations(ds: Any, url: URL, stations: list[int]) -> None:
 
         def read(ids: list[int] = ids) -> list[Any]:
             with engine.connect() as conn:
-                return conn.execute(query, {"ids": ids}).all()
+                return list(conn.execute(query, {"ids": ids}).all())
 
         for _sid, xml in with_retries(read):
             try:
