@@ -507,7 +507,8 @@ def _killed_midway(url: str, frame: pl.DataFrame, tmp_path: Path, func: str, tar
         target.is_file() and target.suffix in (".parquet", ".h5"))
 
 
-def test_seisbench_killed_midway_then_rerun_equals_an_uninterrupted_run(url, frame, tmp_path):
+def test_seisbench_killed_midway_then_rerun_equals_an_uninterrupted_run(url, frame, tmp_path,
+                                                                         capsys):
     options = {"window": (5, 5), "sampling_rate": 20, "chunk_size": 6}
     reference = tmp_path / "reference"
     s2sframe.to_seisbench(frame, reference, workers=0, progress=False, dburl=url, **options)
@@ -516,7 +517,12 @@ def test_seisbench_killed_midway_then_rerun_equals_an_uninterrupted_run(url, fra
                    target / "s2s_segments.csv.parts", options)
     saved = set(pl.read_parquet(list((target / "s2s_segments.csv.parts").glob("*.parquet")))["id"])
     assert 0 < len(saved) < frame.height
-    s2sframe.to_seisbench(frame, target, workers=2, progress=False, dburl=url, **options)
+    capsys.readouterr()
+    s2sframe.to_seisbench(frame, target, workers=2, progress=True, dburl=url, **options)
+    # nothing processed twice: the segments saved by the killed run are not done again
+    summary = capsys.readouterr().err.splitlines()[-1]
+    assert summary.endswith(f"; {len(saved)} done by a previous run"), summary
+    assert f"; {frame.height - len(saved)} segments processed" in summary
     files = sorted(p.name for p in reference.iterdir() if not p.name.startswith("."))
     assert files == sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
     for name in files:
