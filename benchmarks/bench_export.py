@@ -20,6 +20,7 @@ others (flat: the parent holds one batch of samples at a time).
 Usage::
 
     python benchmarks/bench_export.py [--sizes 20000,100000] [--workers 2] [--asdf]
+                                      [--methods map_w1,seisbench,waveforms]
 
 Databases are cached under benchmarks/_data/ (git-ignored), outputs written to a
 temporary folder and removed.
@@ -101,6 +102,8 @@ def main() -> None:
                     help="comma-separated minimum numbers of segments with valid data")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--asdf", action="store_true", help="also to_asdf, at the first size")
+    ap.add_argument("--methods", default=",".join(m for m in METHODS if m != "asdf"),
+                    help="comma-separated methods to measure (map_w1 always)")
     ap.add_argument("--child", choices=METHODS)
     ap.add_argument("--url")
     args = ap.parse_args()
@@ -113,7 +116,9 @@ def main() -> None:
     results: dict[tuple[int, str], dict] = {}
     for k, size in enumerate(sizes):
         url = ensure_database(size)
-        methods = [m for m in METHODS if m != "asdf" or (args.asdf and k == 0)]
+        chosen = {"map_w1", *args.methods.split(",")}
+        methods = [m for m in METHODS if m in chosen and m != "asdf" or (
+            m == "asdf" and args.asdf and k == 0)]
         print(f"\n{size} segments wanted ({url}):", flush=True)
         for method in methods:
             r = results[size, method] = run_child(method, url, args.workers)
