@@ -11,7 +11,9 @@ The public API:
   ``process``, ``get_segments``, ORM models...); :mod:`s2sframe.signal`:
   signal-processing helpers; :mod:`s2sframe.testing`: example databases and a local
   FDSN server;
-- :func:`download`: build or extend databases from FDSN web services.
+- :func:`download`: build or extend databases from FDSN web services;
+- :func:`to_seisbench`, :func:`to_asdf`, :func:`waveforms` (also ``df.s2s.to_seisbench()``...):
+  training sets in SeisBench's format, ASDF files, samples as array columns.
 
 Examples
 --------
@@ -43,6 +45,7 @@ from .exceptions import (
     SelectionError,
     SkipSegment,
 )
+from .export import to_asdf, to_seisbench, waveforms  # also adds df.s2s.to_seisbench() ...
 from .show import frames as _show_frames  # noqa: F401 - registers df.s2s.show()
 
 try:
@@ -72,5 +75,8 @@ __all__ = [
     "s2s",
     "scan",
     "shutdown_workers",
+    "to_asdf",
+    "to_seisbench",
+    "waveforms",
     "where",
 ]

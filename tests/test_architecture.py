@@ -22,7 +22,7 @@ LAYERS = {
     "exceptions": 0,
     "db": 1, "decode": 1, "signal": 1,
     "engine": 2, "testing": 2, "download": 2,
-    "compat": 3,
+    "compat": 3, "export": 3,
     "show": 4,
     "cli": 5,
     "": 6, "process": 6, "orm": 6,

@@ -175,3 +175,37 @@ def s2s(frame: pl.DataFrame | pl.LazyFrame) -> S2SNamespace | S2SLazyNamespace:
     if isinstance(frame, pl.DataFrame):
         return S2SNamespace(frame)
     raise TypeError(f"expected a Polars DataFrame or LazyFrame, not {type(frame).__name__}")
+
+
+def frame_method(func: Callable[..., Any]) -> Callable[..., Any]:
+    """A ``.s2s`` namespace method from a plain function whose first parameter is the frame.
+
+    ``df.s2s.name(*args, **kwargs)`` calls ``func(df, *args, **kwargs)`` (``lf.s2s``:
+    ``func(lf, ...)``). One definition: the method's signature is the function's
+    without the frame (``self`` instead), its docstring is the function's.
+
+    Examples
+    --------
+    >>> import inspect
+    >>> def count(df: pl.DataFrame, *, times: int = 1) -> int:
+    ...     '''Rows times ``times``.'''
+    ...     return df.height * times
+    >>> method = frame_method(count)
+    >>> list(inspect.signature(method).parameters), method.__doc__
+    (['self', 'times'], 'Rows times ``times``.')
+    """
+    import functools
+    import inspect
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        frame = self._df if isinstance(self, S2SNamespace) else self._lf
+        return func(frame, *args, **kwargs)
+
+    sig = inspect.signature(func)
+    params = list(sig.parameters.values())
+    method = functools.update_wrapper(method, func)
+    del method.__wrapped__  # inspect.signature would follow it to func's (with the frame)
+    method.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+                    *params[1:]])
+    return method

@@ -42,16 +42,7 @@ class _Parts:
 
     def open(self, overwrite: bool) -> pl.DataFrame | None:
         """Own the output; return the finished frame if this run was already done."""
-        try:
-            self.output.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"Cannot create the folder of {self.output}: {exc.strerror}") from None
-        self.files.acquire()
-        try:
-            return self._open(overwrite)
-        except BaseException:
-            self.files.release()
-            raise
+        return self.files.own(lambda: self._open(overwrite))
 
     def _open(self, overwrite: bool) -> pl.DataFrame | None:
         files = self.files

@@ -26,12 +26,13 @@ import socket
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..exceptions import OutputError
 from .parts import PartFiles, atomic_write
 
 FORMAT = 2  # of the manifest
+T = TypeVar("T")
 
 
 # ------------------------------------------------------------------ fingerprints
@@ -191,6 +192,21 @@ class OutputFiles:
                 self.lock_path.unlink()  # while still holding it: see acquire
             os.close(self._fd)
             self._fd = None
+
+    def own(self, check: Callable[[], T]) -> T:
+        """Create the output's folder, own the output, and return ``check()`` (what is
+        there already); if ``check`` raises, the output is released.
+        """
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"Cannot create the folder of {self.path}: {exc.strerror}") from None
+        self.acquire()
+        try:
+            return check()
+        except BaseException:
+            self.release()
+            raise
 
     def __enter__(self) -> OutputFiles:
         self.acquire()

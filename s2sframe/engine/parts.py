@@ -19,6 +19,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -80,13 +81,17 @@ class PartFiles:
     def key(path: Path) -> int:
         return int(path.name.split("-")[1])
 
-    def write(self, frame: pl.DataFrame, key: int | None = None) -> Path:
+    def write(self, frame: pl.DataFrame, key: int | None = None,
+              compression: Literal["zstd", "lz4", "uncompressed"] = "zstd") -> Path:
+        """Save ``frame`` as a part (``compression``: of Parquet; "uncompressed" is
+        fastest for parts of samples, which hardly compress)."""
         if key is None:
             if self._next is None:
                 self._next = max((self.key(p) for p in self.paths()), default=-1) + 1
             key, self._next = self._next, self._next + 1
         path = self.folder / f"part-{key:010d}-{uuid.uuid4().hex[:8]}.parquet"
-        atomic_write(path, lambda tmp: frame.write_parquet(tmp, statistics=False))
+        atomic_write(path, lambda tmp: frame.write_parquet(tmp, statistics=False,
+                                                           compression=compression))
         return path
 
     def column(self, name: str) -> pl.Series:
