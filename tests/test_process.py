@@ -418,7 +418,7 @@ def test_yaml_load(tmp_path):
     assert yaml_load(str(cfg))["dburl"] == "postgresql://u:p@h/db"
     assert yaml_load({"x": {"y": 1}}, z=2) == {"x": {"y": 1}, "z": 2}
     cfg.write_text("a: [1, 2\n")
-    with pytest.raises(BadInput, match="Invalid YAML"):
+    with pytest.raises(BadInput, match="invalid YAML"):
         yaml_load(cfg)
     cfg.write_text("- 1\n- 2\n")
     with pytest.raises(BadInput, match="must hold a mapping"):
