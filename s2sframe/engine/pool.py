@@ -10,6 +10,7 @@ workers. A pool whose worker died is replaced by its run only.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -58,7 +59,7 @@ class _Pool:
         self.retired = False
         self.executor = loky.ProcessPoolExecutor(
             workers, context=loky.backend.get_context("loky"), initializer=_init_worker,
-            env=dict(THREAD_VARS),
+            initargs=(os.getpid(),), env=dict(THREAD_VARS),
         )
         # start every process now; ``wait``: and fail here if they cannot start
         self._starting = [self.executor.submit(_worker_pid) for _ in range(workers)]

@@ -153,12 +153,15 @@ def _limit_threads() -> None:
     threadpool_limits(limits=1)  # BLAS/OpenMP libraries loaded before the environment was set
 
 
-def _watch_parent() -> None:
-    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans).
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as its parent ``parent`` (a pid) dies (SIGKILL leaves no
+    orphans).
 
     loky stops idle workers when the parent dies, not busy ones: a thread watches
-    the parent process id (the worker is re-parented when its parent dies)."""
-    parent = os.getppid()
+    the parent process id (the worker is re-parented when its parent dies). The
+    parent's pid is given, not read here: a parent that died while this worker was
+    still starting (imports take seconds on a loaded machine) is already gone, and
+    ``os.getppid()`` would name the process that adopted the orphan."""
 
     def watch() -> None:
         tick = threading.Event()
@@ -166,15 +169,17 @@ def _watch_parent() -> None:
             tick.wait(0.25)
         os._exit(3)
 
+    if os.getppid() != parent:
+        os._exit(3)
     threading.Thread(target=watch, name="s2s-parent-watch", daemon=True).start()
 
 
-def _init_worker() -> None:
-    """Initializer of our pool's worker processes."""
+def _init_worker(parent: int) -> None:
+    """Initializer of our pool's worker processes (``parent``: the pid of the pool's process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     os.environ.update(THREAD_VARS)
     _limit_threads()
-    _watch_parent()
+    _watch_parent(parent)
 
 
 def _worker_pid() -> int:
