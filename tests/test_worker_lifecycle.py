@@ -157,3 +157,56 @@ def test_parent_killed_while_a_worker_starts_leaves_no_process(url, tmp_path, mo
             with contextlib.suppress(psutil.NoSuchProcess):
                 child.kill()
         proc.wait(timeout=60)
+
+
+# ----------------------------------------------------- item 2: errors="raise"
+def worker_pid(segment):
+    return os.getpid()
+
+
+def fail_on(segment, bad):
+    if segment.id == bad:
+        raise ValueError(f"bad segment {bad}")
+    return os.getpid()
+
+
+def fail_on_with_config(segment, config):
+    return fail_on(segment, config["bad"])
+
+
+def _pool_pids() -> set[int]:
+    import psutil
+
+    return {c.pid for c in psutil.Process().children()
+            if any("popen_loky_posix" in a for a in c.cmdline())}
+
+
+def test_errors_raise_keeps_healthy_workers_and_prints_no_traceback(url, capfd):
+    """A run stopped by an error of the function (errors="raise", imap, process) keeps
+    its workers for the next run (they return their chunks between two segments), and
+    nothing but the error reaches the console."""
+    import functools
+
+    from s2sframe import ProcessingError
+    from s2sframe.engine.run import map_segments, shutdown_workers
+    from s2sframe.process import imap
+
+    shutdown_workers()
+    df = s2sframe.scan(url).select("id", "station.id").collect()
+    ids = df["id"].to_list()
+    map_segments(df, worker_pid, workers=2, chunksize=1, progress=False, dburl=url)
+    pool = _pool_pids()
+    assert len(pool) == 2
+    for bad in ids[:: max(1, len(ids) // 3)][:3]:
+        with pytest.raises(ProcessingError, match=f"bad segment {bad}"):
+            map_segments(df, functools.partial(fail_on, bad=bad), workers=2, chunksize=1,
+                         progress=False, dburl=url, errors="raise")
+        assert _pool_pids() == pool  # the same worker processes, still there
+        with pytest.raises(ValueError, match=f"bad segment {bad}"):
+            list(imap(fail_on_with_config, url, ids, {"bad": bad}, multi_process=2,
+                      chunksize=1))
+        assert _pool_pids() == pool
+        out = map_segments(df, worker_pid, workers=2, chunksize=1, progress=False, dburl=url)
+        assert set(out["worker_pid"]) <= pool and out["s2s_error"].null_count() == df.height
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "InvalidStateError" not in err, err
