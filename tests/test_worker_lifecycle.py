@@ -10,6 +10,7 @@ run is going when the parent is killed, while the held one is still starting.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -174,6 +175,10 @@ def fail_on_with_config(segment, config):
     return fail_on(segment, config["bad"])
 
 
+def pid_row(segment, config):
+    return {"pid": os.getpid()}
+
+
 def _pool_pids() -> set[int]:
     import psutil
 
@@ -210,3 +215,77 @@ def test_errors_raise_keeps_healthy_workers_and_prints_no_traceback(url, capfd):
         assert set(out["worker_pid"]) <= pool and out["s2s_error"].null_count() == df.height
     err = capfd.readouterr().err
     assert "Traceback" not in err and "InvalidStateError" not in err, err
+
+
+# ------------------------------------------- item 4: what a run waits for, said
+def test_starting_workers_is_on_the_progress_bar_and_in_the_logs(url, tmp_path, capsys, caplog):
+    import re
+
+    from s2sframe.engine.run import map_segments, shutdown_workers
+    from s2sframe.process import process
+
+    caplog.set_level(logging.INFO, logger="s2sframe")
+    shutdown_workers()
+    df = s2sframe.scan(url).select("id", "station.id").collect()
+    map_segments(df, worker_pid, workers=2, dburl=url)
+    assert "starting 2 workers..." in capsys.readouterr().err  # the bar's postfix
+    messages = [r.getMessage() for r in caplog.records]
+    assert "worker_pid: starting 2 workers..." in messages
+    assert any(re.fullmatch(r"worker_pid: 2 workers started in \d+\.\d s", m) for m in messages)
+    caplog.clear()
+    map_segments(df, worker_pid, workers=2, dburl=url)  # the workers are there: nothing said
+    assert "starting" not in capsys.readouterr().err
+    assert not any("starting" in r.getMessage() for r in caplog.records)
+
+    shutdown_workers()
+    log = tmp_path / "run.log"
+    process(pid_row, url, df["id"].to_list(), multi_process=2,
+            outfile=str(tmp_path / "out.parquet"), logfile=str(log), verbose=True)
+    err = capsys.readouterr().err
+    assert "starting 2 workers..." in err  # on the bar, not as a line of its own
+    assert not any(line.startswith("pid_row: starting") for line in err.splitlines())
+    text = log.read_text()
+    assert "[INFO] pid_row: starting 2 workers..." in text
+    assert re.search(r"\[INFO\] pid_row: 2 workers started in \d+\.\d s", text)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_lock_held_by_another_session_is_named_while_the_run_waits(request, capsys, caplog,
+                                                                     workers):
+    """Another session holds an exclusive lock on ``segments``: after a few seconds the
+    bar and the log name its pid and the table (from pg_locks), until it is released."""
+    import sqlalchemy as sa
+
+    from s2sframe.engine.run import map_segments
+    from tests.conftest import new_pg_database
+
+    caplog.set_level(logging.INFO, logger="s2sframe")
+    db = new_pg_database(request)
+    make_database(db, events=2, stations=2, seed=5)
+    df = s2sframe.scan(db).select("id", "station.id").collect()
+    engine = sa.create_engine(db, poolclass=sa.pool.NullPool)
+    holder = engine.connect()
+    done: dict = {}
+    try:
+        transaction = holder.begin()
+        holder.execute(sa.text("LOCK TABLE segments IN ACCESS EXCLUSIVE MODE"))
+        pid = holder.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        expected = f"waiting for a lock held by pid {pid} on table segments"
+        run = threading.Thread(target=lambda: done.update(out=map_segments(
+            df, worker_pid, workers=workers, dburl=db)), daemon=True)
+        run.start()
+        deadline = time.monotonic() + 120
+        while not any(expected in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, [r.getMessage() for r in caplog.records]
+            assert run.is_alive()
+            threading.Event().wait(0.1)
+        assert "out" not in done  # still waiting
+        transaction.rollback()
+        run.join(120)
+    finally:
+        holder.close()
+        engine.dispose()
+    assert done["out"]["s2s_error"].null_count() == df.height
+    assert expected in capsys.readouterr().err  # on the progress bar
+    assert f"worker_pid: no longer {expected}" in [r.getMessage() for r in caplog.records]

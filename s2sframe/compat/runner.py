@@ -29,6 +29,7 @@ from ..db.scan import scan
 from ..db.selection import where
 from ..engine.results import ResultTypeError, mixed_types
 from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
+from ..engine.status import Status
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
 from .orm import Segment
@@ -207,10 +208,12 @@ class _Log:
             sh = logging.StreamHandler(sys.stderr)
             sh.setFormatter(logging.Formatter("%(message)s"))
             sh.setLevel(logging.INFO)
-            # per-segment warnings and the error that ends the run (raised: shown by the
-            # caller, e.g. the s2s command) go to the log file only
+            # per-segment warnings, the error that ends the run (raised: shown by the
+            # caller, e.g. the s2s command) and what the progress bar shows go to the
+            # log file only
             sh.addFilter(lambda record: record.levelno != logging.WARNING
-                         and not getattr(record, "s2s_raised", False))
+                         and not getattr(record, "s2s_raised", False)
+                         and not getattr(record, "s2s_status", False))
             self.handlers.append(sh)
         for h in self.handlers:
             logger.addHandler(h)
@@ -296,7 +299,8 @@ class _Run:
         bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
                    file=sys.stderr, dynamic_ncols=True)
         mapper = _Mapper(self.call, workers=workers, chunksize=chunk, errors="raise",
-                         dburl=self.url, error_column=_P + "error", total=df.height)
+                         dburl=self.url, error_column=_P + "error", total=df.height,
+                         status=Status(self.name, bar, logger))
         try:
             for start in range(0, df.height, batch):
                 part = df.slice(start, batch)

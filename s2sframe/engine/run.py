@@ -45,6 +45,7 @@ from .loop import _Chunk, _Deaths, _Run, _Tally
 from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
+from .status import LockWatch, Status
 from .worker import _ID, _Job, _SecretURL, _WorkerState
 
 __all__ = ["map_segments", "shutdown_workers"]
@@ -136,7 +137,7 @@ class _Mapper:
         errors: str = "record", skip_exceptions: Any = (),
         return_dtypes: Mapping[str, pl.DataType] | None = None,
         dburl: str | URL | None = None, error_column: str = "s2s_error",
-        total: int = 0, cap: int = 500,
+        total: int = 0, cap: int = 500, status: Status | None = None,
     ) -> None:
         check_function(func, 1, "func(segment)", (
             "map_segments calls the function with the segment only. For a function "
@@ -158,7 +159,12 @@ class _Mapper:
                         dtypes, error_column)
         self.paths = () if self.inline else _import_paths(func)
         self.state = _WorkerState() if self.inline else None
-        self.lease = _Lease(self.workers) if executor is None and not self.inline else None
+        #: what the run waits for (workers starting, locks): on ``status``'s bar and log,
+        #: else on the bar of each ``map`` and the "s2sframe" logger
+        self.status = status if status is not None else Status(self.name)
+        self.own_status = status is None
+        self.lease = _Lease(self.workers, self.status) \
+            if executor is None and not self.inline else None
         self.deaths = _Deaths(total)
         self._job_bytes: bytes | None = None
         self._files: dict[tuple[str, int], str] | None = None
@@ -247,6 +253,8 @@ class _Mapper:
             total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
             dynamic_ncols=True, smoothing=0.05,
         )
+        if self.own_status:
+            self.status.bar = bar
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
                    bar, self.deaths, self.files)
         run.tally.resumed = resumed
@@ -256,8 +264,11 @@ class _Mapper:
         t0 = perf_counter()
         width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
         try:
-            run.run(chunks, max_inflight=2 * width)
+            with LockWatch(self.url, self.status, _db.WORKER_APPLICATION_NAME):
+                run.run(chunks, max_inflight=2 * width)
         finally:
+            if self.own_status:
+                self.status.bar = None
             bar.close()
         frames = parts.frames() if parts is not None else run.tally.frames
         final = _assemble(df, frames, job)
