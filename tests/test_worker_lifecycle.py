@@ -289,3 +289,82 @@ def test_a_lock_held_by_another_session_is_named_while_the_run_waits(request, ca
     assert done["out"]["s2s_error"].null_count() == df.height
     assert expected in capsys.readouterr().err  # on the progress bar
     assert f"worker_pid: no longer {expected}" in [r.getMessage() for r in caplog.records]
+
+
+# ------------------------------------------- item 8: warnings of the user's code
+WARNS = '''import warnings
+
+import numpy as np
+
+
+def main(segment, config=None):
+    value = np.log10(0.0 if segment.id % 3 == 0 else 1.0)
+    if segment.id % 4 == 0:
+        warnings.warn(f"segment {segment.id % 2} is odd", UserWarning)
+    warnings.warn("old", DeprecationWarning)  # ignored by Python's default filters
+    return {"x": float(value)}
+'''
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_warnings_of_the_function_are_counted_and_name_its_file(url, tmp_path, capfd, caplog,
+                                                                workers):
+    """Each distinct warning of the user's code is shown once per run with its count and
+    the user's file and line (never ``<dynamic-code>``), in the summary and the log."""
+    import functools
+    import warnings
+
+    from s2sframe.compat.config import load_module
+    from s2sframe.engine.run import map_segments
+
+    caplog.set_level(logging.INFO, logger="s2sframe")
+    pyfile = tmp_path / "warns.py"
+    pyfile.write_text(WARNS)
+    main = load_module(pyfile).main  # sent to workers by value, as s2s process does
+    df = s2sframe.scan(url).select("id", "station.id").collect()
+    ids = df["id"].to_list()
+    filters, shown = list(warnings.filters), warnings.showwarning
+    out = map_segments(df, functools.partial(main, config=None), workers=workers, chunksize=2,
+                       dburl=url)
+    assert out["s2s_error"].null_count() == df.height
+    assert (warnings.filters, warnings.showwarning) == (filters, shown)  # as they were
+    err = capfd.readouterr().err
+    log10 = sum(1 for i in ids if i % 3 == 0)
+    expected = [f"{pyfile}:7: RuntimeWarning: divide by zero encountered in log10 "
+                f"({log10} times)",
+                f"{pyfile}:9: UserWarning: segment 0 is odd "
+                f"({sum(1 for i in ids if i % 4 == 0)} times)"]
+    assert log10 > 1 and "<dynamic-code>" not in err and "DeprecationWarning" not in err
+    lines = err.splitlines()
+    start = lines.index("main raised these warnings (each shown once, with its count):")
+    assert [line.strip() for line in lines[start + 1:]] == expected
+    assert "\n  ".join(["main raised these warnings (each shown once, with its count):",
+                        *expected]) in caplog.text
+    # a filter of the user still applies: an error fails the segment, as any exception
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        out = map_segments(df, functools.partial(main, config=None), workers=0, dburl=url,
+                           progress=False)
+    assert out["s2s_error"].drop_nulls().to_list() == [
+        "RuntimeWarning: divide by zero encountered in log10"] * log10
+
+
+def test_s2s_process_shows_each_warning_once_with_its_count(url, tmp_path):
+    from click.testing import CliRunner
+
+    from s2sframe.cli import main as cli_main
+
+    pyfile = tmp_path / "warns.py"
+    pyfile.write_text(WARNS)
+    log = tmp_path / "out.log"
+    result = CliRunner().invoke(cli_main, [
+        "process", "-d", url, "-p", str(pyfile), "-np", "2", "--logfile", str(log),
+        str(tmp_path / "out.csv")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    ids = s2sframe.scan(url).select("id").collect()["id"].to_list()
+    expected = (f"{pyfile}:7: RuntimeWarning: divide by zero encountered in log10 "
+                f"({sum(1 for i in ids if i % 3 == 0)} times)")
+    for text in (result.output, log.read_text()):
+        assert "<dynamic-code>" not in text
+        assert text.count("Warnings raised by main (each once, with its count):") == 1
+        assert text.count(expected) == 1, text

@@ -251,6 +251,7 @@ class _Run:
         self.call = _Call(pyfunc, self.config, self.skip, mode, self.url)
         self.name = self.call.__name__
         self.stats = {"processed": 0, "skipped": 0, "written": 0}
+        self.warned: list[str] = []
 
     def header(self, outfile: str | None, logfile: str | None) -> None:
         module = sys.modules.get(getattr(self.pyfunc, "__module__", ""), None)
@@ -320,6 +321,7 @@ class _Run:
                 bar.update(part.height)
                 yield out
         finally:
+            self.warned = mapper.warning_lines()  # each distinct warning, counted over the run
             mapper.close()
             bar.close()
 
@@ -367,6 +369,11 @@ class _Run:
         if written:
             logger.info("%d of %d segment(s) successfully written to the provided output",
                         self.stats["written"], total)
+        if self.warned:
+            logger.info("")
+            logger.info("Warnings raised by %s (each once, with its count):", self.name)
+            for line in self.warned:
+                logger.info("  %s", line)
 
 
 def _selection(segments_selection: Any) -> pl.Expr:

@@ -26,6 +26,7 @@ from ..exceptions import ProcessingError
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
 from .results import ColumnTypes, ResultTypeError
+from .warncount import WarningKey, merge
 from .worker import _ID, _ChunkResult, _describe, _Failure, _Job, _process, _WorkerState
 
 #: Seconds the workers have to return their chunks when a run stops on an error of the
@@ -53,6 +54,7 @@ class _Tally:
     resumed: int = 0
     frames: list[tuple[int, pl.DataFrame]] = field(default_factory=list)
     decoded: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[WarningKey] = field(default_factory=Counter)
 
 
 @dataclass
@@ -248,6 +250,7 @@ class _Run:
                     cause = cloudpickle.loads(f.exception)
             raise err from cause
         self.tally.decoded.update(res.decoded)
+        merge(self.tally.warnings, res.warnings)
         self.add(int(chunk.positions.min()), res.frame, res.skipped, res.failed)
 
     def record_died(self, chunk: _Chunk) -> None:

@@ -28,7 +28,7 @@ import logging
 import os
 import sys
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any, Literal
@@ -46,6 +46,7 @@ from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
 from .status import LockWatch, Status
+from .warncount import WarningKey, merge, warning_lines
 from .worker import _ID, _Job, _SecretURL, _WorkerState
 
 __all__ = ["map_segments", "shutdown_workers"]
@@ -166,6 +167,8 @@ class _Mapper:
         self.lease = _Lease(self.workers, self.status) \
             if executor is None and not self.inline else None
         self.deaths = _Deaths(total)
+        #: the warnings the function raised, counted over the run (:mod:`.warncount`)
+        self.warnings: Counter[WarningKey] = Counter()
         self._job_bytes: bytes | None = None
         self._files: dict[tuple[str, int], str] | None = None
 
@@ -267,6 +270,7 @@ class _Mapper:
             with LockWatch(self.url, self.status, _db.WORKER_APPLICATION_NAME):
                 run.run(chunks, max_inflight=2 * width)
         finally:
+            merge(self.warnings, run.tally.warnings)
             if self.own_status:
                 self.status.bar = None
             bar.close()
@@ -274,8 +278,14 @@ class _Mapper:
         final = _assemble(df, frames, job)
         if parts is not None:
             parts.finish(final)
-        _summary(run.tally, df.height, name, perf_counter() - t0, progress)
+        _summary(run.tally, df.height, name, perf_counter() - t0, progress,
+                 self.warning_lines(run.tally.warnings))
         return final
+
+    def warning_lines(self, counts: Counter[WarningKey] | None = None) -> list[str]:
+        """Each distinct warning of the function once, with its count (default: the
+        warnings of every ``map`` of this run)."""
+        return warning_lines(self.warnings if counts is None else counts, self.files)
 
 
 def map_segments(
@@ -384,7 +394,8 @@ def map_segments(
         return mapper.map(df, output=output, overwrite=overwrite, progress=progress)
 
 
-def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> None:
+def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool,
+             warned: list[str]) -> None:
     ok = t.done - t.skipped - t.failed
     rate = t.done / seconds if seconds > 0 else 0.0
     line = (
@@ -395,6 +406,9 @@ def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> No
         line += f"; {t.resumed} of {total} done by a previous run"
     for kind, n in sorted(t.decoded.items()):
         line += f"; {kind}: {n}"
+    if warned:
+        line += f"\n{name} raised these warnings (each shown once, with its count):"
+        line += "".join(f"\n  {w}" for w in warned)
     logger.info(line)
     if show:
         print(line, file=sys.stderr)

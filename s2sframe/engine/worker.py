@@ -32,6 +32,7 @@ from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
 from .segment import _describe, make_segments
 from .source import DBSource
+from .warncount import CountWarnings, WarningKey
 
 #: Environment of worker processes: one thread per library, so N workers use N cores.
 THREAD_VARS = {
@@ -98,6 +99,8 @@ class _ChunkResult:
     #: the run was stopped (:func:`_init_worker`'s event) before this chunk was done:
     #: nothing of it is returned
     aborted: bool = False
+    #: the warnings raised while the function ran, counted (:mod:`.warncount`)
+    warnings: dict[WarningKey, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ worker side
@@ -227,22 +230,24 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResul
     errors: list[str | None] = [None] * n
     skipped = failed = 0
     func, skip = job.func, (SkipSegment, *job.skip)
-    for i in range(n):
-        if state.aborted():  # the run stopped (errors="raise" elsewhere): the pool lives on
-            return _ChunkResult(pl.DataFrame(), aborted=True)
-        try:
-            results[i] = func(segments[i])
-        except skip as exc:
-            errors[i] = _describe(exc)
-            skipped += 1
-        except (Exception, SystemExit) as exc:  # sys.exit() in func: an error like any other
-            if job.errors == "raise":
-                return _ChunkResult(pl.DataFrame(), failure=_failure(ids[i], exc))
-            errors[i] = _describe(exc)
-            failed += 1
-        segments[i] = None  # drop the decoded stream now
+    with CountWarnings() as warned:  # each warning counted, not printed per segment
+        for i in range(n):
+            if state.aborted():  # the run stopped (errors="raise" elsewhere): pool kept
+                return _ChunkResult(pl.DataFrame(), aborted=True)
+            try:
+                results[i] = func(segments[i])
+            except skip as exc:
+                errors[i] = _describe(exc)
+                skipped += 1
+            except (Exception, SystemExit) as exc:  # sys.exit() in func: an error like another
+                if job.errors == "raise":
+                    return _ChunkResult(pl.DataFrame(), failure=_failure(ids[i], exc))
+                errors[i] = _describe(exc)
+                failed += 1
+            segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
-    return _ChunkResult(frame, skipped, failed + bad, decoded=counters.take())
+    return _ChunkResult(frame, skipped, failed + bad, decoded=counters.take(),
+                        warnings=dict(warned.counts))
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
