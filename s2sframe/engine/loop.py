@@ -26,6 +26,7 @@ from ..exceptions import ProcessingError
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
 from .results import ColumnTypes, ResultTypeError
+from .status import Status
 from .warncount import WarningKey, merge
 from .worker import _ID, _ChunkResult, _describe, _Failure, _Job, _process, _WorkerState
 
@@ -111,8 +112,10 @@ class _Run:
         executor: cf.Executor | None,
         lease: _Lease | None, state: _WorkerState | None, output: _Parts | None, bar: Any,
         deaths: _Deaths, files: Callable[[str, int], str | None],
+        status: Status | None = None,
     ) -> None:
         self.df = df
+        self.status = status  # told when a chunk comes back (see .status.LockWatch)
         self.job = job
         self.job_bytes, self.paths = sent  # the pickled job, the parent's import path
         self.user_executor = executor
@@ -273,3 +276,5 @@ class _Run:
         else:
             t.frames.append((key, frame))
         self.bar.update(frame.height)
+        if self.status is not None:
+            self.status.moved()

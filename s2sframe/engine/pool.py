@@ -130,8 +130,13 @@ class _Lease:
             return pool.ready()
         n = f"{pool.workers} worker{'s' if pool.workers > 1 else ''}"
         self.status.show(f"starting {n}...")
+        self.status.starting = True
         t0 = time.perf_counter()
-        executor = pool.ready()
+        try:
+            executor = pool.ready()
+        finally:
+            self.status.starting = False
+            self.status.moved()
         self.status.show("", log=f"{n} started in {time.perf_counter() - t0:.1f} s")
         return executor
 

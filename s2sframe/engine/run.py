@@ -259,7 +259,7 @@ class _Mapper:
         if self.own_status:
             self.status.bar = bar
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
-                   bar, self.deaths, self.files)
+                   bar, self.deaths, self.files, self.status)
         run.tally.resumed = resumed
         if resumed and parts is not None:
             for _, frame in parts.frames():  # what the previous runs returned, first

@@ -19,10 +19,11 @@ from sqlalchemy.engine import URL
 
 logger = logging.getLogger("s2sframe")
 
-#: Seconds a lock wait lasts before it is shown (short waits are normal).
+#: Seconds a lock wait lasts before it is shown (short waits are normal); also the
+#: seconds without progress after which pg_locks is looked at.
 LOCK_REPORT_AFTER = 3.0
-#: Seconds between two looks at pg_locks.
-LOCK_POLL = 1.0
+#: Seconds between two looks at pg_locks while the run makes no progress.
+LOCK_POLL = 2.0
 
 
 class Status:
@@ -38,6 +39,13 @@ class Status:
         self.log = log
         self.text = ""
         self._lock = threading.Lock()
+        #: when the run last moved (a chunk came back, workers started); and whether
+        #: workers are starting (nothing reads the database meanwhile)
+        self.moved_at = time.monotonic()
+        self.starting = False
+
+    def moved(self) -> None:
+        self.moved_at = time.monotonic()
 
     def show(self, text: str, log: str | None = None) -> None:
         """Show ``text`` (log ``log`` instead of it, if given; "" logs nothing)."""
@@ -56,7 +64,10 @@ class LockWatch:
     """A thread showing, on ``status``, the lock waits of the run's database sessions.
 
     PostgreSQL only (the sessions whose ``application_name`` is the workers'); a
-    context manager: the thread runs inside the ``with`` block.
+    context manager: the thread runs inside the ``with`` block. It looks at
+    pg_locks (a short connection) only while the run makes no progress (no chunk
+    back for :data:`LOCK_REPORT_AFTER` seconds, workers not starting): a run that
+    moves opens no connection for it.
     """
 
     def __init__(self, url: URL, status: Status, application_name: str) -> None:
@@ -69,6 +80,7 @@ class LockWatch:
         self._shown = ""
 
     def __enter__(self) -> LockWatch:
+        self.status.moved()
         if self.url.get_backend_name() == "postgresql":
             self._thread = threading.Thread(target=self._run, name="s2s-lock-watch", daemon=True)
             self._thread.start()
@@ -78,8 +90,7 @@ class LockWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        if self._shown:
-            self.status.show("", log=f"no longer {self._shown}")
+        self._show("")
 
     def _run(self) -> None:
         from ..db import urls as _db
@@ -88,6 +99,13 @@ class LockWatch:
                                    connect_args={"application_name": "s2sframe lock watch"})
         try:
             while not self._stop.wait(LOCK_POLL):
+                status = self.status
+                stalled = (not status.starting
+                           and time.monotonic() - status.moved_at >= LOCK_REPORT_AFTER)
+                if not stalled:
+                    if self._shown:  # the run moves again: the lock is gone
+                        self._show("")
+                    continue
                 try:
                     self.check(engine)
                 except Exception:  # noqa: BLE001 - a look that fails never stops the run
@@ -104,7 +122,9 @@ class LockWatch:
         self._since = {w.pid: self._since.get(w.pid, now) for w in waits}
         long = [w for w in waits if (w.seconds if w.seconds is not None
                                      else now - self._since[w.pid]) >= LOCK_REPORT_AFTER]
-        text = describe_waits(long) if long else ""
+        self._show(describe_waits(long) if long else "")
+
+    def _show(self, text: str) -> None:
         if text != self._shown:
             ended = f"no longer {self._shown}" if self._shown and not text else None
             self._shown = text
