@@ -148,7 +148,12 @@ def parse_yaml(text: str, name: str = "<text>", *, known: Known | None = None) -
     >>> print(caught[0].message)
     p.yaml, line 1: unknown key 'segment_selection' (ignored): did you mean 'segments_selection'?
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigFileError(f"{name}, line {line}: invalid YAML: unacceptable character "
+                              f"#x{exc.character:04x}: {exc.reason}", name, line) from None
     loader.name = name  # the name marks (and PyYAML's own messages) show
     try:
         try:

@@ -101,6 +101,9 @@ def test_non_utf8_file_is_refused_naming_file_and_line(demo: Path, tmp_path: Pat
     assert result.exit_code == 2, result.output
     assert f"Error: {config}, line 2: not UTF-8 text (byte 0xfc" in result.output
     assert read_yaml(_write(tmp_path / "bom.yaml", b"\xef\xbb\xbfa: 1\n")) == {"a": 1}
+    with pytest.raises(ConfigFileError, match=r"ctl\.yaml, line 2: invalid YAML: unacceptable "
+                                              r"character #x0007"):
+        read_yaml(_write(tmp_path / "ctl.yaml", b"a: 1\nb: \x07\n"))
 
 
 def test_alias_bombs_and_recursive_aliases_are_refused(tmp_path: Path):
