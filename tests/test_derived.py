@@ -282,28 +282,28 @@ def test_each_derived_float_read_on_one_path_selects_its_row_on_the_others(examp
     frame = lf.select("id", *FLOATS).collect()
     polars = {n: dict(zip(frame["id"], frame[n].to_list(), strict=True)) for n in FLOATS}
     paths = {"polars": polars, "sql": _sql_values(example_any), "orm": _orm_values(example_any)}
+    for name in FLOATS:
+        for path, values in paths.items():  # the same double on the three paths
+            for sid, value in values[name].items():
+                assert all(_same(value, other[name][sid]) for other in paths.values()), \
+                    (name, path, sid, {p: o[name][sid] for p, o in paths.items()})
     session = get_session(example_any)
     try:
         for name in FLOATS:
-            for path, values in paths.items():
-                rows = {sid: v for sid, v in values[name].items() if v is not None}
-                assert len(rows) > 50, (name, path)
-                for sid, value in rows.items():  # the same double on the three paths
-                    assert all(_same(value, other[name][sid]) for other in paths.values()), \
-                        (name, path, sid, {p: o[name][sid] for p, o in paths.items()})
-                # each value selects its row: a frame filter (pushed down to SQL) ...
-                query = lf.filter(functools.reduce(operator.or_, [
-                    pl.col(name) == v for v in rows.values()])).select("id")
-                assert "applied by Polars" not in s2sframe.explain(query)
-                assert sorted(query.collect()["id"]) == sorted(rows), (name, path)
-                # ... an ORM query (the registry's SQL, with bound parameters) ...
-                column = getattr(Segment, name)
-                orm = session.query(Segment.id).filter(sa.or_(*[column == v for v in
-                                                                rows.values()]))
-                assert sorted(i for (i,) in orm) == sorted(rows), (name, path)
-                # ... and Polars on the loaded frame
-                assert sorted(frame.filter(pl.col(name).is_in(list(rows.values())))["id"]) \
-                    == sorted(rows), (name, path)
+            rows = {sid: v for sid, v in polars[name].items() if v is not None}
+            assert len(rows) > 50, name
+            # each value selects its row: a frame filter (pushed down to SQL) ...
+            query = lf.filter(functools.reduce(operator.or_, [
+                pl.col(name) == v for v in rows.values()])).select("id")
+            assert "applied by Polars" not in s2sframe.explain(query)
+            assert sorted(query.collect()["id"]) == sorted(rows), name
+            # ... an ORM query (the registry's SQL, with bound parameters) ...
+            column = getattr(Segment, name)
+            orm = session.query(Segment.id).filter(sa.or_(*[column == v for v in rows.values()]))
+            assert sorted(i for (i,) in orm) == sorted(rows), name
+            # ... and Polars on the loaded frame
+            assert sorted(frame.filter(pl.col(name).is_in(list(rows.values())))["id"]) \
+                == sorted(rows), name
     finally:
         close_session(session)
 
