@@ -65,10 +65,16 @@ def example_db() -> Path:
     schema, real GEOFON miniSEED and StationXML, its derived values); every other test
     builds its database with :mod:`s2sframe.testing`.
     """
-    if not EXAMPLE_DB.is_file():
-        pytest.skip(f"compatibility with a database written by stream2segment: {EXAMPLE_DB} "
-                    "not found (it is not ours to ship; present in the workspace and CI)")
-    return EXAMPLE_DB
+    return stream2segment_database(EXAMPLE_DB)
+
+
+def stream2segment_database(path: Path) -> Path:
+    """``path``, or skip the test saying what the file is and why it is missing."""
+    if not path.is_file():
+        pytest.skip(f"{path} not found: this file is a database written by stream2segment "
+                    "itself (real GEOFON data), which this repository does not ship; the "
+                    "tests of compatibility with it are skipped (see README.md)")
+    return path
 
 
 @pytest.fixture(scope="session")

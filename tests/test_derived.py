@@ -249,3 +249,75 @@ def test_the_example_database_of_stream2segment(example_db):
         selection = {"duration_sec": f"{dur:.3f}", "missing_data_sec": f"{miss:.3f}"}
         assert lf.filter(s2sframe.where(selection)).select("id").collect()["id"].to_list() \
             == [sid]
+
+
+FLOATS = [n for n in DERIVED if A.ATTRIBUTES[n].dtype == pl.Float64]
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql",
+                                                               marks=pytest.mark.postgres)])
+def example_any(request, tmp_path_factory) -> str:
+    """The example database of ``s2s init`` (89 segments), on SQLite or PostgreSQL."""
+    from s2sframe.testing import example_database
+
+    url = example_database(tmp_path_factory.mktemp("example") / "example.sqlite")
+    if request.param == "sqlite":
+        return url
+    from tests.conftest import new_pg_database
+
+    pg = new_pg_database(request)
+    s2sframe.copy_database(url, pg)
+    return pg
+
+
+def test_each_derived_float_read_on_one_path_selects_its_row_on_the_others(example_any):
+    """A derived float read from a frame (Polars), from SQL or from an ORM object is the
+    same double, and selects its row when compared for equality on the other paths:
+    pushed down to SQL by a frame filter, in an ORM query, in Polars (issue 19 §7:
+    ``duration_sec`` 243.48000000000002 in frames, 243.48 in SQL)."""
+    import functools
+    import operator
+
+    lf = s2sframe.scan(example_any)
+    frame = lf.select("id", *FLOATS).collect()
+    polars = {n: dict(zip(frame["id"], frame[n].to_list(), strict=True)) for n in FLOATS}
+    paths = {"polars": polars, "sql": _sql_values(example_any), "orm": _orm_values(example_any)}
+    for name in FLOATS:
+        for path, values in paths.items():  # the same double on the three paths
+            for sid, value in values[name].items():
+                assert all(_same(value, other[name][sid]) for other in paths.values()), \
+                    (name, path, sid, {p: o[name][sid] for p, o in paths.items()})
+    session = get_session(example_any)
+    try:
+        for name in FLOATS:
+            rows = {sid: v for sid, v in polars[name].items() if v is not None}
+            assert len(rows) > 50, name
+            # each value selects its row: a frame filter (pushed down to SQL) ...
+            query = lf.filter(functools.reduce(operator.or_, [
+                pl.col(name) == v for v in rows.values()])).select("id")
+            assert "applied by Polars" not in s2sframe.explain(query)
+            assert sorted(query.collect()["id"]) == sorted(rows), name
+            # ... an ORM query (the registry's SQL, with bound parameters) ...
+            column = getattr(Segment, name)
+            orm = session.query(Segment.id).filter(sa.or_(*[column == v for v in rows.values()]))
+            assert sorted(i for (i,) in orm) == sorted(rows), name
+            # ... and Polars on the loaded frame
+            assert sorted(frame.filter(pl.col(name).is_in(list(rows.values())))["id"]) \
+                == sorted(rows), name
+    finally:
+        close_session(session)
+
+
+def test_seconds_in_polars_are_the_nearest_doubles():
+    """Polars' division of a column by a number is a multiplication by its inverse; the
+    seconds of milliseconds must be the correctly rounded quotient on every path."""
+    import random
+
+    rng = random.Random(3)
+    millis = [rng.randrange(-10**15, 10**15) for _ in range(20000)] + list(range(-3000, 3000))
+    node = A.ATTRIBUTES["duration_sec"].expr
+    frame = pl.DataFrame({"ms": millis}).with_columns(
+        start_time=pl.lit(dt.datetime(2000, 1, 1)),
+    ).with_columns(end_time=pl.col("start_time") + pl.duration(milliseconds=pl.col("ms")))
+    seconds = frame.select(node.polars().alias("s")).to_series().to_list()
+    assert seconds == [m / 1000 for m in millis]

@@ -44,3 +44,17 @@ def test_explain_of_seed_selection_is_all_sql(example_url):
     assert "segments.event_distance_deg >= 70.0" in sql
     assert "length(segments.data) > 0" in sql
     assert "applied by Polars" not in sql
+
+
+def test_a_missing_stream2segment_database_skips_saying_what_it_is(tmp_path):
+    from tests.conftest import ROOT, stream2segment_database
+
+    missing = tmp_path / "shared" / "fixtures" / "example.db.sqlite"
+    with pytest.raises(pytest.skip.Exception) as info:
+        stream2segment_database(missing)
+    text = str(info.value)
+    assert str(missing) in text and "workspace" not in text
+    assert "database written by stream2segment" in text
+    assert "tests of compatibility with it are skipped" in text
+    readme = (ROOT / "README.md").read_text()  # which the README says
+    assert "../shared/fixtures/example.db.sqlite" in readme and "skipped" in readme

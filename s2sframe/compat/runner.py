@@ -30,6 +30,7 @@ from ..db.scan import scan
 from ..db.selection import where
 from ..engine.results import ResultTypeError, mixed_types
 from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
+from ..engine.status import Status
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
 from .orm import Segment
@@ -211,10 +212,12 @@ class _Log:
             sh = logging.StreamHandler(sys.stderr)
             sh.setFormatter(logging.Formatter("%(message)s"))
             sh.setLevel(logging.INFO)
-            # per-segment warnings and the error that ends the run (raised: shown by the
-            # caller, e.g. the s2s command) go to the log file only
+            # per-segment warnings, the error that ends the run (raised: shown by the
+            # caller, e.g. the s2s command) and what the progress bar shows go to the
+            # log file only
             sh.addFilter(lambda record: record.levelno != logging.WARNING
-                         and not getattr(record, "s2s_raised", False))
+                         and not getattr(record, "s2s_raised", False)
+                         and not getattr(record, "s2s_status", False))
             self.handlers.append(sh)
         for h in self.handlers:
             logger.addHandler(h)
@@ -254,6 +257,7 @@ class _Run:
         self.call = _Call(pyfunc, self.config, self.skip, mode, self.url)
         self.name = self.call.__name__
         self.stats = {"processed": 0, "skipped": 0, "written": 0}
+        self.warned: list[str] = []
 
     def header(self, outfile: str | None, logfile: str | None) -> None:
         """stream2segment's framed summary of the run's inputs (and ours: the module, the
@@ -313,7 +317,8 @@ class _Run:
         bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
                    file=sys.stderr, dynamic_ncols=True)
         mapper = _Mapper(self.call, workers=workers, chunksize=chunk, errors="raise",
-                         dburl=self.url, error_column=_P + "error", total=df.height)
+                         dburl=self.url, error_column=_P + "error", total=df.height,
+                         status=Status(self.name, bar, logger))
         try:
             for start in range(0, df.height, batch):
                 part = df.slice(start, batch)
@@ -333,6 +338,7 @@ class _Run:
                 bar.update(part.height)
                 yield out
         finally:
+            self.warned = mapper.warning_lines()  # each distinct warning, counted over the run
             mapper.close()
             bar.close()
 
@@ -381,6 +387,11 @@ class _Run:
         if written:
             logger.info("%d of %d segment(s) successfully written to the provided output",
                         self.stats["written"], total)
+        if self.warned:
+            logger.info("")
+            logger.info("Warnings raised by %s (each once, with its count):", self.name)
+            for line in self.warned:
+                logger.info("  %s", line)
 
 
 def completed(t0: float) -> None:

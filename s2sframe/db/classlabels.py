@@ -31,6 +31,7 @@ from sqlalchemy.engine import URL
 from ..exceptions import DatabaseError
 from . import schema as S
 from . import urls as _db
+from .retry import with_retries
 
 __all__ = ["add_class", "annotator_stamp", "delete_class", "find_class", "list_classes",
            "rename_class", "segment_labels", "set_label"]
@@ -130,28 +131,53 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
     """Label (``value`` true, hand labelled by ``annotator``) or unlabel a segment.
 
     Returns the number of segments labelled with the class afterwards. Setting
-    a label that is there (or removing one that is not) changes nothing.
+    a label that is there (or removing one that is not) changes nothing and is a
+    success, also when several clients write the same label at the same time: the
+    insert skips a label that exists (``ON CONFLICT DO NOTHING``); on SQLite the
+    write lock is taken first (``BEGIN IMMEDIATE``), so concurrent writers wait for
+    each other instead of failing with "database is locked"; a write that still
+    meets a transient error (a locked file, a lost connection) is retried.
     """
+    engine = _engine(bind)
     cl = S.class_labellings
     segment_id, class_id = int(segment_id), int(class_id)
-    try:
-        with _engine(bind).begin() as conn:
+    where = (cl.c.segment_id == segment_id) & (cl.c.class_id == class_id)
+    if value:
+        write: sa.Executable = _insert_or_skip(engine.dialect.name, cl).values(
+            segment_id=segment_id, class_id=class_id, is_hand_labelled=True,
+            annotator=annotator)
+    else:
+        write = sa.delete(cl).where(where)
+
+    def run() -> int:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             if not conn.execute(sa.select(S.classes.c.id)
                                 .where(S.classes.c.id == class_id)).first():
                 raise LookupError(f"no class with id {class_id}")
             if not conn.execute(sa.select(S.segments.c.id)
                                 .where(S.segments.c.id == segment_id)).first():
                 raise LookupError(f"no segment with id {segment_id}")
-            where = (cl.c.segment_id == segment_id) & (cl.c.class_id == class_id)
-            exists = conn.execute(sa.select(cl.c.id).where(where)).first()
-            if value and not exists:
-                conn.execute(sa.insert(cl).values(segment_id=segment_id, class_id=class_id,
-                                                  is_hand_labelled=True, annotator=annotator))
-            elif not value and exists:
-                conn.execute(sa.delete(cl).where(where))
-            return int(conn.execute(sa.select(sa.func.count()).select_from(cl)
-                                    .where(cl.c.class_id == class_id)).scalar_one())
+            conn.execute(write)
+            count = int(conn.execute(sa.select(sa.func.count()).select_from(cl)
+                                     .where(cl.c.class_id == class_id)).scalar_one())
+            conn.commit()
+            return count
+
+    try:
+        return with_retries(run)
     except sa.exc.DBAPIError as exc:
-        url = bind.url if isinstance(bind, sa.engine.Engine) else _db.parse_url(bind)
-        raise DatabaseError(f"Cannot write to {_db.mask_url(url)}: "
-                            f"{_db._first_line(exc, url)}") from None
+        raise DatabaseError(f"Cannot write to {_db.mask_url(engine.url)}: "
+                            f"{_db._first_line(exc, engine.url)}") from None
+
+
+def _insert_or_skip(dialect: str, table: sa.Table) -> sa.Insert:
+    """``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite >= 3.24)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table).on_conflict_do_nothing()

@@ -129,7 +129,16 @@ def _conjuncts(node: Any) -> list[Any]:
 
 
 def _literal_values(node: Any) -> list[Any]:
-    """Evaluate a literal node with Polars itself: robust to every literal encoding."""
+    """Evaluate a literal node with Polars itself: robust to every literal encoding.
+
+    Float scalars are read from the JSON by Python instead: Polars writes the
+    shortest text that reads back as the same double, but its JSON reader rounds
+    some (polars 2.1: 511.84248860640076 -> 511.8424886064008), so that a value
+    read from a frame would not select its row.
+    """
+    exact = _float_literal(node)
+    if exact is not None:
+        return [exact]
     try:
         expr = pl.Expr.deserialize(io.StringIO(json.dumps(node)), format="json")
         series = pl.select(expr.alias("v")).to_series()
@@ -138,6 +147,20 @@ def _literal_values(node: Any) -> list[Any]:
     if isinstance(series.dtype, pl.List):
         series = series.explode()
     return series.to_list()
+
+
+def _float_literal(node: Any) -> float | None:
+    """The value of a 64-bit float literal node (``Dyn`` or ``Float64`` scalar), else None."""
+    literal = node.get("Literal") if isinstance(node, dict) else None
+    if not isinstance(literal, dict):
+        return None
+    for kind, key in (("Dyn", "Float"), ("Scalar", "Float64")):
+        value = literal.get(kind)
+        if isinstance(value, dict) and set(value) == {key}:
+            number = value[key]
+            if isinstance(number, int | float) and not isinstance(number, bool):
+                return float(number)
+    return None
 
 
 def _safe(value: Any) -> Any:

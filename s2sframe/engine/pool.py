@@ -10,12 +10,15 @@ workers. A pool whose worker died is replaced by its run only.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..exceptions import ProcessingError
 from .segment import _describe
+from .status import Status
 from .worker import THREAD_VARS, _init_worker, _worker_pid
 
 __all__ = ["shutdown_workers"]
@@ -50,20 +53,26 @@ class _Pool:
     stops busy workers on request.
     """
 
-    def __init__(self, workers: int, wait: bool = True) -> None:
+    def __init__(self, workers: int) -> None:
         import loky
 
         self.workers = workers
         self.users = 0
         self.retired = False
+        context = loky.backend.get_context("loky")
+        #: set: the workers return the chunks of the current run unfinished (see _Lease.abort)
+        self.abort = context.Event()
         self.executor = loky.ProcessPoolExecutor(
-            workers, context=loky.backend.get_context("loky"), initializer=_init_worker,
-            env=dict(THREAD_VARS),
+            workers, context=context, initializer=_init_worker,
+            initargs=(os.getpid(), self.abort), env=dict(THREAD_VARS),
         )
-        # start every process now; ``wait``: and fail here if they cannot start
+        # start every process now (ready() waits for them, and fails if they cannot start)
         self._starting = [self.executor.submit(_worker_pid) for _ in range(workers)]
-        if wait:
-            self.ready()
+
+    @property
+    def starting(self) -> bool:
+        """Whether the workers may still be starting (:meth:`ready` not called yet)."""
+        return bool(self._starting)
 
     def ready(self) -> cf.Executor:
         """The executor, once every worker has started (ProcessingError if they cannot)."""
@@ -74,6 +83,7 @@ class _Pool:
                     fut.result()
             except cf.BrokenExecutor as exc:
                 self.stop()
+                self.retired = True  # never handed to another run
                 raise _start_failed(exc) from exc
         return self.executor
 
@@ -99,8 +109,9 @@ class _Lease:
     broken pool starts.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, status: Status | None = None) -> None:
         self.workers = workers
+        self.status = status
         self.pool: _Pool | None = None
         self.single: _Pool | None = None
 
@@ -108,10 +119,26 @@ class _Lease:
         if alone:
             if self.single is None:
                 self.single = _Pool(1)
-            return self.single.ready()
+            return self._ready(self.single)
         if self.pool is None:
             self.pool = self._acquire()
-        return self.pool.ready()
+        return self._ready(self.pool)
+
+    def _ready(self, pool: _Pool) -> cf.Executor:
+        """The executor of ``pool``; while its workers start, the status says so."""
+        if not pool.starting or self.status is None:
+            return pool.ready()
+        n = f"{pool.workers} worker{'s' if pool.workers > 1 else ''}"
+        self.status.show(f"starting {n}...")
+        self.status.starting = True
+        t0 = time.perf_counter()
+        try:
+            executor = pool.ready()
+        finally:
+            self.status.starting = False
+            self.status.moved()
+        self.status.show("", log=f"{n} started in {time.perf_counter() - t0:.1f} s")
+        return executor
 
     def _acquire(self) -> _Pool:
         with _LOCK:
@@ -132,6 +159,20 @@ class _Lease:
                 return shared
         return _Pool(self.workers)  # the shared pool is busy with another run
 
+    def abort(self, futures: Collection[cf.Future], grace: float) -> bool:
+        """Stop the run's chunks ``futures`` (errors="raise"): the workers return them
+        unfinished, between two segments. True if they all came back within ``grace``
+        seconds: the workers are free, the pool is kept (else stop it: ``release(stop=True)``)."""
+        pools = [p for p in (self.pool, self.single) if p is not None]
+        for pool in pools:
+            pool.abort.set()
+        _, running = cf.wait(futures, timeout=grace)
+        if running:
+            return False
+        for pool in pools:
+            pool.abort.clear()
+        return True
+
     def replace(self, executor: cf.Executor) -> None:
         """Replace the pool of ``executor`` (a worker died): stop it, start a new one
         (not waited for: it starts while segments are retried alone)."""
@@ -143,7 +184,7 @@ class _Lease:
             return  # already replaced
         pool = self.pool
         pool.stop()
-        self.pool = _Pool(self.workers, wait=False)
+        self.pool = _Pool(self.workers)
         with _LOCK:
             if _SHARED["pool"] is pool:
                 _SHARED["pool"] = self.pool

@@ -28,7 +28,7 @@ import logging
 import os
 import sys
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from time import perf_counter
 from typing import Any, Literal
@@ -45,6 +45,8 @@ from .loop import _Chunk, _Deaths, _Run, _Tally
 from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
+from .status import LockWatch, Status
+from .warncount import WarningKey, merge, warning_lines
 from .worker import _ID, _Job, _SecretURL, _WorkerState
 
 __all__ = ["map_segments", "shutdown_workers"]
@@ -136,7 +138,7 @@ class _Mapper:
         errors: str = "record", skip_exceptions: Any = (),
         return_dtypes: Mapping[str, pl.DataType] | None = None,
         dburl: str | URL | None = None, error_column: str = "s2s_error",
-        total: int = 0, cap: int = 500,
+        total: int = 0, cap: int = 500, status: Status | None = None,
     ) -> None:
         check_function(func, 1, "func(segment)", (
             "map_segments calls the function with the segment only. For a function "
@@ -158,8 +160,15 @@ class _Mapper:
                         dtypes, error_column)
         self.paths = () if self.inline else _import_paths(func)
         self.state = _WorkerState() if self.inline else None
-        self.lease = _Lease(self.workers) if executor is None and not self.inline else None
+        #: what the run waits for (workers starting, locks): on ``status``'s bar and log,
+        #: else on the bar of each ``map`` and the "s2sframe" logger
+        self.status = status if status is not None else Status(self.name)
+        self.own_status = status is None
+        self.lease = _Lease(self.workers, self.status) \
+            if executor is None and not self.inline else None
         self.deaths = _Deaths(total)
+        #: the warnings the function raised, counted over the run (:mod:`.warncount`)
+        self.warnings: Counter[WarningKey] = Counter()
         self._job_bytes: bytes | None = None
         self._files: dict[tuple[str, int], str] | None = None
 
@@ -247,8 +256,10 @@ class _Mapper:
             total=df.height, initial=resumed, unit="seg", desc=name, disable=not progress,
             dynamic_ncols=True, smoothing=0.05,
         )
+        if self.own_status:
+            self.status.bar = bar
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
-                   bar, self.deaths, self.files)
+                   bar, self.deaths, self.files, self.status)
         run.tally.resumed = resumed
         if resumed and parts is not None:
             for _, frame in parts.frames():  # what the previous runs returned, first
@@ -256,15 +267,25 @@ class _Mapper:
         t0 = perf_counter()
         width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
         try:
-            run.run(chunks, max_inflight=2 * width)
+            with LockWatch(self.url, self.status, _db.WORKER_APPLICATION_NAME):
+                run.run(chunks, max_inflight=2 * width)
         finally:
+            merge(self.warnings, run.tally.warnings)
+            if self.own_status:
+                self.status.bar = None
             bar.close()
         frames = parts.frames() if parts is not None else run.tally.frames
         final = _assemble(df, frames, job)
         if parts is not None:
             parts.finish(final)
-        _summary(run.tally, df.height, name, perf_counter() - t0, progress)
+        _summary(run.tally, df.height, name, perf_counter() - t0, progress,
+                 self.warning_lines(run.tally.warnings))
         return final
+
+    def warning_lines(self, counts: Counter[WarningKey] | None = None) -> list[str]:
+        """Each distinct warning of the function once, with its count (default: the
+        warnings of every ``map`` of this run)."""
+        return warning_lines(self.warnings if counts is None else counts, self.files)
 
 
 def map_segments(
@@ -373,7 +394,8 @@ def map_segments(
         return mapper.map(df, output=output, overwrite=overwrite, progress=progress)
 
 
-def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> None:
+def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool,
+             warned: list[str]) -> None:
     ok = t.done - t.skipped - t.failed
     rate = t.done / seconds if seconds > 0 else 0.0
     line = (
@@ -384,6 +406,9 @@ def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool) -> No
         line += f"; {t.resumed} of {total} done by a previous run"
     for kind, n in sorted(t.decoded.items()):
         line += f"; {kind}: {n}"
+    if warned:
+        line += f"\n{name} raised these warnings (each shown once, with its count):"
+        line += "".join(f"\n  {w}" for w in warned)
     logger.info(line)
     if show:
         print(line, file=sys.stderr)
