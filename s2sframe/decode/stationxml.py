@@ -19,7 +19,7 @@ import io
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
 import cachetools
@@ -27,6 +27,7 @@ from obspy import Inventory
 
 from ..exceptions import SkipSegment
 from .counters import SYSTEM_ERRORS
+from .invshare import SharedInventories
 from .lazyxml import SKELETON_FACTOR, LazyResponse, parse_stationxml
 from .responses import enable_response_cache
 
@@ -164,6 +165,20 @@ def _decompressed(data: bytes | None) -> bytes:
     return xml
 
 
+def _read_or_error(data: bytes | None | Callable[[], bytes | None]) -> tuple[Inventory | str, int]:
+    """``(inventory, nbytes)`` of ``data`` (or of what it returns), or ``(message, nbytes)``
+    if it cannot be read (the SkipSegment's message, as the caches keep it)."""
+    try:
+        return _read(data() if callable(data) else data)
+    except SkipSegment as exc:
+        return _error_item(str(exc))
+
+
+def _error_item(message: str) -> tuple[str, int]:
+    """A station's error as the caches keep it: ``(message, nbytes)``."""
+    return message, len(message) + 200
+
+
 def _read(data: bytes | None) -> tuple[Inventory, int]:
     """``(inventory, nbytes)`` (see :func:`read_inventory`, :func:`~.lazyxml.parse_stationxml`)."""
     xml = _decompressed(data)
@@ -242,6 +257,13 @@ class InventoryCache:
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
+        self._shared: tuple[SharedInventories | None, frozenset] = (None, frozenset())
+
+    def share(self, store: SharedInventories | None, station_ids: Iterable[Hashable]) -> None:
+        """Read the inventories of ``station_ids`` through ``store`` from now on (the
+        stations other processes of the run may meet too: each is parsed once per run,
+        see :mod:`.invshare`); ``store=None``: no sharing."""
+        self._shared = (store, frozenset(station_ids) if store is not None else frozenset())
 
     def _put(self, station_id: Hashable, value: Inventory | str, nbytes: int) -> None:
         with self._lock:
@@ -280,11 +302,11 @@ class InventoryCache:
         if value is not _MISSING:
             self._hits += 1
         else:
-            try:
-                value, nbytes = _read(data() if callable(data) else data)
-            except SkipSegment as exc:
-                value = str(exc)
-                nbytes = len(value) + 200
+            store, shared = self._shared
+            if store is not None and station_id in shared:
+                value, nbytes = store.get_or_read(station_id, lambda: _read_or_error(data))
+            else:
+                value, nbytes = _read_or_error(data)
             self._misses += 1
             self._put(station_id, value, nbytes)
         if isinstance(value, str):
@@ -309,8 +331,7 @@ class InventoryCache:
 
     def __setitem__(self, station_id: Hashable, value: Inventory | SkipSegment) -> None:
         if isinstance(value, SkipSegment):
-            value = str(value)
-            nbytes = len(value) + 200
+            value, nbytes = _error_item(str(value))
         elif isinstance(value, Inventory):
             enable_response_cache(value)
             nbytes = inventory_nbytes(value)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..decode.invshare import SharedInventories
 from ..exceptions import ProcessingError
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
@@ -38,6 +39,7 @@ DIED = (
 class _Chunk:
     positions: np.ndarray  # rows of the input frame (a view of the run's order array)
     single: bool = False  # a retry of one segment, alone in the pool
+    shared: tuple[int, ...] = ()  # its stations that other chunks have too
 
 
 @dataclass
@@ -104,8 +106,10 @@ class _Run:
         executor: cf.Executor | None,
         lease: _Lease | None, state: _WorkerState | None, output: _Parts | None, bar: Any,
         deaths: _Deaths, files: Callable[[str, int], str | None],
+        store: SharedInventories | None = None,
     ) -> None:
         self.df = df
+        self.store = store  # where workers share the inventories of chunks' shared stations
         self.job = job
         self.job_bytes, self.paths = sent  # the pickled job, the parent's import path
         self.user_executor = executor
@@ -135,8 +139,9 @@ class _Run:
             try:
                 if self.state is not None:
                     return exe.submit(self._inline, frame), exe
+                shared = (self.store, chunk.shared) if self.store is not None and chunk.shared else None
                 return exe.submit(_run_chunk, self.job.run_id, self.job_bytes, frame,
-                                  self.paths), exe
+                                  self.paths, shared), exe
             except cf.BrokenExecutor:
                 if attempt:
                     raise
@@ -191,7 +196,7 @@ class _Run:
                             self.deaths.check(self.job.name)
                         else:
                             retry.extend(
-                                _Chunk(chunk.positions[i:i + 1], single=True)
+                                _Chunk(chunk.positions[i:i + 1], single=True, shared=chunk.shared)
                                 for i in range(len(chunk.positions))
                             )
                     elif isinstance(exc, ResultTypeError):

@@ -28,6 +28,7 @@ from sqlalchemy.engine import URL, make_url
 from ..db import urls as _db
 from ..db.retry import is_transient
 from ..decode import counters
+from ..decode.invshare import SharedInventories
 from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
 from .segment import _describe, make_segments
@@ -207,15 +208,22 @@ def _worker_pid() -> int:
     return os.getpid()
 
 
+#: stations of a chunk that other chunks have too, and the run's folder where their
+#: inventories are shared (:class:`~s2sframe.decode.invshare.SharedInventories`)
+Shared = tuple[SharedInventories, tuple[int, ...]]
+
+
 def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
-               paths: tuple[str, ...] = ()) -> _ChunkResult:
+               paths: tuple[str, ...] = (), shared: Shared | None = None) -> _ChunkResult:
     """Task run in workers: process the segments of ``chunk`` (a slice of the frame)."""
     _limit_threads()
     job = _STATE.start(run_id, job_bytes, paths)
-    return _process(job, chunk, _STATE)
+    return _process(job, chunk, _STATE, shared)
 
 
-def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
+def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
+             shared: Shared | None = None) -> _ChunkResult:
+    state.inventories.share(*(shared or (None, ())))
     source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
     ids: list[int] = chunk.get_column(_ID).to_list()
     try:
