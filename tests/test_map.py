@@ -514,6 +514,42 @@ def test_function_defined_in_main_via_python_c(url):
     assert len(done) > len(rows) / 2 and all(r["pid"] != printed["parent"] for r in done)
 
 
+def test_workers_remove_responses_without_matplotlib(url):
+    """A fresh pool's workers run ``trace.remove_response`` without importing
+    matplotlib (obspy.signal's __init__ deferred: ~30 MB each), with the same results
+    as a process that imports ObsPy as usual; ``from obspy.signal import PPSD`` works."""
+    code = (
+        "import json, sys, numpy as np, s2sframe, s2sframe.engine.namespace\n"
+        "def probe(segment):\n"
+        "    trace = segment.stream()[0]\n"
+        "    trace.remove_response(segment.inventory(), output='ACC')\n"
+        "    return {'pga': float(np.abs(trace.data).max()),\n"
+        "            'matplotlib': 'matplotlib' in sys.modules, 'pid': __import__('os').getpid()}\n"
+        "def ppsd(segment):\n"
+        "    from obspy.signal import PPSD\n"
+        "    return PPSD.__name__\n"
+        f"df = s2sframe.scan({url!r}).select('id').collect()\n"
+        "out = df.s2s.map_segments(probe, workers=2, progress=False)\n"
+        "names = df.head(2).s2s.map_segments(ppsd, workers=2, progress=False)['ppsd'].to_list()\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "ref = df.s2s.map_segments(probe, workers=0, progress=False)\n"
+        "print(json.dumps({'out': out.to_dicts(), 'ref': ref.to_dicts(), 'names': names,\n"
+        "                  'parent': __import__('os').getpid()}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, ref = printed["out"], printed["ref"]
+    done = [r for r in out if r["s2s_error"] is None]
+    assert len(done) > len(out) / 2 and all(r["pid"] != printed["parent"] for r in done)
+    assert not any(r["matplotlib"] for r in done)
+    assert all(r["matplotlib"] for r in ref if r["s2s_error"] is None)  # as ObsPy imports
+    assert [(r["id"], r["pga"], r["s2s_error"]) for r in out] == [
+        (r["id"], r["pga"], r["s2s_error"]) for r in ref]
+    assert printed["names"] == ["PPSD", "PPSD"]
+
+
 def pga_pid(segment):
     return {"pga": pga(segment), "pid": os.getpid()}
 
