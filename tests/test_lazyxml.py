@@ -290,3 +290,29 @@ def test_module_doctests() -> None:
     for module in (lazyxml, stationxml, invshare):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_twin_responses_share_plans_and_memo_once_read(example_db: Path) -> None:
+    """The same instrument at two stations (responses equal but for their ids and
+    names) is evaluated once: twins are joined when read (not before: nothing to
+    share), responses that differ are not, and evaluations stay ObsPy's."""
+    from s2sframe.decode import clear_response_cache, response_cache_info
+
+    _, data = geofon_documents()[0]
+    renamed = data.replace(b'resourceId="', b'resourceId="other-')
+    assert renamed != data
+    clear_response_cache()
+    first, _ = parse_stationxml(data)
+    second, _ = parse_stationxml(renamed)
+    a, b = first[0][0][0].response, second[0][0][0].response
+    other = second[0][0][1].response  # another channel
+    assert a._memo_token != b._memo_token  # not read yet
+    ra = a.get_evalresp_response(0.01, 4096, output="ACC")
+    rb = b.get_evalresp_response(0.01, 4096, output="ACC")
+    assert a.loaded and b.loaded and b._memo_token == a._memo_token and b._plans is a._plans
+    assert response_cache_info().hits == 1  # the second one came from the memo
+    assert np.array_equal(ra[0], rb[0]) and np.array_equal(ra[1], rb[1])
+    reference = _obspy(renamed)[0][0][0].response.get_evalresp_response(0.01, 4096, output="ACC")
+    assert relative_error(rb[0], reference[0]) < 1e-8
+    other.load()
+    assert other._memo_token != a._memo_token and other._plans is not a._plans

@@ -111,7 +111,7 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         if type(obj) is LazyResponse and not obj.loaded:
-            return LazyResponse, (*obj._source, True)  # type: ignore[misc]
+            return LazyResponse, (*obj._source, obj._shared)  # type: ignore[misc]
         return NotImplemented
 
 
