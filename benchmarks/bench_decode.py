@@ -42,6 +42,7 @@ from obspy.io.mseed.core import _read_mseed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from s2sframe.decode import read_inventory, read_mseed  # noqa: E402
 
@@ -231,13 +232,10 @@ def bench_response(repeat: int) -> None:
 
 def stationxml_documents() -> list[tuple[str, bytes]]:
     """``(label, StationXML)`` of the example database's stations, else ObsPy's example."""
-    if EXAMPLE_DB.is_file():
-        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
-        try:
-            rows = con.execute("SELECT network || '.' || station, inventory_xml FROM stations "
-                               "WHERE inventory_xml IS NOT NULL ORDER BY id").fetchall()
-        finally:
-            con.close()
+    from bench_map import example_stationxml
+
+    rows = example_stationxml()
+    if rows:
         return [(name, gzip.decompress(blob)) for name, blob in rows]
     buf = io.BytesIO()
     obspy.read_inventory().write(buf, format="STATIONXML")

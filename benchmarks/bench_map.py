@@ -100,19 +100,24 @@ def inventory_template() -> tuple[bytes | None, str]:
     responses with FIR decimation stages, as in real downloads) when the shared
     fixtures are present; else None (ObsPy's example responses, much cheaper to
     evaluate, which makes W2 unrealistically fast for every method)."""
-    if EXAMPLE_DB.is_file():
-        import sqlite3
-
-        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT network, station, inventory_xml FROM stations "
-                              "WHERE inventory_xml IS NOT NULL ORDER BY id LIMIT 1").fetchone()
-        finally:
-            con.close()
-        if row is not None:
-            return row[2], (f"real GEOFON responses of {row[0]}.{row[1]} (with FIR stages) "
-                            f"from {EXAMPLE_DB}")
+    for name, blob in example_stationxml()[:1]:
+        return blob, f"real GEOFON responses of {name} (with FIR stages) from {EXAMPLE_DB}"
     return None, f"ObsPy's example responses ({EXAMPLE_DB} not found)"
+
+
+def example_stationxml() -> list[tuple[str, bytes]]:
+    """``("NET.STA", stored (gzipped) StationXML)`` of the example database's stations
+    that have one, in id order; [] without the shared fixtures."""
+    if not EXAMPLE_DB.is_file():
+        return []
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT network || '.' || station, inventory_xml FROM stations "
+                           "WHERE inventory_xml IS NOT NULL ORDER BY id").fetchall()
+    finally:
+        con.close()
 
 
 def ensure_database(with_data: int) -> str:

@@ -490,6 +490,15 @@ def test_killed_parent_resumes_to_the_uninterrupted_result(df, url, tmp_path):
     assert not parts.exists()
 
 
+def _python_c(code: str) -> dict:
+    """Run ``python -c code`` (functions it defines live in ``__main__``); return the
+    JSON it prints last."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_function_defined_in_main_via_python_c(url):
     code = (
         "import json, numpy as np, s2sframe, s2sframe.engine.namespace\n"
@@ -500,10 +509,7 @@ def test_function_defined_in_main_via_python_c(url):
         "rows = out.select('id', 'peak', 'pid', 's2s_error').to_dicts()\n"
         "print(json.dumps({'parent': __import__('os').getpid(), 'rows': rows}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stderr
-    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    printed = _python_c(code)
     rows = printed["rows"]
     expected = _run(s2sframe.scan(url).select("id").collect(),
                     lambda s: int(np.abs(s.stream()[0].data).max()), url, workers=0)
@@ -536,10 +542,7 @@ def test_workers_remove_responses_without_matplotlib(url):
         "print(json.dumps({'out': out.to_dicts(), 'ref': ref.to_dicts(), 'names': names,\n"
         "                  'parent': __import__('os').getpid()}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stderr
-    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    printed = _python_c(code)
     out, ref = printed["out"], printed["ref"]
     done = [r for r in out if r["s2s_error"] is None]
     assert len(done) > len(out) / 2 and all(r["pid"] != printed["parent"] for r in done)
