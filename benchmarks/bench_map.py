@@ -14,8 +14,8 @@ processes (default 2) everywhere:
     decoder (pymseed straight to NumPy);
   * *ORM*: stream2segment's way: SQLAlchemy ORM Segment objects, ``obspy.read``.
 - **W2**: ``trace.remove_response(inventory, output="ACC")`` then PGA.
-  * ``map_segments`` as above (inventories parsed once per station per worker,
-    responses evaluated fast and memoized by ``s2sframe.decode``);
+  * ``map_segments`` as above (each StationXML parsed once per run, responses read
+    on first use, evaluated fast and memoized by ``s2sframe.decode``);
   * *ORM*: the same ObsPy calls on ORM objects (inventory parsed once per station
     per process, as stream2segment caches it on the Station object), on a sample
     of ``--orm-sample`` segments because it is slow: all the segments of the first

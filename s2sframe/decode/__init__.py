@@ -18,7 +18,8 @@
   :func:`fast_response_stats`: how many evaluations were fast, how many fell back.
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
   bounded in bytes (:func:`inventory_nbytes`), one per worker process (and one in
-  the viewer), so each StationXML is parsed at most once per process.
+  the viewer), so each StationXML is parsed at most once per process (once per run
+  in ``map_segments``: :mod:`s2sframe.decode.invshare`).
 
 The implementation lives in :mod:`s2sframe.decode.mseed` (with :mod:`s2sframe.decode.mseed_vector`
 and :mod:`s2sframe.decode.mseed_trace`), :mod:`s2sframe.decode.stationxml` (with :mod:`s2sframe.decode.lazyxml`) and

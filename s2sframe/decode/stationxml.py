@@ -7,7 +7,9 @@
   (:class:`~.responses.CachedResponse`).
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
   bounded in bytes, one per worker, so each StationXML is parsed at most once per
-  process as long as its station stays among the most recently used.
+  process as long as its station stays among the most recently used; the stations
+  other workers of the run meet too go through the run's
+  :class:`~.invshare.SharedInventories` (:meth:`InventoryCache.share`).
 """
 
 from __future__ import annotations

@@ -377,7 +377,9 @@ def map_segments(
         Run the chunks on this executor instead, e.g. ``dask.distributed``'s
         ``client.get_executor()`` to use many machines (with PostgreSQL).
     chunksize : int, optional
-        Segments per task (default: up to 500, at least 4 tasks per worker).
+        Segments per task (default: up to 500, at least 4 tasks per worker). Tasks
+        are cut where the station changes when that leaves them at least half full,
+        so that a station's segments go to one worker.
     errors : {"record", "raise"}
         "record": any exception of ``func`` is recorded in the error column and the
         run goes on. "raise": only :class:`~s2sframe.SkipSegment` and
