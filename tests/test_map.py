@@ -334,6 +334,37 @@ def test_station_chunks_cut_at_station_changes():
         [(0, 2), (2, 4), (4, 5)], {1})
 
 
+def test_shared_inventories_removed_when_their_last_chunk_is_back():
+    """The run's folder holds only the stations of chunks still out (and the last
+    station of a batch, which the next batch may need)."""
+    from s2sframe.decode.invshare import SharedInventories
+    from s2sframe.engine.loop import _Chunk, _Sharing
+
+    sharing = _Sharing(SharedInventories.create())
+    try:
+        chunks = [_Chunk(np.arange(2), shared=s) for s in [(1,), (1, 2), (2,), (3,)]]
+        for chunk in chunks:
+            sharing.add(chunk)
+        for station in (1, 2, 3):
+            sharing.store.get_or_read(station, lambda: ("error", 205))
+        sharing.keep = 3
+
+        def held():
+            return sorted(int(n.split(".")[0]) for n in os.listdir(sharing.store.folder)
+                          if n.endswith(".pickle"))
+
+        assert held() == [1, 2, 3]
+        sharing.done(chunks[1])
+        assert held() == [1, 2, 3]
+        sharing.done(chunks[0])
+        assert held() == [2, 3]
+        sharing.done(chunks[2])
+        sharing.done(chunks[3])
+        assert held() == [3]  # kept for the next batch
+    finally:
+        sharing.store.remove()
+
+
 @pytest.mark.parametrize("how", ["map_segments", "imap"])
 def test_each_stationxml_parsed_once_per_run_across_workers(df, url, tmp_path, how):
     """Stations with more segments than a chunk (12 here, chunks of 5) and at the edge

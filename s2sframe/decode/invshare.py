@@ -5,13 +5,16 @@ a station whose segments still span several chunks (more segments than a chunk, 
 at the edge of a batch) may be met by several workers. Its inventory goes through
 a :class:`SharedInventories` folder: the first worker to need it parses the
 StationXML and writes the inventory there, pickled with its responses still unread
-(their bytes: :class:`~.lazyxml.LazyResponse`), and the others load that, 60x
-faster than parsing (GEOFON, 690 KiB: 25 ms to parse, 0.4 ms to unpickle). A lock
-file per station (``flock``: released by the kernel if its holder dies) makes a
-worker that needs a station being parsed wait for it rather than parse it too, so
-each StationXML is parsed once per run. The folder lives in the temporary folder,
-one per run, and is removed when the run ends (a run killed before that leaves it
-to the next run, which removes folders of processes that are gone).
+(their bytes: :class:`~.lazyxml.LazyResponse`), and the others load that, ~20x
+faster than parsing (GEOFON, 690 KiB: 23 ms to parse, 1.2 ms to lock, read and
+unpickle; ``benchmarks/bench_decode.py --parts stationxml``). A lock file per
+station (``flock``: released by the kernel if its holder dies) makes a worker that
+needs a station being parsed wait for it rather than parse it too, so each
+StationXML is parsed once per run. The folder lives in the temporary folder, one
+per run; the run removes a station's files when no chunk needs them any more
+(:meth:`SharedInventories.discard`) and the folder when it ends (a run killed
+before that leaves it to the next run, which removes folders of processes that are
+gone).
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ class SharedInventories:
     ('no inventory', 300)
     >>> store.get_or_read(7, lambda: ("never read again", 0))  # from the folder
     ('no inventory', 300)
+    >>> store.discard(7)
+    >>> store.get_or_read(7, lambda: ("read again", 0))
+    ('read again', 0)
     >>> store.remove()
     >>> os.path.exists(store.folder)
     False
@@ -71,6 +77,13 @@ class SharedInventories:
     def remove(self) -> None:
         """Remove the folder and what it holds."""
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def discard(self, key: int) -> None:
+        """Remove what the folder holds of station ``key`` (no process needs it any more)."""
+        path = os.path.join(self.folder, f"{int(key)}.pickle")
+        for name in (path, path + ".lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
 
     def get_or_read(self, key: int, read: Callable[[], tuple[Any, int]]) -> tuple[Any, int]:
         """``(value, nbytes)`` of station ``key``: from the folder, else ``read()`` (and

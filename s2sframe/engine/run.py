@@ -42,7 +42,7 @@ from ..db import schema as S
 from ..db import urls as _db
 from ..decode.invshare import SharedInventories
 from .functions import _code_files, _import_paths, _name_of, check_function
-from .loop import _Chunk, _Deaths, _Run, _Tally
+from .loop import _Chunk, _Deaths, _Run, _Sharing, _Tally
 from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
@@ -205,7 +205,7 @@ class _Mapper:
         self._files: dict[tuple[str, int], str] | None = None
         self.total, self.seen = total, 0  # segments of the run, of its batches so far
         self.carry: int | None = None  # last station of the last batch, if shared
-        self.store: SharedInventories | None = None  # where workers share inventories
+        self.sharing: _Sharing | None = None  # where workers share inventories
 
     def __enter__(self) -> _Mapper:
         return self
@@ -217,9 +217,9 @@ class _Mapper:
         """End the run: the pool is kept for the next run (or stopped if private)."""
         if self.lease is not None:
             self.lease.release()
-        if self.store is not None:
-            self.store.remove()
-            self.store = None
+        if self.sharing is not None:
+            self.sharing.store.remove()
+            self.sharing = None
 
     @property
     def job_bytes(self) -> bytes:
@@ -258,13 +258,17 @@ class _Mapper:
             split.add(self.carry)
         if self.inline:  # one process: its own cache is enough
             split = set()
-        if split and self.store is None:
-            self.store = SharedInventories.create()
+        if split and self.sharing is None:
+            self.sharing = _Sharing(SharedInventories.create())
         chunks: deque[_Chunk] = deque()
         for start, stop in bounds:
             edges = {stations[start], stations[stop - 1]}
             shared = tuple(sorted(int(s) for s in edges if not np.isnan(s) and int(s) in split))
             chunks.append(_Chunk(order[start:stop], shared=shared))
+            if shared and self.sharing is not None:
+                self.sharing.add(chunks[-1])
+        if self.sharing is not None:
+            self.sharing.keep = self.carry
         return chunks
 
     def map(self, df: pl.DataFrame, *, output: str | os.PathLike | None = None,
@@ -323,7 +327,7 @@ class _Mapper:
             dynamic_ncols=True, smoothing=0.05,
         )
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
-                   bar, self.deaths, self.files, self.store)
+                   bar, self.deaths, self.files, self.sharing)
         run.tally.resumed = resumed
         if resumed and parts is not None:
             for _, frame in parts.frames():  # what the previous runs returned, first
