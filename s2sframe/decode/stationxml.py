@@ -2,7 +2,7 @@
 
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
-  channel responses are read on first use (:mod:`.lazyxml`: 10x faster than ObsPy's
+  channel responses are read on first use (:mod:`.lazyxml`: 8-12x faster than ObsPy's
   reader, equal inventories) and evaluated fast and memoized
   (:class:`~.responses.CachedResponse`).
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
