@@ -9,10 +9,17 @@
    one from ``read_inventory`` (memoized responses), on the real inventory of the
    example database when ``../shared/fixtures`` is present, else on
    ``obspy.read_inventory()``'s example, for 20 Hz and 100 Hz 4-minute traces.
+3. StationXML -> Inventory, per document (the GEOFON ones of the example database, else
+   ObsPy's example): ``obspy.read_inventory`` vs ``s2sframe.decode.parse_stationxml``
+   (responses read on first use) vs loading it from a run's folder of shared
+   inventories (``s2sframe.decode.invshare``: what a worker does with a station
+   another worker of the run has parsed); each also with one response read. Median of
+   ``--repeat`` x 3 interleaved runs; every result is checked equal to ObsPy's.
 
 Timings are the best of ``--repeat`` interleaved runs (the machine may be shared). Usage::
 
     python benchmarks/bench_decode.py [--segments 2000] [--repeat 3] [--threads N]
+                                      [--parts mseed,response,stationxml]
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from obspy.io.mseed.core import _read_mseed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from s2sframe.decode import read_inventory, read_mseed  # noqa: E402
 
@@ -222,18 +230,78 @@ def bench_response(repeat: int) -> None:
     print("(cached: steady state, same channel and length; 1st cached: the evaluating call)")
 
 
+def stationxml_documents() -> list[tuple[str, bytes]]:
+    """``(label, StationXML)`` of the example database's stations, else ObsPy's example."""
+    from bench_map import example_stationxml
+
+    rows = example_stationxml()
+    if rows:
+        return [(name, gzip.decompress(blob)) for name, blob in rows]
+    buf = io.BytesIO()
+    obspy.read_inventory().write(buf, format="STATIONXML")
+    return [("obspy.read_inventory() example", buf.getvalue())]
+
+
+def bench_stationxml(repeat: int) -> None:
+    from s2sframe.decode import parse_stationxml
+    from s2sframe.decode.invshare import SharedInventories
+
+    print()
+    print("StationXML -> Inventory (ms, median of interleaved runs; '+1': and one response read)")
+    head = (f"{'document':<28}{'ObsPy':>8}{'+1':>8}{'lazy':>8}{'+1':>8}{'shared':>8}{'+1':>8}"
+            f"{'ObsPy/lazy':>12}{'lazy/shared':>13}")
+    print(head)
+    print("-" * len(head))
+    store = SharedInventories.create()
+    try:
+        for key, (label, xml) in enumerate(stationxml_documents()):
+            store.get_or_read(key, lambda x=xml: parse_stationxml(x))  # written once
+            reference = obspy.read_inventory(io.BytesIO(xml))
+            assert store.get_or_read(key, lambda: (None, 0))[0] == reference
+            assert parse_stationxml(xml)[0] == reference
+            ways = {
+                "obspy": lambda x=xml: obspy.read_inventory(io.BytesIO(x)),
+                "lazy": lambda x=xml: parse_stationxml(x)[0],
+                "shared": lambda k=key: store.get_or_read(k, lambda: (None, 0))[0],
+            }
+            times: dict[str, list[float]] = {f"{w}{r}": [] for w in ways for r in ("", "+1")}
+            for _ in range(3 * repeat):  # interleaved: load from elsewhere hits all alike
+                for way, func in ways.items():
+                    t0 = time.perf_counter()
+                    inv = func()
+                    t1 = time.perf_counter()
+                    inv[0][0][0].response.response_stages  # noqa: B018 - read one response
+                    t2 = time.perf_counter()
+                    times[way].append(t1 - t0)
+                    times[way + "+1"].append(t2 - t0)
+            med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+            print(f"{label + f' ({len(xml) // 1024} KiB)':<28}" + "".join(
+                f"{med[k]:>8.1f}" for k in ("obspy", "obspy+1", "lazy", "lazy+1", "shared",
+                                            "shared+1"))
+                + f"{med['obspy'] / med['lazy']:>11.1f}x{med['lazy'] / med['shared']:>12.1f}x")
+    finally:
+        store.remove()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--segments", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--parts", default="mseed,response,stationxml",
+                        help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     print(
         f"python {sys.version.split()[0]}, obspy {obspy.__version__}, "
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
     )
-    bench_mseed(args.segments, args.repeat, args.threads)
-    bench_response(args.repeat)
+    if "mseed" in parts:
+        bench_mseed(args.segments, args.repeat, args.threads)
+    if "response" in parts:
+        bench_response(args.repeat)
+    if "stationxml" in parts:
+        bench_stationxml(args.repeat)
 
 
 if __name__ == "__main__":

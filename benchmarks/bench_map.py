@@ -14,8 +14,8 @@ processes (default 2) everywhere:
     decoder (pymseed straight to NumPy);
   * *ORM*: stream2segment's way: SQLAlchemy ORM Segment objects, ``obspy.read``.
 - **W2**: ``trace.remove_response(inventory, output="ACC")`` then PGA.
-  * ``map_segments`` as above (inventories parsed once per station per worker,
-    responses evaluated fast and memoized by ``s2sframe.decode``);
+  * ``map_segments`` as above (each StationXML parsed once per run, responses read
+    on first use, evaluated fast and memoized by ``s2sframe.decode``);
   * *ORM*: the same ObsPy calls on ORM objects (inventory parsed once per station
     per process, as stream2segment caches it on the Station object), on a sample
     of ``--orm-sample`` segments because it is slow: all the segments of the first
@@ -46,13 +46,17 @@ in a throwaway virtual environment of its own), else said so. Printed per method
 wall and CPU seconds (the process, its workers and their children), peak RSS of the
 parent and of the largest worker (sampled every 20 ms), PGA equality (rtol 1e-9) with
 stream2segment's (or the ORM's) values, and for map_segments how many workers loky
-restarted for memory ("A worker was restarted ...").
+restarted for memory ("A worker was restarted ..."). Memory is in MiB, decimal MB in
+parentheses (the worst of the runs). ``--baseline FOLDER`` also measures, in the same
+turns, the map_segments of the s2sframe sources in FOLDER (another commit:
+``git archive COMMIT | tar -x -C FOLDER``), imported from there by this same script.
 
 Usage::
 
     python benchmarks/bench_map.py [--segments 20000] [--workers 2]
                                    [--orm-sample 400] [--rss-sizes 20000,100000]
     python benchmarks/bench_map.py --w2 3x70,30x8 [--s2s-python /tmp/s2s-venv/bin/python]
+                                   [--baseline /tmp/inv-base]
 
 Databases are cached under benchmarks/_data/ (git-ignored).
 """
@@ -96,19 +100,24 @@ def inventory_template() -> tuple[bytes | None, str]:
     responses with FIR decimation stages, as in real downloads) when the shared
     fixtures are present; else None (ObsPy's example responses, much cheaper to
     evaluate, which makes W2 unrealistically fast for every method)."""
-    if EXAMPLE_DB.is_file():
-        import sqlite3
-
-        con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT network, station, inventory_xml FROM stations "
-                              "WHERE inventory_xml IS NOT NULL ORDER BY id LIMIT 1").fetchone()
-        finally:
-            con.close()
-        if row is not None:
-            return row[2], (f"real GEOFON responses of {row[0]}.{row[1]} (with FIR stages) "
-                            f"from {EXAMPLE_DB}")
+    for name, blob in example_stationxml()[:1]:
+        return blob, f"real GEOFON responses of {name} (with FIR stages) from {EXAMPLE_DB}"
     return None, f"ObsPy's example responses ({EXAMPLE_DB} not found)"
+
+
+def example_stationxml() -> list[tuple[str, bytes]]:
+    """``("NET.STA", stored (gzipped) StationXML)`` of the example database's stations
+    that have one, in id order; [] without the shared fixtures."""
+    if not EXAMPLE_DB.is_file():
+        return []
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{EXAMPLE_DB}?mode=ro", uri=True)
+    try:
+        return con.execute("SELECT network || '.' || station, inventory_xml FROM stations "
+                           "WHERE inventory_xml IS NOT NULL ORDER BY id").fetchall()
+    finally:
+        con.close()
 
 
 def ensure_database(with_data: int) -> str:
@@ -545,7 +554,7 @@ class TreeUsage:
 
 def w2_child(method: str, url: str, workers: int) -> dict:
     """One W2 measurement of ``method`` on every valid segment, in this (fresh) process."""
-    mb = 1024 * 1024
+    mib = 1024 * 1024
     ids = valid_ids(url)
     restarts = 0
     if method == "ours":
@@ -597,16 +606,18 @@ def w2_child(method: str, url: str, workers: int) -> dict:
                 for f in [pool.submit(_orm_task, url, p.tolist(), "w2") for p in parts]:
                     values.update(f.result()[1])
     return {"n": len(ids), "seconds": usage.seconds, "cpu": usage.cpu_seconds,
-            "parent_mb": usage.peak_parent / mb, "worker_mb": usage.peak_worker / mb,
+            "parent_mib": usage.peak_parent / mib, "worker_mib": usage.peak_worker / mib,
             "restarts": restarts, "values": {str(k): v for k, v in values.items()
                                              if v is not None}}
 
 
-def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str) -> None:
+def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str,
+               baseline: str | None = None) -> None:
     """W2 of map_segments, the ORM way and stream2segment side by side (see ``--w2``)."""
     probe = subprocess.run([s2s_python, "-c", "import stream2segment.process"],
                            capture_output=True, text=True)
-    methods = ["ours", "orm"] + (["s2s"] if probe.returncode == 0 else [])
+    methods = (["ours"] + (["base"] if baseline else []) + ["orm"]
+               + (["s2s"] if probe.returncode == 0 else []))
     if probe.returncode:
         print(f"stream2segment is not importable by {s2s_python}: measured without it "
               "(install stream2segment in a virtual environment of its own and pass its "
@@ -620,11 +631,12 @@ def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str) -> None:
         for _ in range(repeat):  # interleaved: load from elsewhere hits every method
             for method in methods:
                 python = s2s_python if method == "s2s" else sys.executable
+                root = baseline if method == "base" else str(ROOT)  # s2sframe from there
                 out = subprocess.run(
-                    [python, __file__, "--child", f"w2_{method}", "--url", url,
-                     "--workers", str(workers)],
-                    capture_output=True, text=True, cwd=ROOT,
-                    env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    [python, __file__, "--child", f"w2_{'ours' if method == 'base' else method}",
+                     "--url", url, "--workers", str(workers)],
+                    capture_output=True, text=True, cwd=root,
+                    env={**os.environ, "PYTHONPATH": root})
                 if out.returncode:
                     raise RuntimeError(f"W2 {method} failed:\n{out.stderr[-3000:]}")
                 runs[method].append(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -633,14 +645,18 @@ def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str) -> None:
               f"({best['ours']['n']} segments with valid data), {workers} processes, best "
               f"CPU of {repeat} (load average {load:.1f} before, "
               f"{os.getloadavg()[0]:.1f} after)")
-        print(f"{'method':<34}{'wall s':>8}{'CPU s':>8}{'parent MB':>11}{'worker MB':>11}"
-              f"{'restarts':>10}")
-        labels = {"ours": "map_segments", "orm": "ORM + obspy (stream2segment's way)",
+        print(f"{'method':<34}{'wall s':>8}{'CPU s':>8}{'parent MiB (MB)':>17}"
+              f"{'worker MiB (MB)':>17}{'restarts':>10}")
+        labels = {"ours": "map_segments",
+                  "base": f"map_segments of {Path(baseline or '').name}",
+                  "orm": "ORM + obspy (stream2segment's way)",
                   "s2s": "stream2segment imap(multi_process)"}
         for m in methods:
             r = best[m]
-            print(f"{labels[m]:<34}{r['seconds']:>8.2f}{r['cpu']:>8.2f}{r['parent_mb']:>11.0f}"
-                  f"{r['worker_mb']:>11.0f}{max(x['restarts'] for x in runs[m]):>10}")
+            worker = max(x["worker_mib"] for x in runs[m])  # memory: the worst run
+            print(f"{labels[m]:<34}{r['seconds']:>8.2f}{r['cpu']:>8.2f}"
+                  f"{_mib_mb(max(x['parent_mib'] for x in runs[m])):>17}{_mib_mb(worker):>17}"
+                  f"{max(x['restarts'] for x in runs[m]):>10}")
         ours = best["ours"]
         for m in methods[1:]:
             r = best[m]
@@ -650,6 +666,11 @@ def w2_compare(shapes: str, workers: int, repeat: int, s2s_python: str) -> None:
             print(f"map_segments vs {labels[m]}: CPU {r['cpu'] / ours['cpu']:.1f}x, wall "
                   f"{r['seconds'] / ours['seconds']:.1f}x; PGA {close}/{len(common)} equal "
                   f"within rtol 1e-9")
+
+
+def _mib_mb(mib: float) -> str:
+    """``"253 (265)"``: MiB, and decimal MB in parentheses."""
+    return f"{mib:.0f} ({mib * 1.048576:.0f})"
 
 
 # ------------------------------------------------------------------------- main
@@ -669,6 +690,9 @@ def main() -> None:
                     help="only W2 side by side on EVENTSxSTATIONS databases, e.g. 3x70,30x8")
     ap.add_argument("--s2s-python", default=sys.executable,
                     help="Python that imports stream2segment (for --w2)")
+    ap.add_argument("--baseline", default=None,
+                    help="for --w2: also map_segments of the s2sframe in this folder (e.g. "
+                         "an older commit: git archive COMMIT | tar -x -C FOLDER)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -679,7 +703,8 @@ def main() -> None:
         print(json.dumps(w2_child(args.child[3:], args.url, args.workers)))
         return
     if args.w2:
-        w2_compare(args.w2, args.workers, args.repeat, args.s2s_python)
+        w2_compare(args.w2, args.workers, args.repeat, args.s2s_python,
+                   args.baseline and str(Path(args.baseline).resolve()))
         return
     if args.child:
         print(json.dumps(child(args.child, args.url, args.workers, args.orm_sample)))

@@ -240,3 +240,79 @@ def test_inventory_cache_bounded_in_bytes(example_db: Path) -> None:
     assert cache.info().misses == 6
     tiny = InventoryCache(max_bytes=1000)  # larger than the cache: returned, not kept
     assert isinstance(tiny.get_or_read(1, blob), obspy.Inventory) and len(tiny) == 0
+
+
+def test_shared_inventories_between_processes_of_a_run(example_db: Path, tmp_path: Path) -> None:
+    """What a run's workers share: the first reads (once), the others load the inventory
+    with its responses still unread, equal to ObsPy's; errors are shared too; a
+    process without the folder reads on its own; folders of dead runs are removed."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from s2sframe.decode.invshare import SharedInventories
+
+    _, data = geofon_documents()[0]
+    store = SharedInventories.create()
+    calls: list[int] = []
+
+    def read() -> tuple[Any, int]:
+        calls.append(1)
+        return parse_stationxml(data)
+
+    first, nbytes = store.get_or_read(5, read)
+    shared, shared_nbytes = store.get_or_read(5, read)
+    assert len(calls) == 1 and shared is not first and shared_nbytes == nbytes
+    response = shared[0][0][0].response
+    assert isinstance(response, LazyResponse) and not response.loaded
+    assert shared == obspy.read_inventory(io.BytesIO(data))
+    assert store.get_or_read(6, lambda: ("invalid StationXML: x", 221)) == (
+        "invalid StationXML: x", 221)
+    assert store.get_or_read(6, read) == ("invalid StationXML: x", 221) and len(calls) == 1
+    store.remove()
+    assert not os.path.exists(store.folder)
+    assert store.get_or_read(5, read)[1] == nbytes and len(calls) == 2  # no folder: read here
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    orphan = Path(tempfile.gettempdir(), f"s2s-inventories-{dead}-x")
+    orphan.mkdir()
+    (orphan / "1.pickle").write_bytes(b"")
+    SharedInventories.create().remove()
+    assert not orphan.exists()
+
+
+def test_module_doctests() -> None:
+    import doctest
+
+    from s2sframe.decode import invshare, lazyxml, stationxml
+
+    for module in (lazyxml, stationxml, invshare):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_twin_responses_share_plans_and_memo_once_read(example_db: Path) -> None:
+    """The same instrument at two stations (responses equal but for their ids and
+    names) is evaluated once: twins are joined when read (not before: nothing to
+    share), responses that differ are not, and evaluations stay ObsPy's."""
+    from s2sframe.decode import clear_response_cache, response_cache_info
+
+    _, data = geofon_documents()[0]
+    renamed = data.replace(b'resourceId="', b'resourceId="other-')
+    assert renamed != data
+    clear_response_cache()
+    first, _ = parse_stationxml(data)
+    second, _ = parse_stationxml(renamed)
+    a, b = first[0][0][0].response, second[0][0][0].response
+    other = second[0][0][1].response  # another channel
+    assert a._memo_token != b._memo_token  # not read yet
+    ra = a.get_evalresp_response(0.01, 4096, output="ACC")
+    rb = b.get_evalresp_response(0.01, 4096, output="ACC")
+    assert a.loaded and b.loaded and b._memo_token == a._memo_token and b._plans is a._plans
+    assert response_cache_info().hits == 1  # the second one came from the memo
+    assert np.array_equal(ra[0], rb[0]) and np.array_equal(ra[1], rb[1])
+    reference = _obspy(renamed)[0][0][0].response.get_evalresp_response(0.01, 4096, output="ACC")
+    assert relative_error(rb[0], reference[0]) < 1e-8
+    other.load()
+    assert other._memo_token != a._memo_token and other._plans is not a._plans

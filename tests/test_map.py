@@ -201,7 +201,11 @@ def test_segments_of_a_chunk_are_header_checked_together(df, url, monkeypatch):
 
     monkeypatch.setattr(decode, "check_headers", counting)
     out = _run(df.select("id"), amp, url, workers=0, chunksize=10)
-    assert sorted(sizes) == [8, 10, 10, 10, 10]  # 48 segments: one check per chunk
+    from s2sframe.engine.run import station_chunks
+
+    bounds, _ = station_chunks(np.sort(df["station.id"].to_numpy()), 10)
+    assert sorted(sizes) == sorted(stop - start for start, stop in bounds)  # one per chunk
+    assert len(sizes) >= 5 and sum(sizes) == 48
     con = sqlite3.connect(url.removeprefix("sqlite:///"))
     blobs = dict(con.execute("SELECT id, data FROM segments"))
     con.close()
@@ -258,6 +262,133 @@ def test_workers_limit_threads_and_parse_each_inventory_once(df, url):
     per_worker_station = out.drop_nulls("inv").group_by("pid", "station.id").agg(
         pl.col("inv").n_unique())
     assert per_worker_station.height and (per_worker_station["inv"] == 1).all()
+
+
+def parse_log(segment, barrier):
+    """The StationXML documents (digests) this worker parsed in this run (``barrier``,
+    a folder: on its first call each worker waits there for the other one, so that
+    both take part whatever the load)."""
+    import hashlib
+
+    from s2sframe.decode import stationxml
+
+    logs = stationxml.__dict__.setdefault("_test_logs", {})
+    if not logs:  # count the calls of the parser from now on, run by run
+        real = stationxml.parse_stationxml
+
+        def counting(xml):
+            logs[logs["current"]].append(hashlib.sha1(xml).hexdigest())
+            return real(xml)
+
+        stationxml.parse_stationxml = counting
+    logs["current"] = barrier
+    if barrier not in logs:
+        logs[barrier] = []
+        Path(barrier, str(os.getpid())).touch()
+        while len(os.listdir(barrier)) < 2:  # a barrier, not a timer
+            time.sleep(0.01)
+    with __import__("contextlib").suppress(SkipSegment):
+        segment.inventory()
+    return {"pid": os.getpid(), "parsed": " ".join(logs[barrier])}
+
+
+def _parses(out: pl.DataFrame) -> dict[str, int]:
+    """Documents parsed in a run, over all its workers: digest -> times."""
+    from collections import Counter
+
+    last = out.group_by("pid").agg(pl.col("parsed").sort_by(pl.col("parsed").str.len_chars()).last())
+    return Counter(d for log in last["parsed"] for d in log.split())
+
+
+def _own_shared_folders() -> list[str]:
+    import tempfile
+
+    return [n for n in os.listdir(tempfile.gettempdir())
+            if n.startswith(f"s2s-inventories-{os.getpid()}-")]
+
+
+def test_station_chunks_cut_at_station_changes():
+    import doctest
+
+    from s2sframe.engine.run import station_chunks
+
+    runner = doctest.DocTestRunner()
+    for example in doctest.DocTestFinder().find(station_chunks):
+        runner.run(example)
+    assert runner.summarize(verbose=False) == (0, 2)  # its docstring example
+    rng = np.random.default_rng(0)
+    stations = np.repeat(np.arange(40), rng.integers(1, 30, 40))
+    for size in (1, 2, 5, 12, 100):
+        bounds, split = station_chunks(stations, size)
+        assert bounds[0][0] == 0 and bounds[-1][1] == len(stations)
+        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:], strict=False))
+        assert all(0 < stop - start <= size for start, stop in bounds)
+        cut = [stop for _, stop in bounds[:-1] if stations[stop - 1] == stations[stop]]
+        assert split == {int(stations[c]) for c in cut}
+        for c in cut:  # a station is cut only where no change left the chunk half full
+            start = next(s for s, e in bounds if e == c)
+            inside = np.flatnonzero(stations[start + 1:c] != stations[start:c - 1]) + start + 1
+            assert not (inside - start >= max(1, (size + 1) // 2)).any()
+    # rows without a station (NaN) are never one station
+    assert station_chunks(np.array([1.0, 1.0, 1.0, np.nan, np.nan]), 2) == (
+        [(0, 2), (2, 4), (4, 5)], {1})
+
+
+def test_shared_inventories_removed_when_their_last_chunk_is_back():
+    """The run's folder holds only the stations of chunks still out (and the last
+    station of a batch, which the next batch may need)."""
+    from s2sframe.decode.invshare import SharedInventories
+    from s2sframe.engine.loop import _Chunk, _Sharing
+
+    sharing = _Sharing(SharedInventories.create())
+    try:
+        chunks = [_Chunk(np.arange(2), shared=s) for s in [(1,), (1, 2), (2,), (3,)]]
+        for chunk in chunks:
+            sharing.add(chunk)
+        for station in (1, 2, 3):
+            sharing.store.get_or_read(station, lambda: ("error", 205))
+        sharing.keep = 3
+
+        def held():
+            return sorted(int(n.split(".")[0]) for n in os.listdir(sharing.store.folder)
+                          if n.endswith(".pickle"))
+
+        assert held() == [1, 2, 3]
+        sharing.done(chunks[1])
+        assert held() == [1, 2, 3]
+        sharing.done(chunks[0])
+        assert held() == [2, 3]
+        sharing.done(chunks[2])
+        sharing.done(chunks[3])
+        assert held() == [3]  # kept for the next batch
+    finally:
+        sharing.store.remove()
+
+
+@pytest.mark.parametrize("how", ["map_segments", "imap"])
+def test_each_stationxml_parsed_once_per_run_across_workers(df, url, tmp_path, how):
+    """Stations with more segments than a chunk (12 here, chunks of 5) and at the edge
+    of imap's batches are met by both workers: each document is still parsed once
+    (the others load it from the run's shared folder, removed at the end)."""
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    func = functools.partial(parse_log, barrier=str(barrier))
+    if how == "map_segments":
+        out = _run(df.select("id", "station.id"), func, url, workers=2, chunksize=5)
+    else:
+        from s2sframe.process import imap
+
+        def run(segment, config):
+            return {"id": segment.id, "station.id": segment.station.id, **func(segment)}
+
+        out = pl.DataFrame(list(imap(run, url, {"id": ">0"}, multi_process=2, chunksize=5)))
+    assert out.height == df.height
+    met = out.group_by("station.id").agg(pl.col("pid").n_unique())
+    assert (met["pid"] == 2).any()  # a station met by both workers
+    parses = _parses(out)
+    assert len(parses) == 3  # the stations with a StationXML (the 4th has none)
+    assert set(parses.values()) == {1}
+    assert _own_shared_folders() == []
 
 
 def test_sqlite_workers_keep_their_connection_but_no_lock(df, url):
@@ -390,6 +521,15 @@ def test_killed_parent_resumes_to_the_uninterrupted_result(df, url, tmp_path):
     assert not parts.exists()
 
 
+def _python_c(code: str) -> dict:
+    """Run ``python -c code`` (functions it defines live in ``__main__``); return the
+    JSON it prints last."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_function_defined_in_main_via_python_c(url):
     code = (
         "import json, numpy as np, s2sframe, s2sframe.engine.namespace\n"
@@ -400,10 +540,7 @@ def test_function_defined_in_main_via_python_c(url):
         "rows = out.select('id', 'peak', 'pid', 's2s_error').to_dicts()\n"
         "print(json.dumps({'parent': __import__('os').getpid(), 'rows': rows}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert proc.returncode == 0, proc.stderr
-    printed = json.loads(proc.stdout.strip().splitlines()[-1])
+    printed = _python_c(code)
     rows = printed["rows"]
     expected = _run(s2sframe.scan(url).select("id").collect(),
                     lambda s: int(np.abs(s.stream()[0].data).max()), url, workers=0)
@@ -412,6 +549,39 @@ def test_function_defined_in_main_via_python_c(url):
     assert [r["s2s_error"] for r in rows] == expected["s2s_error"].to_list()
     done = [r for r in rows if r["s2s_error"] is None]
     assert len(done) > len(rows) / 2 and all(r["pid"] != printed["parent"] for r in done)
+
+
+def test_workers_remove_responses_without_matplotlib(url):
+    """A fresh pool's workers run ``trace.remove_response`` without importing
+    matplotlib (obspy.signal's __init__ deferred: ~30 MB each), with the same results
+    as a process that imports ObsPy as usual; ``from obspy.signal import PPSD`` works."""
+    code = (
+        "import json, sys, numpy as np, s2sframe, s2sframe.engine.namespace\n"
+        "def probe(segment):\n"
+        "    trace = segment.stream()[0]\n"
+        "    trace.remove_response(segment.inventory(), output='ACC')\n"
+        "    return {'pga': float(np.abs(trace.data).max()),\n"
+        "            'matplotlib': 'matplotlib' in sys.modules, 'pid': __import__('os').getpid()}\n"
+        "def ppsd(segment):\n"
+        "    from obspy.signal import PPSD\n"
+        "    return PPSD.__name__\n"
+        f"df = s2sframe.scan({url!r}).select('id').collect()\n"
+        "out = df.s2s.map_segments(probe, workers=2, progress=False)\n"
+        "names = df.head(2).s2s.map_segments(ppsd, workers=2, progress=False)['ppsd'].to_list()\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "ref = df.s2s.map_segments(probe, workers=0, progress=False)\n"
+        "print(json.dumps({'out': out.to_dicts(), 'ref': ref.to_dicts(), 'names': names,\n"
+        "                  'parent': __import__('os').getpid()}))\n"
+    )
+    printed = _python_c(code)
+    out, ref = printed["out"], printed["ref"]
+    done = [r for r in out if r["s2s_error"] is None]
+    assert len(done) > len(out) / 2 and all(r["pid"] != printed["parent"] for r in done)
+    assert not any(r["matplotlib"] for r in done)
+    assert all(r["matplotlib"] for r in ref if r["s2s_error"] is None)  # as ObsPy imports
+    assert [(r["id"], r["pga"], r["s2s_error"]) for r in out] == [
+        (r["id"], r["pga"], r["s2s_error"]) for r in ref]
+    assert printed["names"] == ["PPSD", "PPSD"]
 
 
 def pga_pid(segment):

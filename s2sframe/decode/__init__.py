@@ -7,7 +7,7 @@
   :func:`check_headers` checks the record headers of a batch of buffers at once, for
   :func:`read_mseed` to decode each of them later without checking again.
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
-* :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory`, 10x
+* :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory`, 8-12x
   faster than ObsPy's reader (channel responses are read on first use:
   :func:`parse_stationxml`, :class:`LazyResponse`), equal to ObsPy's, whose channel
   responses are evaluated fast and memoized (:class:`CachedResponse`), so plain
@@ -18,7 +18,8 @@
   :func:`fast_response_stats`: how many evaluations were fast, how many fell back.
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
   bounded in bytes (:func:`inventory_nbytes`), one per worker process (and one in
-  the viewer), so each StationXML is parsed at most once per process.
+  the viewer), so each StationXML is parsed at most once per process (once per run
+  in ``map_segments``: :mod:`s2sframe.decode.invshare`).
 
 The implementation lives in :mod:`s2sframe.decode.mseed` (with :mod:`s2sframe.decode.mseed_vector`
 and :mod:`s2sframe.decode.mseed_trace`), :mod:`s2sframe.decode.stationxml` (with :mod:`s2sframe.decode.lazyxml`) and

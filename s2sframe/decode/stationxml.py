@@ -2,12 +2,14 @@
 
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
-  channel responses are read on first use (:mod:`.lazyxml`: 10x faster than ObsPy's
+  channel responses are read on first use (:mod:`.lazyxml`: 8-12x faster than ObsPy's
   reader, equal inventories) and evaluated fast and memoized
   (:class:`~.responses.CachedResponse`).
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
   bounded in bytes, one per worker, so each StationXML is parsed at most once per
-  process as long as its station stays among the most recently used.
+  process as long as its station stays among the most recently used; the stations
+  other workers of the run meet too go through the run's
+  :class:`~.invshare.SharedInventories` (:meth:`InventoryCache.share`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import io
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
 import cachetools
@@ -27,6 +29,7 @@ from obspy import Inventory
 
 from ..exceptions import SkipSegment
 from .counters import SYSTEM_ERRORS
+from .invshare import SharedInventories
 from .lazyxml import SKELETON_FACTOR, LazyResponse, parse_stationxml
 from .responses import enable_response_cache
 
@@ -164,6 +167,20 @@ def _decompressed(data: bytes | None) -> bytes:
     return xml
 
 
+def _read_or_error(data: bytes | None | Callable[[], bytes | None]) -> tuple[Inventory | str, int]:
+    """``(inventory, nbytes)`` of ``data`` (or of what it returns), or ``(message, nbytes)``
+    if it cannot be read (the SkipSegment's message, as the caches keep it)."""
+    try:
+        return _read(data() if callable(data) else data)
+    except SkipSegment as exc:
+        return _error_item(str(exc))
+
+
+def _error_item(message: str) -> tuple[str, int]:
+    """A station's error as the caches keep it: ``(message, nbytes)``."""
+    return message, len(message) + 200
+
+
 def _read(data: bytes | None) -> tuple[Inventory, int]:
     """``(inventory, nbytes)`` (see :func:`read_inventory`, :func:`~.lazyxml.parse_stationxml`)."""
     xml = _decompressed(data)
@@ -242,6 +259,13 @@ class InventoryCache:
         self._lock = threading.Lock()
         self._hits = 0
         self._misses = 0
+        self._shared: tuple[SharedInventories | None, frozenset] = (None, frozenset())
+
+    def share(self, store: SharedInventories | None, station_ids: Iterable[Hashable]) -> None:
+        """Read the inventories of ``station_ids`` through ``store`` from now on (the
+        stations other processes of the run may meet too: each is parsed once per run,
+        see :mod:`.invshare`); ``store=None``: no sharing."""
+        self._shared = (store, frozenset(station_ids) if store is not None else frozenset())
 
     def _put(self, station_id: Hashable, value: Inventory | str, nbytes: int) -> None:
         with self._lock:
@@ -280,11 +304,11 @@ class InventoryCache:
         if value is not _MISSING:
             self._hits += 1
         else:
-            try:
-                value, nbytes = _read(data() if callable(data) else data)
-            except SkipSegment as exc:
-                value = str(exc)
-                nbytes = len(value) + 200
+            store, shared = self._shared
+            if store is not None and station_id in shared:
+                value, nbytes = store.get_or_read(station_id, lambda: _read_or_error(data))
+            else:
+                value, nbytes = _read_or_error(data)
             self._misses += 1
             self._put(station_id, value, nbytes)
         if isinstance(value, str):
@@ -309,8 +333,7 @@ class InventoryCache:
 
     def __setitem__(self, station_id: Hashable, value: Inventory | SkipSegment) -> None:
         if isinstance(value, SkipSegment):
-            value = str(value)
-            nbytes = len(value) + 200
+            value, nbytes = _error_item(str(value))
         elif isinstance(value, Inventory):
             enable_response_cache(value)
             nbytes = inventory_nbytes(value)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..decode.invshare import SharedInventories
 from ..exceptions import ProcessingError
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
@@ -45,6 +46,32 @@ DIED = (
 class _Chunk:
     positions: np.ndarray  # rows of the input frame (a view of the run's order array)
     single: bool = False  # a retry of one segment, alone in the pool
+    shared: tuple[int, ...] = ()  # its stations that other chunks have too
+
+
+class _Sharing:
+    """The run's folder of shared inventories and, per station in it, how many chunks
+    that share it are still to come back: a station's file is removed when the last
+    one is back, so the folder holds only the stations of chunks pending or in flight
+    (at most two per chunk), whatever the size of the run.
+
+    ``keep``: a station that the next batch may need too (the last one of a batch).
+    """
+
+    def __init__(self, store: SharedInventories) -> None:
+        self.store = store
+        self.pending: Counter[int] = Counter()
+        self.keep: int | None = None
+
+    def add(self, chunk: _Chunk) -> None:
+        self.pending.update(chunk.shared)
+
+    def done(self, chunk: _Chunk) -> None:
+        for station in chunk.shared:
+            self.pending[station] -= 1
+            if self.pending[station] <= 0 and station != self.keep:
+                del self.pending[station]
+                self.store.discard(station)
 
 
 @dataclass
@@ -113,9 +140,11 @@ class _Run:
         lease: _Lease | None, state: _WorkerState | None, output: _Parts | None, bar: Any,
         deaths: _Deaths, files: Callable[[str, int], str | None],
         status: Status | None = None,
+        sharing: _Sharing | None = None,
     ) -> None:
         self.df = df
         self.status = status  # told when a chunk comes back (see .status.LockWatch)
+        self.sharing = sharing  # where workers share the inventories of chunks' shared stations
         self.job = job
         self.job_bytes, self.paths = sent  # the pickled job, the parent's import path
         self.user_executor = executor
@@ -145,8 +174,10 @@ class _Run:
             try:
                 if self.state is not None:
                     return exe.submit(self._inline, frame), exe
+                shared = ((self.sharing.store, chunk.shared)
+                          if self.sharing is not None and chunk.shared else None)
                 return exe.submit(_run_chunk, self.job.run_id, self.job_bytes, frame,
-                                  self.paths), exe
+                                  self.paths, shared), exe
             except cf.BrokenExecutor:
                 if attempt:
                     raise
@@ -200,10 +231,14 @@ class _Run:
                             self.record_died(chunk)
                             self.deaths.check(self.job.name)
                         else:
-                            retry.extend(
-                                _Chunk(chunk.positions[i:i + 1], single=True)
-                                for i in range(len(chunk.positions))
-                            )
+                            singles = [_Chunk(chunk.positions[i:i + 1], single=True,
+                                              shared=chunk.shared)
+                                       for i in range(len(chunk.positions))]
+                            if self.sharing is not None:
+                                for single in singles:
+                                    self.sharing.add(single)
+                            self.chunk_done(chunk)
+                            retry.extend(singles)
                     elif isinstance(exc, ResultTypeError):
                         raise exc  # the results of the function, not the machinery
                     else:
@@ -254,7 +289,12 @@ class _Run:
             raise err from cause
         self.tally.decoded.update(res.decoded)
         merge(self.tally.warnings, res.warnings)
+        self.chunk_done(chunk)
         self.add(int(chunk.positions.min()), res.frame, res.skipped, res.failed)
+
+    def chunk_done(self, chunk: _Chunk) -> None:
+        if self.sharing is not None:
+            self.sharing.done(chunk)
 
     def record_died(self, chunk: _Chunk) -> None:
         ids = self.df[_ID].gather(chunk.positions).to_list()
@@ -263,6 +303,7 @@ class _Run:
              pl.Series(self.job.error_column, [DIED] * len(ids), dtype=pl.String)]
         )
         self.deaths.died.extend(ids)
+        self.chunk_done(chunk)
         self.add(int(chunk.positions.min()), frame, 0, len(ids))
 
     def add(self, key: int, frame: pl.DataFrame, skipped: int, failed: int) -> None:

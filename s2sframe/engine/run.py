@@ -40,8 +40,9 @@ from sqlalchemy.engine import URL
 
 from ..db import schema as S
 from ..db import urls as _db
+from ..decode.invshare import SharedInventories
 from .functions import _code_files, _import_paths, _name_of, check_function
-from .loop import _Chunk, _Deaths, _Run, _Tally
+from .loop import _Chunk, _Deaths, _Run, _Sharing, _Tally
 from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
@@ -74,8 +75,48 @@ def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
     return pl.Series("station.id", [found.get(i) for i in ids], dtype=pl.Int64)
 
 
-def _chunks(order: np.ndarray, size: int) -> deque[_Chunk]:
-    return deque(_Chunk(order[i:i + size]) for i in range(0, len(order), size))
+def station_chunks(stations: np.ndarray, size: int) -> tuple[list[tuple[int, int]], set[int]]:
+    """Cut rows ordered by station into chunks of at most ``size`` rows, at station changes.
+
+    A chunk ends at the last station change among its ``size`` rows when that leaves
+    it at least half full, so that a station's segments go to one worker (which
+    parses its StationXML once); a station with more rows than that is cut.
+
+    Parameters
+    ----------
+    stations : numpy.ndarray
+        Station id of each row, rows grouped by station (NaN: no station, each such
+        row on its own).
+    size : int
+        Maximum rows per chunk.
+
+    Returns
+    -------
+    bounds : list of (start, stop)
+        Row ranges of the chunks, in order.
+    split : set of int
+        Stations whose rows span several chunks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> station_chunks(np.array([1, 1, 1, 2, 2, 3, 3, 3, 3, 3, 3, 4]), 4)
+    ([(0, 3), (3, 5), (5, 9), (9, 12)], {3})
+    """
+    n = len(stations)
+    changes = np.flatnonzero(stations[1:] != stations[:-1]) + 1
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while start < n:
+        stop = min(start + size, n)
+        if stop < n:
+            last = int(np.searchsorted(changes, stop, side="right")) - 1
+            if last >= 0 and changes[last] - start >= max(1, (size + 1) // 2):
+                stop = int(changes[last])
+        bounds.append((start, stop))
+        start = stop
+    split = {int(stations[stop]) for _, stop in bounds[:-1] if stations[stop - 1] == stations[stop]}
+    return bounds, split
 
 
 def resolve_workers(workers: int | None) -> int:
@@ -171,6 +212,9 @@ class _Mapper:
         self.warnings: Counter[WarningKey] = Counter()
         self._job_bytes: bytes | None = None
         self._files: dict[tuple[str, int], str] | None = None
+        self.total, self.seen = total, 0  # segments of the run, of its batches so far
+        self.carry: int | None = None  # last station of the last batch, if shared
+        self.sharing: _Sharing | None = None  # where workers share inventories
 
     def __enter__(self) -> _Mapper:
         return self
@@ -182,6 +226,9 @@ class _Mapper:
         """End the run: the pool is kept for the next run (or stopped if private)."""
         if self.lease is not None:
             self.lease.release()
+        if self.sharing is not None:
+            self.sharing.store.remove()
+            self.sharing = None
 
     @property
     def job_bytes(self) -> bytes:
@@ -201,6 +248,37 @@ class _Mapper:
     def chunk_size(self, total: int) -> int:
         width = max(self.workers, 1) if self.user_executor is None else max(self.workers, 2)
         return chunk_size(total, width, self.chunksize, self.cap)
+
+    def plan(self, order: np.ndarray, stations: np.ndarray, height: int) -> deque[_Chunk]:
+        """The chunks of a batch of ``height`` rows (``order``: the rows to process,
+        grouped by station, ``stations`` theirs), cut at station changes
+        (:func:`station_chunks`). A station other chunks have too (of this batch, or
+        at the edge of the previous or next batch) is shared by the workers that meet
+        it through the run's folder (:class:`~s2sframe.decode.invshare.SharedInventories`):
+        each StationXML is parsed once per run."""
+        bounds, split = station_chunks(stations, self.chunk_size(len(order)))
+        n = len(order)
+        if n and self.carry is not None and stations[0] == self.carry:
+            split.add(self.carry)
+        self.seen += height
+        self.carry = None
+        if n and self.seen < self.total and not np.isnan(stations[-1]):  # more batches to come
+            self.carry = int(stations[-1])
+            split.add(self.carry)
+        if self.inline:  # one process: its own cache is enough
+            split = set()
+        if split and self.sharing is None:
+            self.sharing = _Sharing(SharedInventories.create())
+        chunks: deque[_Chunk] = deque()
+        for start, stop in bounds:
+            edges = {stations[start], stations[stop - 1]}
+            shared = tuple(sorted(int(s) for s in edges if not np.isnan(s) and int(s) in split))
+            chunks.append(_Chunk(order[start:stop], shared=shared))
+            if shared and self.sharing is not None:
+                self.sharing.add(chunks[-1])
+        if self.sharing is not None:
+            self.sharing.keep = self.carry
+        return chunks
 
     def map(self, df: pl.DataFrame, *, output: str | os.PathLike | None = None,
             overwrite: bool = False, progress: bool = True) -> pl.DataFrame:
@@ -247,8 +325,9 @@ class _Mapper:
                 is_done = positions.get_column(_ID).is_in(done.implode())
                 resumed = int(is_done.sum())
                 positions = positions.filter(~is_done)
-        order = positions.sort(["station", "pos"], nulls_last=True).get_column("pos").to_numpy()
-        chunks = _chunks(order, self.chunk_size(len(order)))
+        positions = positions.sort(["station", "pos"], nulls_last=True)
+        chunks = self.plan(positions.get_column("pos").to_numpy(),
+                           positions.get_column("station").to_numpy(), df.height)
 
         from tqdm.auto import tqdm
 
@@ -259,7 +338,7 @@ class _Mapper:
         if self.own_status:
             self.status.bar = bar
         run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
-                   bar, self.deaths, self.files, self.status)
+                   bar, self.deaths, self.files, status=self.status, sharing=self.sharing)
         run.tally.resumed = resumed
         if resumed and parts is not None:
             for _, frame in parts.frames():  # what the previous runs returned, first
@@ -323,7 +402,9 @@ def map_segments(
         Run the chunks on this executor instead, e.g. ``dask.distributed``'s
         ``client.get_executor()`` to use many machines (with PostgreSQL).
     chunksize : int, optional
-        Segments per task (default: up to 500, at least 4 tasks per worker).
+        Segments per task (default: up to 500, at least 4 tasks per worker). Tasks
+        are cut where the station changes when that leaves them at least half full,
+        so that a station's segments go to one worker.
     errors : {"record", "raise"}
         "record": any exception of ``func`` is recorded in the error column and the
         run goes on. "raise": only :class:`~s2sframe.SkipSegment` and

@@ -12,11 +12,15 @@ Everything the pool pickles by reference (:func:`_init_worker`,
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import importlib.util
 import os
 import signal
 import sys
 import threading
 import traceback
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +32,7 @@ from sqlalchemy.engine import URL, make_url
 from ..db import urls as _db
 from ..db.retry import is_transient
 from ..decode import counters
+from ..decode.invshare import SharedInventories
 from ..exceptions import SkipSegment
 from .results import _ID, _result_frame
 from .segment import _describe, make_segments
@@ -47,9 +52,10 @@ THREAD_VARS = {
 
 #: memory bounds of a worker's caches: parsed inventories (per run; a GEOFON station
 #: counts 4.3 MB) and evaluated responses (a 4-minute 100 Hz one: 0.6 MB). A
-#: worker's libraries take ~215 MiB once ``remove_response`` has run (ObsPy's signal
-#: module and SciPy alone ~80 MB): with these a worker's peak stays ~250 MiB in W2,
-#: whatever the number of stations (docs/responses.md).
+#: worker's libraries take ~185 MiB once ``remove_response`` has run (SciPy's signal
+#: module alone ~48 MiB; ObsPy's PPSD and matplotlib, ~30 MiB more, are not imported:
+#: :func:`_defer_package_init`): with these a worker's peak stays under 238 MiB
+#: (250 MB) in W2, whatever the number of stations (docs/responses.md).
 WORKER_INVENTORY_BYTES = 8 * 1024 * 1024
 WORKER_RESPONSE_BYTES = 8 * 1024 * 1024
 
@@ -198,8 +204,9 @@ def _init_worker(parent: int, abort: Any = None) -> None:
     """Initializer of our pool's worker processes: ``parent`` is the pid of the pool's
     process, ``abort`` an event it sets to stop its run's chunks (between segments).
 
-    Also imports what decoding and ``remove_response`` import on first use (ObsPy,
-    its signal module, SciPy: ~110 MB) and bounds the response memo: loky takes a
+    Also imports what decoding and ``remove_response`` import on first use (ObsPy's
+    ``obspy.signal.invsim``, SciPy's signal module: ~50 MiB; not ObsPy's PPSD and
+    matplotlib) and bounds the response memo: loky takes a
     worker's reference memory after its first task (our start-up probe) and
     restarts a worker grown by more than 300 MB since; imported on a first segment,
     these libraries counted against that allowance.
@@ -213,6 +220,7 @@ def _init_worker(parent: int, abort: Any = None) -> None:
 
 
 def _import_decoders() -> None:
+    _defer_package_init("obspy.signal")
     import obspy.signal.invsim  # noqa: F401 - what Trace.remove_response imports
     import scipy.fft  # noqa: F401 - the fast FIR evaluation
 
@@ -221,21 +229,74 @@ def _import_decoders() -> None:
     decode.set_response_cache_size(WORKER_RESPONSE_BYTES)
 
 
+class _DeferredPackage(types.ModuleType):
+    """A package imported without running its ``__init__`` until a name it defines is
+    asked for (submodules import as usual meanwhile; see :func:`_defer_package_init`)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if not name.startswith("__"):
+            sub = f"{self.__name__}.{name}"
+            with contextlib.suppress(ImportError, ValueError):
+                if importlib.util.find_spec(sub) is not None:
+                    return importlib.import_module(sub)
+        with _DEFER_LOCK:
+            if type(self) is _DeferredPackage:
+                modules = {k: v for k, v in vars(self).items() if isinstance(v, types.ModuleType)}
+                self.__class__ = types.ModuleType
+                assert self.__spec__ is not None and self.__spec__.loader is not None
+                self.__spec__.loader.exec_module(self)
+                for key, module in modules.items():  # submodules imported before stay
+                    vars(self).setdefault(key, module)
+        return getattr(self, name)
+
+
+_DEFER_LOCK = threading.RLock()
+
+
+def _defer_package_init(name: str) -> None:
+    """Import package ``name`` without running its ``__init__`` until a name it defines
+    is used (e.g. ``obspy.signal.PPSD``); its submodules import as usual.
+
+    ObsPy's ``obspy.signal/__init__.py`` imports its PPSD class, hence matplotlib,
+    ObsPy's imaging and SEED parser (~30 MB of a worker's memory), although
+    ``Trace.remove_response`` only needs ``obspy.signal.invsim``: workers import the
+    package this way. User code sees no difference (``from obspy.signal import
+    PPSD`` runs the ``__init__`` then)."""
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = _DeferredPackage
+    sys.modules[name] = module
+    parent, _, child = name.rpartition(".")
+    if parent:
+        setattr(sys.modules[parent], child, module)
+
+
 def _worker_pid() -> int:
     return os.getpid()
 
 
+#: stations of a chunk that other chunks have too, and the run's folder where their
+#: inventories are shared (:class:`~s2sframe.decode.invshare.SharedInventories`)
+Shared = tuple[SharedInventories, tuple[int, ...]]
+
+
 def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
-               paths: tuple[str, ...] = ()) -> _ChunkResult:
+               paths: tuple[str, ...] = (), shared: Shared | None = None) -> _ChunkResult:
     """Task run in workers: process the segments of ``chunk`` (a slice of the frame)."""
     _limit_threads()
     job = _STATE.start(run_id, job_bytes, paths)
-    return _process(job, chunk, _STATE)
+    return _process(job, chunk, _STATE, shared)
 
 
-def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
+def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
+             shared: Shared | None = None) -> _ChunkResult:
     if state.aborted():
         return _ChunkResult(pl.DataFrame(), aborted=True)
+    state.inventories.share(*(shared or (None, ())))
     source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
     ids: list[int] = chunk.get_column(_ID).to_list()
     try:
