@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import schema
+from ..db.urls import mask_web_url
 from .http import Client
 
 log = logging.getLogger("s2sframe.download")
@@ -25,7 +26,13 @@ MIN_SPLIT = timedelta(hours=1)
 
 
 class DownloadFailed(Exception):
-    """A step could not produce anything to go on with (message says why)."""
+    """A step could not produce anything to go on with (message says why). ``bad_input``:
+    the configuration points at something that cannot work (e.g. an event service that
+    refuses connections or whose host is unknown): ``s2s download`` exits with code 2."""
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 def parse_text(text: str, source: str) -> list[dict[str, Any]]:
@@ -69,6 +76,9 @@ def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end
         t0, t1 = pending.pop(0)
         query = {**params, "starttime": t0.isoformat(), "endtime": t1.isoformat(), "format": "text"}
         resp = client.request(url, params=query, timeout=timeout)
+        if resp.kind in ("refused", "dns"):  # nothing to split: the service is not there
+            raise DownloadFailed(f"event service {url} cannot be reached: {resp.error}",
+                                 bad_input=True)
         if resp.status in _SPLIT and t1 - t0 > MIN_SPLIT:
             mid = t0 + (t1 - t0) / 2
             log.info("event request %s - %s refused (%s): splitting it in two", t0, t1,
@@ -88,10 +98,11 @@ def save(conn: sa.Connection, url: str, rows: list[dict[str, Any]],
          columns: frozenset[str]) -> dict[str, int]:
     """Write the web service and new events; return event_id -> events.id of ``rows``."""
     ws = schema.web_services
-    ws_id = conn.execute(sa.select(ws.c.id).where(ws.c.url == url)).scalar()
+    db_url = mask_web_url(url)  # stored with its password (if any) masked
+    ws_id = conn.execute(sa.select(ws.c.id).where(ws.c.url == db_url)).scalar()
     if ws_id is None:
         name = os.path.basename(url) if os.path.isfile(url) else None
-        ws_id = conn.execute(ws.insert().values(url=url, type="event", name=name)).inserted_primary_key[0]
+        ws_id = conn.execute(ws.insert().values(url=db_url, type="event", name=name)).inserted_primary_key[0]
     ev = schema.events
     existing = dict(conn.execute(sa.select(ev.c.event_id, ev.c.id).where(ev.c.webservice_id == ws_id)).all())
     new = [{k: v for k, v in {**r, "webservice_id": ws_id}.items() if k in columns}

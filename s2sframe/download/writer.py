@@ -5,6 +5,7 @@ so the unique (channel_id, event_id) key never sees a duplicate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,8 +20,10 @@ _RESULT = ("data", "download_code", "sample_rate", "maxgap_numsamples", "data_se
 class SegmentWriter:
     """Buffer finished segments and write them every ``size`` rows (one transaction)."""
 
-    def __init__(self, engine: sa.engine.Engine, download_id: int, size: int = 100) -> None:
+    def __init__(self, engine: sa.engine.Engine, download_id: int, size: int = 100, *,
+                 write: Callable[[Callable[[sa.Connection], Any]], Any] | None = None) -> None:
         self.engine = engine
+        self.write = write or self._write
         self.download_id = download_id
         self.size = max(1, size)
         self.pending: list[Seg] = []
@@ -50,13 +53,20 @@ class SegmentWriter:
         new = [{**self._row(s), "channel_id": s.channel_id, "event_id": s.event_id}
                for s in self.pending if s.id is None]
         old = [{**self._row(s), "_id": s.id} for s in self.pending if s.id is not None]
-        with self.engine.begin() as conn:
+
+        def flush(conn: sa.Connection) -> None:
             if new:
                 conn.execute(sg.insert(), new)
             if old:
                 values = {k: sa.bindparam(k) for k in old[0] if k != "_id"}
                 conn.execute(sg.update().where(sg.c.id == sa.bindparam("_id")).values(values), old)
+
+        self.write(flush)  # one transaction (the run's: retried on transient errors)
         self.written += len(self.pending)
         for s in self.pending:
             s.result.pop("data", None)  # keep memory flat: bytes are in the database now
         self.pending = []
+
+    def _write(self, func: Callable[[sa.Connection], Any]) -> Any:
+        with self.engine.begin() as conn:
+            return func(conn)
