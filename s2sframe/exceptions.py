@@ -6,16 +6,24 @@ Hierarchy::
      ├── S2SFrameError              base of every s2sframe error
      │    ├── DatabaseError         database missing, unreachable or not a stream2segment one
      │    ├── ProcessingError       a user function failed and the run was aborted
-     │    └── OutputError           an output file that cannot be used: owned by another
-     │                              run, produced by a different run, a folder, not
-     │                              writable, a format that is not supported there
-     │                              (also a ValueError)
+     │    ├── OutputError           an output file that cannot be used: owned by another
+     │    │                         run, produced by a different run, a folder, not
+     │    │                         writable, a format that is not supported there
+     │    │                         (also a ValueError)
+     │    └── BadInput              a wrong argument of the user: file, function, option
+     │         │                    (also a ValueError; the ``s2s`` command exits with 2)
+     │         └── ConfigFileError  a YAML file (or text) that cannot be read: names the
+     │                              file, the line and the key
      ├── ValueError
      │    └── SelectionError        bad attribute name or selection expression
      │                              (also an S2SFrameError)
      └── SkipSegment                raised by user code (or by ``segment.stream()`` /
                                     ``segment.inventory()``) to skip one segment: recorded,
                                     the run goes on
+
+    UserWarning
+     └── ConfigWarning              a configuration key that looks like a typo of a known
+                                    one (``segment_selection``), with its file and line
 """
 
 from __future__ import annotations
@@ -83,3 +91,30 @@ class SkipSegment(Exception):
     ...     if segment.maxgap_numsamples > 0.5:
     ...         raise SkipSegment("segment has gaps")
     """
+
+
+class BadInput(S2SFrameError, ValueError):
+    """A wrong argument given by the user (bad YAML, missing file or function...)."""
+
+
+class ConfigFileError(BadInput):
+    """A YAML file or text that cannot be read; the message names it, the line and the key.
+
+    ``path`` is the file (or the name given to the text), ``line`` the line number
+    (from 1) and ``key`` the key (``a.b[0]``) of the error, when known.
+
+    Examples
+    --------
+    >>> from s2sframe.exceptions import ConfigFileError
+    >>> issubclass(ConfigFileError, ValueError)
+    True
+    """
+
+    def __init__(self, message: str, path: str, line: int | None = None,
+                 key: str | None = None) -> None:
+        super().__init__(message)
+        self.path, self.line, self.key = path, line, key
+
+
+class ConfigWarning(UserWarning):
+    """A configuration key that is probably a typo of a known key (it is ignored)."""

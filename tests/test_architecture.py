@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 #: the templates (user code shipped with the package) above them.
 LAYERS = {
     "exceptions": 0,
-    "db": 1, "decode": 1, "signal": 1,
+    "db": 1, "decode": 1, "signal": 1, "yamlfile": 1,
     "engine": 2, "testing": 2, "download": 2,
     "compat": 3,
     "show": 4,

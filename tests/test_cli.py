@@ -174,7 +174,7 @@ def test_exit_codes_on_bad_input(demo: Path, tmp_path: Path):
     py, yaml = demo / "paramtable.py", demo / "paramtable.yaml"
     cases = {
         "not found": ["-d", "sqlite:///" + str(tmp_path / "nope.sqlite"), "-p", py],
-        "Invalid YAML": ["-d", yaml, "-c", _write(tmp_path / "bad.yaml", "a: [1\n"), "-p", py],
+        "invalid YAML": ["-d", yaml, "-c", _write(tmp_path / "bad.yaml", "a: [1\n"), "-p", py],
         "Unknown attribute 'nope'": [
             "-d", yaml, "-c", _write(tmp_path / "sel.yaml", "segments_selection:\n  nope: '1'\n"),
             "-p", py],

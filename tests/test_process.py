@@ -303,13 +303,33 @@ def test_process_bad_return_type_names_the_segment(db, tmp_path):
     assert info.value.segment_id == 1
 
 
+@pytest.mark.parametrize("ext", [".parquet", ".csv", ".hdf"])
+def test_a_failed_run_writes_no_output_file_and_resumes_from_its_parts(db, tmp_path, ext):
+    """A run that ends by raising leaves no output file that looks like a result (it
+    was a 0-row file, with its manifest): its finished rows stay in the parts."""
+    out = tmp_path / f"r{ext}"
+    ids = expected_ids(db)
+    with pytest.raises(ValueError):
+        process(fail_at, db, config={"fail_at": ids[0]}, outfile=str(out))
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing: no row was finished
+    with pytest.raises(ValueError):
+        process(fail_at, db, config={"fail_at": ids[7]}, outfile=str(out), chunksize=2)
+    assert not out.exists()
+    parts = sorted((tmp_path / f"r{ext}.parts").glob("part-*.parquet"))
+    assert pl.read_parquet(parts)["segment_db_id"].to_list() == ids[:6]
+    res = process(fail_at, db, config={"fail_at": -1}, outfile=str(out), append=True)
+    assert res.total == len(ids) - 6
+    assert not (tmp_path / f"r{ext}.parts").exists()
+
+
 def test_parquet_resume_after_a_failure(db, tmp_path):
     out = tmp_path / "r.parquet"
     ids = expected_ids(db)
     with pytest.raises(ValueError):
         process(fail_at, db, config={"fail_at": ids[7]}, outfile=str(out), chunksize=2)
-    kept = pl.read_parquet(out)["segment_db_id"].to_list()
-    assert kept == ids[:6]  # the batches done before the failure are in the file
+    assert not out.exists()
+    kept = pl.read_parquet(list((tmp_path / "r.parquet.parts").glob("part-*.parquet")))
+    assert sorted(kept["segment_db_id"].to_list()) == ids[:6]  # the batches done before
     res = process(fail_at, db, config={"fail_at": -1}, outfile=str(out), append=True)
     assert res.total == len(ids) - 6
     final = pl.read_parquet(out)
@@ -418,7 +438,7 @@ def test_yaml_load(tmp_path):
     assert yaml_load(str(cfg))["dburl"] == "postgresql://u:p@h/db"
     assert yaml_load({"x": {"y": 1}}, z=2) == {"x": {"y": 1}, "z": 2}
     cfg.write_text("a: [1, 2\n")
-    with pytest.raises(BadInput, match="Invalid YAML"):
+    with pytest.raises(BadInput, match="invalid YAML"):
         yaml_load(cfg)
     cfg.write_text("- 1\n- 2\n")
     with pytest.raises(BadInput, match="must hold a mapping"):

@@ -17,7 +17,7 @@ def test_exported_members_are_pinned():
         name for name in dir(s2sframe) if not name.startswith("_") and name not in {
             "annotations", "exceptions", "testing", "signal", "process", "orm", "cli",
             # the layers (subpackages), importable but not part of the curated API
-            "db", "decode", "engine", "compat", "show"}
+            "db", "decode", "engine", "compat", "show", "yamlfile"}
     } - {"__version__"}
     for name in s2sframe.__all__:
         assert getattr(s2sframe, name).__module__.startswith("s2sframe"), name
@@ -46,13 +46,13 @@ def test_ruff_clean():
 def test_docstring_examples_run():
     import doctest
 
-    from s2sframe import exceptions
+    from s2sframe import exceptions, yamlfile
     from s2sframe.db import info as _info
     from s2sframe.db import scan as _scan
     from s2sframe.db import selection as _selection
     from s2sframe.db import urls as _db
 
-    for module in (s2sframe, _db, _info, _scan, _selection, exceptions):
+    for module in (s2sframe, _db, _info, _scan, _selection, exceptions, yamlfile):
         result = doctest.testmod(
             module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
         )

@@ -439,9 +439,12 @@ def test_respspec_equals_numerical_integration() -> None:
 
 
 def _process_stub() -> ModuleType:
-    """Stand-in for s2sframe.process (not written yet): re-exports SkipSegment."""
+    """Stand-in for s2sframe.process: re-exports SkipSegment and yaml_load."""
+    from s2sframe.compat.config import yaml_load
+
     stub = types.ModuleType("s2sframe.process")
     stub.SkipSegment = SkipSegment  # type: ignore[attr-defined]
+    stub.yaml_load = yaml_load  # type: ignore[attr-defined]
     return stub
 
 
@@ -617,17 +620,6 @@ def test_template_on_example_database(
     assert row["magnitude"] == 8.1 and row["distance_km"] == pytest.approx(8621.3470)
     assert row["freq_min"] == 0.05 and row["freq_max"] == pytest.approx(9.0)  # 20 Hz data
     assert math.isnan(row["amp@10Hz"])  # above Nyquist
-
-
-def test_template_dburl_relative_to_yaml(template: ModuleType, tmp_path: Path) -> None:
-    resolve = template._yaml_dburl
-    assert (
-        resolve("sqlite:///example.db.sqlite", tmp_path)
-        == f"sqlite:///{tmp_path}/example.db.sqlite"
-    )
-    assert resolve("sqlite:////abs/db.sqlite", tmp_path) == "sqlite:////abs/db.sqlite"
-    assert resolve("sqlite:///:memory:", tmp_path) == "sqlite:///:memory:"
-    assert resolve("postgresql://u@h/db", tmp_path) == "postgresql://u@h/db"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,13 @@ import click
 
 from ..compat.config import BadInput
 from ..db.urls import mask_text
-from ..exceptions import DatabaseError, OutputError, ProcessingError, SelectionError
+from ..exceptions import (
+    ConfigWarning,
+    DatabaseError,
+    OutputError,
+    ProcessingError,
+    SelectionError,
+)
 
 
 def mask(text: str) -> str:
@@ -36,7 +43,9 @@ def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                _show_config_warnings()
+                return func(*args, **kwargs)
         except (BadInput, DatabaseError, OutputError, SelectionError, FileNotFoundError) as exc:
             _fail(str(exc), 2)
         except ProcessingError as exc:
@@ -53,6 +62,21 @@ def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
     return wrapper
+
+
+def _show_config_warnings() -> None:
+    """Print configuration warnings as ``Warning: <message>`` (they name file and line)."""
+    shown = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        if issubclass(category, ConfigWarning):
+            click.echo(mask(f"Warning: {message}"), err=True)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    warnings.simplefilter("always", ConfigWarning)
 
 
 def _failure_text(exc: BaseException) -> str:

@@ -213,7 +213,9 @@ def process(
     append : bool
         Keep the rows of an existing ``outfile`` and process only the segments not
         in it (resume after an interruption, also after ``kill -9``). False: replace
-        the file. Appending to a file produced by another function or database is
+        the file. A run that raises (an error of the function, Ctrl-C) writes no
+        output file: the rows it finished stay in ``<outfile>.parts/`` and the same
+        call with ``append=True`` resumes from them. Appending to a file produced by another function or database is
         refused (:class:`~s2sframe.OutputError`, see docs/long_jobs.md).
     writer_options : dict, optional
         HDF: arguments of ``pandas.HDFStore.append`` (e.g. ``min_itemsize``, ``key``,
@@ -252,6 +254,7 @@ def process(
     log = _Log(logfile or None, verbose)
     t0 = time.time()
     total = 0
+    complete = False
     try:
         run.header(str(outfile) if outfile is not None else None, log.logfile)
         done = writer.done_ids() if writer is not None and append else None
@@ -274,13 +277,17 @@ def process(
                 run.stats["written"] += table.height
         run.summary(total, log.logfile, written=writer is not None)
         logger.info("Completed in %.1f s", time.time() - t0)
+        complete = True
     except BaseException as exc:
         _abort(exc)
+        if writer is not None and writer.rows:
+            logger.info("%d row(s) of this run are kept in %s: run again with append=True "
+                        "(s2s process -a) to resume", writer.rows, writer.files.parts.folder)
         raise
     finally:
         try:
             if writer is not None:
-                writer.close()
+                writer.close(complete)  # a failed run writes no output file: its parts stay
         finally:
             run.call.close()
             log.close()

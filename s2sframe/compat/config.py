@@ -18,16 +18,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
+from ..exceptions import BadInput
+from ..yamlfile import Known, read_yaml, warn_near_misses
 
-from ..exceptions import S2SFrameError
+__all__ = ["CONFIG_KEYS", "BadInput", "check_pyfunc", "load_config", "load_module",
+           "load_pyfunc", "logfile_path", "resolve_dburl", "yaml_load"]
 
-__all__ = ["BadInput", "check_pyfunc", "load_config", "load_module", "load_pyfunc",
-           "logfile_path", "resolve_dburl", "yaml_load"]
-
-
-class BadInput(S2SFrameError, ValueError):
-    """A wrong argument given by the user (bad YAML, missing file or function...)."""
+#: The keys of a processing (or viewer) configuration that s2sframe reads; the
+#: others are the processing function's. A key close to one of these is warned
+#: about (``segment_selection``: a typo that would select the default segments).
+CONFIG_KEYS: Known = {
+    "dburl": None,
+    "segments_selection": None,
+    "advanced_settings": {"multi_process": None, "num_processes": None,
+                          "segments_chunksize": None, "writer_options": None},
+}
 
 
 def _merge(base: dict, updates: Mapping) -> dict:
@@ -71,7 +76,9 @@ def yaml_load(source: str | os.PathLike | Mapping, **updates: Any) -> dict:
     Raises
     ------
     BadInput
-        Missing file, invalid YAML (with the line) or a YAML that is not a mapping.
+        Missing file, invalid YAML, a YAML that is not a mapping; a
+        :class:`~s2sframe.exceptions.ConfigFileError` (a BadInput) names the file,
+        line and key (see :func:`s2sframe.yamlfile.read_yaml`).
 
     Examples
     --------
@@ -84,24 +91,22 @@ def yaml_load(source: str | os.PathLike | Mapping, **updates: Any) -> dict:
     >>> cfg["magnitude"]
     6
     """
-    if isinstance(source, Mapping):
-        data = _copy(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise BadInput(f"YAML file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise BadInput(f"Invalid YAML in {path}: {exc}") from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise BadInput(f"{path} must hold a mapping (key: value lines), "
-                           f"not a {type(data).__name__}")
-        if "dburl" in data:
-            data["dburl"] = _sqlite_relative_to(data["dburl"], path.resolve().parent)
+    data = _copy(source) if isinstance(source, Mapping) else _read_mapping(source)
     return _merge(data, updates)
+
+
+def _read_mapping(source: str | os.PathLike, known: Known | None = None) -> dict:
+    """The mapping of a YAML file, its relative SQLite ``dburl`` made relative to the file."""
+    path = Path(source)
+    data = read_yaml(path, known=known)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{path} must hold a mapping (key: value lines), "
+                       f"not a {type(data).__name__}")
+    if "dburl" in data:
+        data["dburl"] = _sqlite_relative_to(data["dburl"], path.resolve().parent)
+    return data
 
 
 def _copy(obj: Any) -> Any:
@@ -116,12 +121,11 @@ def load_config(config: str | os.PathLike | Mapping | None) -> dict:
     """The ``config`` argument of ``imap``/``process``: a dict (kept as is), a YAML path or None."""
     if config is None:
         return {}
-    if isinstance(config, dict):
-        return config
     if isinstance(config, Mapping):
-        return dict(config)
+        warn_near_misses(config, CONFIG_KEYS, "config")
+        return config if isinstance(config, dict) else dict(config)
     if isinstance(config, str | os.PathLike):
-        return yaml_load(config)
+        return _read_mapping(config, CONFIG_KEYS)
     raise BadInput(f"config must be a dict or the path of a YAML file, not {type(config).__name__}")
 
 

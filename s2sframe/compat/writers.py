@@ -8,10 +8,11 @@ processed again) and adds the new rows; otherwise the file is replaced.
 Crash safety, the same for every format: a writer owns its output for the whole
 run (a second run on it is refused at once, see :mod:`s2sframe.engine.owner`);
 each batch of rows goes to a Parquet part file in ``<output>.parts/``; at the end
-(also after an error or Ctrl-C) the parts, after the rows of the existing file
-when appending, become the output file, written to a temporary file and renamed
-over it. After a ``kill -9`` the output is the previous one (or none) and the
-parts hold the finished rows: ``append=True`` keeps both and processes the rest.
+of a complete run the parts, after the rows of the existing file when appending,
+become the output file, written to a temporary file and renamed over it. A run
+that ends by raising (an error, Ctrl-C) writes no output file, as after a
+``kill -9``: the output is the previous one when appending (or none) and the parts
+hold the finished rows: ``append=True`` keeps both and processes the rest.
 
 - CSV: a header row, unless appending to a header-less file written by
   stream2segment from list rows (its first column is the segment id): then the
@@ -148,15 +149,25 @@ class Writer:
         self.files.parts.write(frame)
         self.rows += frame.height
 
-    def close(self) -> None:
-        """Write the output file from the existing rows and the parts; release it (idempotent)."""
+    def close(self, complete: bool = True) -> None:
+        """Write the output file from the existing rows and the parts; release it (idempotent).
+
+        ``complete=False`` (the run ended by raising): no output file is written, the
+        parts stay for a run with ``append=True`` to resume (if none were saved, the
+        run leaves nothing behind).
+        """
         if self.closed:
             return
         self.closed = True
         try:
-            atomic_write(self.path, self._final)
-            self.files.write_manifest(self.manifest)
-            self.files.parts.remove()
+            if complete:
+                atomic_write(self.path, self._final)
+                self.files.write_manifest(self.manifest)
+                self.files.parts.remove()
+            elif not self._parts():
+                self.files.parts.remove()
+                if not self.path.exists():
+                    self.files.manifest_path.unlink(missing_ok=True)
         finally:
             self.files.release()
 

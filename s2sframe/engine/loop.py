@@ -15,7 +15,7 @@ import contextlib
 import linecache
 import traceback
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,11 @@ from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
 from .results import ColumnTypes, ResultTypeError
 from .worker import _ID, _ChunkResult, _describe, _Failure, _Job, _process, _WorkerState
+
+#: Seconds the workers have to return their chunks when a run stops on an error of the
+#: function (they stop between two segments), before they are stopped (and restarted
+#: by the next run).
+ABORT_GRACE = 10.0
 
 DIED = (
     "WorkerDied: the worker process died while processing this segment "
@@ -200,14 +205,33 @@ class _Run:
                         raise ProcessingError(
                             f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
                         ) from exc
-        except BaseException:
-            for fut in inflight:
-                fut.cancel()
-            if self.lease is not None:
-                self.lease.release(stop=True)  # stop busy workers now (Ctrl-C, errors="raise")
+        except BaseException as exc:
+            self.stop(inflight, exc)
             raise
 
+    def stop(self, inflight: Collection[cf.Future], exc: BaseException) -> None:
+        """The run ends with ``exc``: stop the chunks ``inflight``.
+
+        Our pool: after an error of the function (errors="raise") or of its results,
+        the workers are healthy: they return their chunks unfinished and are kept
+        for the next run; else (Ctrl-C, a task failing outside the function, too
+        many deaths) busy workers are stopped now. Futures are never cancelled
+        before that: loky would then fail setting their "shutdown" error, with a
+        stray traceback on the console. A user's executor: chunks not started
+        are cancelled, the others end there.
+        """
+        if self.lease is None:
+            for fut in inflight:
+                fut.cancel()
+            return
+        healthy = isinstance(exc, ResultTypeError) or (
+            isinstance(exc, ProcessingError) and exc.segment_id is not None)
+        if not (healthy and self.lease.abort(inflight, ABORT_GRACE)):
+            self.lease.release(stop=True)
+
     def collect(self, chunk: _Chunk, res: _ChunkResult) -> None:
+        if res.aborted:  # never while the run goes on: stop() clears the event first
+            raise ProcessingError(f"{self.job.name}: a worker stopped a chunk of a running run")
         if res.failure is not None:
             f = res.failure
             text = format_failure(f, self.files)

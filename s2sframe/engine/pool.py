@@ -10,8 +10,9 @@ workers. A pool whose worker died is replaced by its run only.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from ..exceptions import ProcessingError
@@ -56,9 +57,12 @@ class _Pool:
         self.workers = workers
         self.users = 0
         self.retired = False
+        context = loky.backend.get_context("loky")
+        #: set: the workers return the chunks of the current run unfinished (see _Lease.abort)
+        self.abort = context.Event()
         self.executor = loky.ProcessPoolExecutor(
-            workers, context=loky.backend.get_context("loky"), initializer=_init_worker,
-            env=dict(THREAD_VARS),
+            workers, context=context, initializer=_init_worker,
+            initargs=(os.getpid(), self.abort), env=dict(THREAD_VARS),
         )
         # start every process now; ``wait``: and fail here if they cannot start
         self._starting = [self.executor.submit(_worker_pid) for _ in range(workers)]
@@ -131,6 +135,20 @@ class _Lease:
                 shared.users = 1
                 return shared
         return _Pool(self.workers)  # the shared pool is busy with another run
+
+    def abort(self, futures: Collection[cf.Future], grace: float) -> bool:
+        """Stop the run's chunks ``futures`` (errors="raise"): the workers return them
+        unfinished, between two segments. True if they all came back within ``grace``
+        seconds: the workers are free, the pool is kept (else stop it: ``release(stop=True)``)."""
+        pools = [p for p in (self.pool, self.single) if p is not None]
+        for pool in pools:
+            pool.abort.set()
+        _, running = cf.wait(futures, timeout=grace)
+        if running:
+            return False
+        for pool in pools:
+            pool.abort.clear()
+        return True
 
     def replace(self, executor: cf.Executor) -> None:
         """Replace the pool of ``executor`` (a worker died): stop it, start a new one

@@ -95,6 +95,9 @@ class _ChunkResult:
     failure: _Failure | None = None
     #: what the decoders did besides their fast path (:mod:`s2sframe.decode.counters`)
     decoded: dict[str, int] = field(default_factory=dict)
+    #: the run was stopped (:func:`_init_worker`'s event) before this chunk was done:
+    #: nothing of it is returned
+    aborted: bool = False
 
 
 # ------------------------------------------------------------------ worker side
@@ -107,6 +110,11 @@ class _WorkerState:
         self.engines: dict[str, sa.engine.Engine] = {}
         self.inventories: Any = None
         self.limited = False
+        #: set by the parent to stop the chunks of its run (our pool's workers only)
+        self.abort: Any = None
+
+    def aborted(self) -> bool:
+        return self.abort is not None and self.abort.is_set()
 
     def start(self, run_id: str, job: _Job | bytes, paths: tuple[str, ...] = ()) -> _Job:
         """The job of run ``run_id`` (caches reset if a new run); ``paths``: the parent's
@@ -153,12 +161,15 @@ def _limit_threads() -> None:
     threadpool_limits(limits=1)  # BLAS/OpenMP libraries loaded before the environment was set
 
 
-def _watch_parent() -> None:
-    """Exit this worker as soon as its parent dies (SIGKILL leaves no orphans).
+def _watch_parent(parent: int) -> None:
+    """Exit this worker as soon as its parent ``parent`` (a pid) dies (SIGKILL leaves no
+    orphans).
 
     loky stops idle workers when the parent dies, not busy ones: a thread watches
-    the parent process id (the worker is re-parented when its parent dies)."""
-    parent = os.getppid()
+    the parent process id (the worker is re-parented when its parent dies). The
+    parent's pid is given, not read here: a parent that died while this worker was
+    still starting (imports take seconds on a loaded machine) is already gone, and
+    ``os.getppid()`` would name the process that adopted the orphan."""
 
     def watch() -> None:
         tick = threading.Event()
@@ -166,15 +177,19 @@ def _watch_parent() -> None:
             tick.wait(0.25)
         os._exit(3)
 
+    if os.getppid() != parent:
+        os._exit(3)
     threading.Thread(target=watch, name="s2s-parent-watch", daemon=True).start()
 
 
-def _init_worker() -> None:
-    """Initializer of our pool's worker processes."""
+def _init_worker(parent: int, abort: Any = None) -> None:
+    """Initializer of our pool's worker processes: ``parent`` is the pid of the pool's
+    process, ``abort`` an event it sets to stop its run's chunks (between segments)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     os.environ.update(THREAD_VARS)
+    _STATE.abort = abort
     _limit_threads()
-    _watch_parent()
+    _watch_parent(parent)
 
 
 def _worker_pid() -> int:
@@ -190,6 +205,8 @@ def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
 
 
 def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResult:
+    if state.aborted():
+        return _ChunkResult(pl.DataFrame(), aborted=True)
     source = DBSource(job.url.get(), inventories=state.inventories, engine=state.engine(job.url))
     ids: list[int] = chunk.get_column(_ID).to_list()
     try:
@@ -211,6 +228,8 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState) -> _ChunkResul
     skipped = failed = 0
     func, skip = job.func, (SkipSegment, *job.skip)
     for i in range(n):
+        if state.aborted():  # the run stopped (errors="raise" elsewhere): the pool lives on
+            return _ChunkResult(pl.DataFrame(), aborted=True)
         try:
             results[i] = func(segments[i])
         except skip as exc:

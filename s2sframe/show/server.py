@@ -35,6 +35,7 @@ from ..db import schema as S
 from ..db import urls as _db
 from ..db.attributes import ATTRIBUTES
 from ..exceptions import DatabaseError, SelectionError
+from ..yamlfile import parse_yaml
 from .viewer import ReadOnlyError, Viewer, describe, format_selection, parse_selection
 
 __all__ = ["ShowServer"]
@@ -234,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {"count": count, "selection": format_selection(selection)}
 
     def post_config(self, body: dict) -> dict:
-        config = yaml.safe_load(str(body.get("text", ""))) or {}
+        config = parse_yaml(str(body.get("text", "")), "the configuration") or {}
         if not isinstance(config, dict):
             raise ValueError(f"the configuration must be a mapping (key: value lines), "
                              f"not a {type(config).__name__}")

@@ -246,23 +246,11 @@ def spectrum(
     return df, values
 
 
-def _yaml_dburl(dburl: str, yaml_dir: Path) -> str:
-    """Make a relative SQLite path of the YAML file relative to the YAML's folder."""
-    prefix = "sqlite:///"
-    if dburl.startswith(prefix):
-        path = dburl[len(prefix) :]
-        if path and path != ":memory:" and not Path(path).is_absolute():
-            return prefix + str(yaml_dir / path)
-    return dburl
-
-
 if __name__ == "__main__":
     # Run `main` on the segments of a database: python paramtable.py --help
     import argparse
 
-    import yaml
-
-    from s2sframe.process import imap, process
+    from s2sframe.process import imap, process, yaml_load
 
     parser = argparse.ArgumentParser(description="Compute a parametric table of segments.")
     parser.add_argument(
@@ -284,8 +272,10 @@ if __name__ == "__main__":
     parser.add_argument("-a", "--append", action="store_true", help="append to an existing outfile")
     args = parser.parse_args()
 
-    config_ = yaml.safe_load(args.config.read_text())
-    dburl_ = args.dburl or _yaml_dburl(config_["dburl"], args.config.resolve().parent)
+    # yaml_load: errors name the file, line and key; a relative sqlite:/// dburl is
+    # relative to the YAML file's folder
+    config_ = yaml_load(args.config)
+    dburl_ = args.dburl or config_["dburl"]
     selection_ = config_.get("segments_selection") or {}
 
     if args.outfile:
