@@ -511,3 +511,25 @@ def test_docstring_examples_of_the_download_modules_run():
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"dburl: sqlite:///x.sqlite\nstation: Z\xe9\n", "line 2: not UTF-8 text"),
+    (b"a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+     b"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+     b"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+     b"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n"
+     b"i: [*h, *h, *h, *h, *h, *h, *h, *h, *h]\n", "alias"),
+    (b"dburl: sqlite:///x.sqlite\nstarttime: 2021-02-30\n", "line 2, key 'starttime': invalid date"),
+])
+def test_unreadable_download_yaml_is_refused_naming_the_file(tmp_path, content, words):
+    """The project's YAML loader reads download.yaml: a file that is not UTF-8, an alias
+    bomb (9**9 values), an invalid date: exit 2 naming the file, before any work."""
+    path = tmp_path / "download.yaml"
+    path.write_bytes(content)
+    t0 = time.monotonic()
+    result = CliRunner().invoke(cli, ["download", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert str(path) in result.output and words in result.output, result.output
+    assert time.monotonic() - t0 < 10
+    assert not (tmp_path / "x.sqlite").exists()

@@ -17,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from ..exceptions import S2SFrameError
+from ..exceptions import ConfigFileError, S2SFrameError
+from ..yamlfile import read_yaml
 
 EVENT_SERVICES = {
     "emsc": "http://www.seismicportal.eu/fdsnws/event/1/query",
@@ -105,11 +106,10 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any], **overrides: Any) -
         path = os.fspath(config)
         if not os.path.isfile(path):
             raise ConfigError("config", f"file not found: {path}")
-        with open(path, encoding="utf8") as fh:
-            try:
-                raw = yaml.safe_load(fh) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError("config", f"invalid YAML in {path}: {exc}") from None
+        try:  # the project's one YAML loader: not UTF-8, alias bombs, bad dates refused
+            raw = read_yaml(path) or {}
+        except ConfigFileError as exc:
+            raise ConfigError("config", str(exc)) from None
         base_dir = os.path.dirname(os.path.abspath(path))
     elif isinstance(config, Mapping):
         raw = dict(config)
