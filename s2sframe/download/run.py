@@ -171,12 +171,41 @@ def _first_line(exc: BaseException) -> str:
     return mask_text(f"{type(orig).__name__}: {lines[0] if lines else ''}".rstrip(": "))[:500]
 
 
+class _Atomic:
+    """Sections Ctrl-C does not cut in two: a KeyboardInterrupt arriving inside one is
+    raised when the (outermost) section ends. A write and its bookkeeping (e.g. the
+    segments written and removed from the writer's buffer) are one section: an interrupt
+    between the commit and the bookkeeping would write the same rows again."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.interrupted = False
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt that arrived during the section, now."""
+        if self.interrupted:
+            self.interrupted = False
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0 and self.interrupted:
+                self.interrupted = False
+                raise KeyboardInterrupt
+
+
 @contextmanager
-def _interrupts(client: Client, exit_on_second: bool) -> Iterator[None]:
+def _interrupts(client: Client, exit_on_second: bool, atomic: _Atomic) -> Iterator[None]:
     """While the run goes on in the main thread: Ctrl-C cuts every request in flight at once
     (:meth:`Client.abort`), then does what it did before (by default: KeyboardInterrupt,
-    which the run handles: what is complete is written); with ``exit_on_second``, a second
-    Ctrl-C ends the process at once (exit code 130), whatever the run is doing.
+    which the run handles: what is complete is written), at the end of the ``atomic``
+    section it arrives in, if any; with ``exit_on_second``, a second Ctrl-C ends the
+    process at once (exit code 130), whatever the run is doing.
 
     "At once" even when the main thread is busy in C code (e.g. SQLite waiting for a
     lock): a watcher thread reads the signal numbers Python's C-level handler writes to
@@ -204,6 +233,9 @@ def _interrupts(client: Client, exit_on_second: bool) -> Iterator[None]:
 
     def handler(signum: int, frame: Any) -> None:
         client.abort()
+        if atomic.depth:
+            atomic.interrupted = True
+            return
         if callable(before):
             before(signum, frame)
         elif before != signal.SIG_IGN:
@@ -238,6 +270,7 @@ class _Run:
                              blocksize=adv["download_blocksize"],
                              deadline=adv["request_deadline"], on_response=self._on_response)
         self.lock: DatabaseLock | None = None
+        self.atomic = _Atomic()
         self._bar: Any = None  # the progress bar of a step counting requests
         self._failed: dict[str, str] = {}  # URL -> error of the step's failed requests
 
@@ -328,11 +361,14 @@ class _Run:
             with self._step("waveforms", service="waveforms"):
                 self._waveforms(dcs, todo, auths, limits)
         if cfg.inventory:
-            with self._step("inventories", service="inventories"):
+            with self._step("inventories", service="inventories"), self.atomic.section():
+                def tick() -> None:  # after each station: Ctrl-C is raised there only
+                    self.save_log(force=False)
+                    self.atomic.check()
+
                 saved = inventory.fetch(self.client, self.engine, cfg.update_metadata,
                                         self.timeout("inventories"), limits,
-                                        min(cap * len(dcs), 16), self.progress,
-                                        tick=lambda: self.save_log(force=False),
+                                        min(cap * len(dcs), 16), self.progress, tick=tick,
                                         max_bytes=self.max_bytes("inventories"),
                                         write=self.write,
                                         station_urls={d.id: d.station_url for d in dcs})
@@ -367,6 +403,8 @@ class _Run:
 
         def record(groups_done: list[list[Seg]]) -> None:
             for group in groups_done:
+                if any(s.result.get("error") == ABORTED for s in group):
+                    continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
                 dc = by_id[group[0].datacenter_id]
                 counts = report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
                 for s in group:
@@ -392,32 +430,38 @@ class _Run:
                 return [group]
 
         try:
-            while True:
-                while len(pending) < 2 * workers:
-                    group = next(it, None)
-                    if group is None:
+            # Ctrl-C is raised at one point of the loop only (check): inside wait() it
+            # could leave a future's lock held (CPython's _AcquireFutures), and the pool
+            # would then wait forever; the requests are cut at once anyway
+            with self.atomic.section():
+                while True:
+                    while len(pending) < 2 * workers:
+                        group = next(it, None)
+                        if group is None:
+                            break
+                        dc = by_id[group[0].datacenter_id]
+                        auth = auths.get(dc.id)
+                        url = dc.service_url("dataselect", "queryauth" if auth else "query")
+                        pending[pool.submit(_fetch, self.client, url, group, timeout,
+                                            limits[dc.id], auth, max_bytes)] = group
+                    if not pending:
                         break
-                    dc = by_id[group[0].datacenter_id]
-                    auth = auths.get(dc.id)
-                    url = dc.service_url("dataselect", "queryauth" if auth else "query")
-                    pending[pool.submit(_fetch, self.client, url, group, timeout,
-                                        limits[dc.id], auth, max_bytes)] = group
-                if not pending:
-                    break
-                # a timeout: the log is saved every few seconds even while requests hang
-                done, _ = wait(pending, timeout=_Capture.every, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    record(outcome(fut, pending.pop(fut)))
-                self.save_log(force=False)  # between the writer's transactions, never within one
+                    # a timeout: the log is saved every few seconds even while requests hang
+                    done, _ = wait(pending, timeout=_Capture.every, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        record(outcome(fut, pending.pop(fut)))
+                    self.save_log(force=False)  # between the writer's transactions
+                    self.atomic.check()
         except KeyboardInterrupt:
             self.client.abort()  # Ctrl-C outside the main thread's handler (e.g. a notebook)
             pool.shutdown(wait=True, cancel_futures=True)  # quick: requests are cut
             kept = 0
-            for fut in [f for f in pending if f.done() and not f.cancelled()]:
-                groups_done = outcome(fut, pending[fut])
-                if not any(s.result.get("error") == ABORTED for g in groups_done for s in g):
-                    record(groups_done)  # complete before Ctrl-C: written
-                    kept += 1
+            with self.atomic.section():
+                for fut in [f for f in pending if f.done() and not f.cancelled()]:
+                    groups_done = outcome(fut, pending[fut])
+                    if not any(s.result.get("error") == ABORTED for g in groups_done for s in g):
+                        record(groups_done)  # complete before Ctrl-C: written
+                        kept += 1
             log.info("waveforms: Ctrl-C: %d more complete request(s) written, %d cut off",
                      kept, len(pending) - kept)
             raise
@@ -425,7 +469,8 @@ class _Run:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
-            writer.flush()
+            with self.atomic.section():
+                writer.flush()
             for bar in bars.values():
                 bar.close()
         pool.shutdown(wait=True)
@@ -479,7 +524,7 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(engine.url))
         run.save_log()
-        with _interrupts(run.client, exit_on_second_interrupt):
+        with _interrupts(run.client, exit_on_second_interrupt, run.atomic):
             run.run()
         report.status = "completed"
     except KeyboardInterrupt:
