@@ -1,6 +1,8 @@
-"""The ``s2s`` command: ``s2s init``, ``process``, ``download``, ``dl``, ``show``, ``classlabel``.
+"""The ``s2s`` command: ``s2s init``, ``process``, ``download``, ``dl``, ``db``, ``show``,
+``classlabel``.
 
-One module per group of commands (:mod:`.workflow`, :mod:`.download`, :mod:`.viewer`)
+One module per group of commands (:mod:`.workflow`, :mod:`.download`, :mod:`.runs`,
+:mod:`.viewer`)
 on the group and helpers of :mod:`.common`.
 
 Exit codes: 0 success, 1 failure while processing (the message names the
@@ -15,7 +17,7 @@ Examples
     $ s2s process -d demo/paramtable.yaml -c demo/paramtable.yaml -p demo/paramtable.py out.parquet
 """
 
-from . import download, viewer, workflow  # noqa: F401 - registers the commands
+from . import download, runs, viewer, workflow  # noqa: F401 - registers the commands
 from .common import main, mask
 from .workflow import NOTEBOOK
 

@@ -38,6 +38,19 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def confirm_or_stop(question: str, flag: str, declined: str = "nothing deleted") -> None:
+    """Ask ``question`` on the terminal: no -> ``declined`` and exit code 1; no terminal
+    to ask on -> :class:`BadInput` telling to pass ``flag`` (exit code 2)."""
+    try:
+        ok = click.confirm(question, default=False, err=True)
+    except click.exceptions.Abort:
+        raise BadInput(f"pass {flag} to go on without confirmation (no terminal to ask on)") \
+            from None
+    if not ok:
+        click.echo(declined, err=True)
+        sys.exit(1)
+
+
 def _handled(func: Callable[..., Any]) -> Callable[..., Any]:
     """Map exceptions of a command to messages and exit codes (2: input, 1: processing)."""
 

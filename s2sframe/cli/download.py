@@ -15,6 +15,17 @@ from .common import _handled, main
 
 # -------------------------------------------------------------------------- download
 # (kept in one block: `s2s download` and the `s2s dl` group)
+def _flag(*names: str, key: str, text: str) -> Any:
+    """A stream2segment flag overriding ``key`` (given: true; absent: the config's value)."""
+    return click.option(*names, key, is_flag=True, default=None, help=text)
+
+
+def _event_option(short: str | None, name: str, text: str) -> Any:
+    names = (short, f"--{name}") if short else (f"--{name}",)
+    return click.option(*names, name, type=float, help=f"(event search) {text} (overrides "
+                                                       f"'{name}').")
+
+
 @main.command("download")
 @click.option("-c", "--config", "config", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
@@ -24,26 +35,62 @@ from .common import _handled, main
 @click.option("-s", "--start", "--starttime", "starttime",
               help="Start time, ISO or days from today (<= 0) (overrides 'starttime').")
 @click.option("-e", "--end", "--endtime", "endtime", help="End time (overrides 'endtime').")
-@click.option("-E", "--events-url", "events_url", help="Event catalog (overrides 'events_url').")
-@click.option("-D", "--data-url", "data_url", multiple=True,
+@click.option("-E", "-ev", "--events-url", "--events_url", "--catalog", "--eventws",
+              "events_url", help="Event catalog (overrides 'events_url').")
+@click.option("-D", "-ds", "--data-url", "--data_url", "--dataselect", "--dataws", "data_url",
+              multiple=True,
               help="'eida', 'iris' or dataselect URL; repeatable (overrides 'data_url').")
-@click.option("-n", "--network", multiple=True, help="Networks (overrides 'network').")
-@click.option("-z", "--station", multiple=True, help="Stations (overrides 'station').")
-@click.option("-l", "--location", multiple=True, help="Locations (overrides 'location').")
-@click.option("-k", "--channel", multiple=True, help="Channels (overrides 'channel').")
+@click.option("-n", "--network", "--networks", "--net", "network", multiple=True,
+              help="Networks (overrides 'network').")
+@click.option("-z", "--station", "--stations", "--sta", "station", multiple=True,
+              help="Stations (overrides 'station').")
+@click.option("-l", "--location", "--locations", "--loc", "location", multiple=True,
+              help="Locations (overrides 'location').")
+@click.option("-k", "--channel", "--channels", "--cha", "channel", multiple=True,
+              help="Channels (overrides 'channel').")
+@click.option("-msr", "--min-sample-rate", "min_sample_rate", type=float,
+              help="Minimum sample rate in Hz (overrides 'min_sample_rate').")
+@click.option("-t", "--time-window", "time_window", nargs=2, type=float,
+              help="Minutes before and after the arrival time, e.g. -t -1 3 (overrides "
+                   "'time_window').")
+@_flag("-u", "--update-metadata", key="update_metadata",
+       text="Update stations and channels already in the database (sets 'update_metadata').")
+@_flag("-r1", "--retry-url-err", key="retry_url_err", text="Retry URL errors (-1).")
+@_flag("-r2", "--retry-mseed-err", key="retry_mseed_err", text="Retry malformed data (-2).")
+@_flag("-r3", "--retry-seg-not-found", key="retry_seg_not_found",
+       text="Retry segments missing from their response (code NULL).")
+@_flag("-r4", "--retry-client-err", key="retry_client_err", text="Retry HTTP 4xx.")
+@_flag("-r5", "--retry-server-err", key="retry_server_err", text="Retry HTTP 5xx.")
+@_flag("-r6", "--retry-timespan-err", key="retry_timespan_err",
+       text="Retry segments whose data was all outside the window (-204).")
+@_flag("-i", "--inventory", key="inventory", text="Download station inventories (sets "
+                                                    "'inventory').")
+@_event_option("-minlat", "minlatitude", "Events with latitude >= this")
+@_event_option("-maxlat", "maxlatitude", "Events with latitude <= this")
+@_event_option("-minlon", "minlongitude", "Events with longitude >= this")
+@_event_option("-maxlon", "maxlongitude", "Events with longitude <= this")
+@_event_option(None, "mindepth", "Events deeper than this (km)")
+@_event_option(None, "maxdepth", "Events shallower than this (km)")
+@_event_option("-minmag", "minmagnitude", "Events with magnitude >= this")
+@_event_option("-maxmag", "maxmagnitude", "Events with magnitude <= this")
+@click.option("--print-config-only", is_flag=True,
+              help="Print the configuration (the file merged with the options above, "
+                   "secrets masked) and exit without downloading.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar nor log on the terminal.")
 @_handled
-def download_cmd(config: Path, quiet: bool, **overrides: Any) -> None:
+def download_cmd(config: Path, quiet: bool, print_config_only: bool, **overrides: Any) -> None:
     """Download events, channels, waveforms and inventories into a database.
 
     \b
-    Reruns fetch only what is missing: new segments, segments whose time window
-    changed, and segments without data whose download code a retry_* flag selects.
-    Ctrl-C writes what is complete and stops within seconds (a second Ctrl-C exits at
-    once); run again to finish. One download per database at a time.
+    Options override the keys of the configuration file (stream2segment's option
+    names work too); flags can only set a key to true. Reruns fetch only what is
+    missing: new segments, segments whose time window changed, and segments
+    without data whose download code a retry_* flag selects. Ctrl-C writes what is
+    complete and stops within seconds (a second Ctrl-C exits at once); run again to
+    finish. One download per database at a time.
     Exit codes: 0 done; 1 the run failed or logged errors (its downloads row says why);
     2 bad configuration, database in use by another download, or an event service
-    that cannot be reached (nothing to do).
+    that cannot be reached or gives no catalog (nothing to do).
     """
     import logging
 
@@ -57,6 +104,9 @@ def download_cmd(config: Path, quiet: bool, **overrides: Any) -> None:
         cfg = load(str(config), **over)
     except ConfigError as exc:
         raise BadInput(str(exc)) from None
+    if print_config_only:
+        click.echo(masked_yaml(cfg), nl=False)
+        return
     logger = logging.getLogger("s2sframe.download")
     handler = None
     if not quiet:
@@ -68,6 +118,8 @@ def download_cmd(config: Path, quiet: bool, **overrides: Any) -> None:
         logger.addHandler(handler)
     try:
         report = download(cfg, progress=not quiet, exit_on_second_interrupt=True)
+    except ConfigError as exc:  # e.g. an events_url that gives no catalog
+        raise BadInput(str(exc)) from None
     except DownloadFailed as exc:
         raise (BadInput(str(exc)) if exc.bad_input else ProcessingError(str(exc))) from None
     finally:

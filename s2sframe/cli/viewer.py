@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
 from ..compat.config import BadInput, resolve_dburl
-from .common import _handled, main
+from .common import _handled, confirm_or_stop, main
 
 
 # ------------------------------------------------------------------------------ show
@@ -143,15 +142,8 @@ def classlabel_delete(dburl: str, label: str, yes: bool) -> None:
     except LookupError as exc:
         raise BadInput(str(exc).strip("\"'")) from None
     if not yes:
-        try:
-            ok = click.confirm(f"Delete class {label!r} and its {cls['count']} segment "
-                               "label(s)?", default=False, err=True)
-        except click.exceptions.Abort:
-            raise BadInput("pass --yes to delete without confirmation (no terminal to ask on)") \
-                from None
-        if not ok:
-            click.echo("nothing deleted", err=True)
-            sys.exit(1)
+        confirm_or_stop(f"Delete class {label!r} and its {cls['count']} segment label(s)?",
+                        "--yes")
     removed = delete_class(url, label)
     click.echo(f"deleted class {label!r} and {removed} segment label(s)", err=True)
 

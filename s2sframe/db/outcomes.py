@@ -100,8 +100,10 @@ def _title(key: str) -> tuple[str, str]:
     return OUTCOMES[key]
 
 
-def download_stats(bind: str | URL | sa.engine.Engine) -> dict[str, Any]:
-    """Segments per download run, data center and outcome.
+def download_stats(bind: str | URL | sa.engine.Engine,
+                   maxgap_threshold: float = 0.5) -> dict[str, Any]:
+    """Segments per download run, data center and outcome (``ok_gaps``: data with
+    ``|maxgap_numsamples|`` above ``maxgap_threshold``).
 
     Returns ``{"outcomes": [[key, title, description], ...], "datacenters":
     {id: url}, "runs": [{"id", "run_time", "warnings", "errors",
@@ -110,7 +112,8 @@ def download_stats(bind: str | URL | sa.engine.Engine) -> dict[str, Any]:
     """
     engine = bind if isinstance(bind, sa.engine.Engine) else _db.get_engine(bind, readonly=True)
     seg, d = S.segments, S.downloads
-    gap = sa.case((sa.func.abs(seg.c.maxgap_numsamples) > 0.5, 1), else_=0).label("gap")
+    gap = sa.case((sa.func.abs(seg.c.maxgap_numsamples) > abs(float(maxgap_threshold)), 1),
+                  else_=0).label("gap")
     stmt = (sa.select(seg.c.download_id, seg.c.datacenter_id, seg.c.download_code, gap,
                       sa.func.count().label("n"))
             .group_by(seg.c.download_id, seg.c.datacenter_id, seg.c.download_code, gap))
@@ -140,14 +143,19 @@ def download_stats(bind: str | URL | sa.engine.Engine) -> dict[str, Any]:
     }
 
 
-def station_stats(bind: str | URL | sa.engine.Engine) -> list[dict[str, Any]]:
-    """Stations with coordinates, data center and segments (all, and with data saved)."""
+def station_stats(bind: str | URL | sa.engine.Engine,
+                  download_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Stations with coordinates, data center and segments (all, and with data saved; of
+    the runs ``download_ids`` only, if given)."""
     engine = bind if isinstance(bind, sa.engine.Engine) else _db.get_engine(bind, readonly=True)
     seg, cha, sta = S.segments, S.channels, S.stations
     ok = sa.func.sum(sa.case((seg.c.download_code.in_([200, -200]), 1), else_=0))
     per = (sa.select(cha.c.station_id, sa.func.count().label("n"), ok.label("ok"))
            .select_from(seg.join(cha, cha.c.id == seg.c.channel_id))
-           .group_by(cha.c.station_id).subquery())
+           .group_by(cha.c.station_id))
+    if download_ids is not None:
+        per = per.where(seg.c.download_id.in_(download_ids))
+    per = per.subquery()
     stmt = (sa.select(sta.c.id, sta.c.network, sta.c.station, sta.c.latitude, sta.c.longitude,
                       sta.c.datacenter_id, per.c.n, per.c.ok)
             .select_from(sta.outerjoin(per, per.c.station_id == sta.c.id)).order_by(sta.c.id))

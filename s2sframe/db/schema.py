@@ -234,6 +234,49 @@ def sequence_reset_sql(table: str) -> str:
             f'COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM "{table}"')
 
 
+def advance_sequences(conn: sa.Connection, tables: tuple[str, ...] = TABLE_ORDER,
+                      lock_timeout_sec: float = 60.0) -> dict[str, int]:
+    """PostgreSQL: move every id sequence of ``tables`` that is behind ``max(id)`` past it.
+
+    stream2segment inserts explicit ids and never advances the sequences: in a database it
+    wrote (or extended), the next default id may be one already taken. This brings each
+    sequence of the existing ``tables`` to ``max(id)`` (never backwards) in the caller's
+    transaction, holding a ``SHARE ROW EXCLUSIVE`` lock on those tables until it commits:
+    concurrent inserts wait, and two programs doing this at once take turns. A writer
+    holding the tables longer than ``lock_timeout_sec`` makes it fail (``OperationalError``).
+    Other databases (SQLite: ``max(id) + 1`` is the next id) are left untouched.
+
+    Returns
+    -------
+    dict of str to int
+        The tables whose sequence was moved, and the value it was moved to.
+    """
+    if conn.dialect.name != "postgresql":
+        return {}
+    names = [t for t in tables if t in metadata.tables]
+    present = set(conn.execute(sa.text(
+        "select table_name from information_schema.tables where table_schema = "
+        "current_schema() and table_name = any(:n)"), {"n": names}).scalars())
+    names = [t for t in names if t in present]
+    if not names:
+        return {}
+    conn.execute(sa.text(f"SET LOCAL lock_timeout = '{int(lock_timeout_sec * 1000)}ms'"))
+    conn.execute(sa.text("LOCK TABLE " + ", ".join(f'"{t}"' for t in names)
+                         + " IN SHARE ROW EXCLUSIVE MODE"))
+    moved = {}
+    for t in names:
+        seq = conn.execute(sa.text("select pg_get_serial_sequence(:t, 'id')"),
+                           {"t": f'"{t}"'}).scalar()
+        if seq is None:  # an id without a sequence: nothing to move
+            continue
+        top = conn.execute(sa.text(f'select max(id) from "{t}"')).scalar()
+        last, called = conn.execute(sa.text(f"select last_value, is_called from {seq}")).one()
+        if top is not None and top >= (last + 1 if called else last):
+            conn.execute(sa.text("select setval(:s, :v, true)"), {"s": seq, "v": int(top)})
+            moved[t] = int(top)
+    return moved
+
+
 #: Columns a database may lack (written by older stream2segment versions).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"events": frozenset({"event_type"})}
 

@@ -134,7 +134,9 @@ def _read_mseed_obspy(data: bytes, libmseed_error: str = "") -> Stream:
         raise
     except Exception as exc:  # noqa: BLE001 - ObsPy raises bare Exception, ValueError...
         reason = str(exc).strip() or type(exc).__name__
-        if libmseed_error and libmseed_error not in reason:
+        if data[:3] == b"MS\x03":  # ObsPy's reader misreads it ("julday out of bounds")
+            reason = "miniSEED 3 records: ObsPy reads miniSEED 2 only"
+        elif libmseed_error and libmseed_error not in reason:
             reason += f" (libmseed: {libmseed_error})"
         raise SkipSegment(f"invalid miniSEED data: {reason}") from None
     if not stream:

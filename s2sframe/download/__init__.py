@@ -3,7 +3,8 @@
 Modules (one step each): ``config`` (download.yaml keys), ``events``, ``routing`` (data
 centers), ``channels``, ``traveltimes``, ``segments`` (what to download), ``dataselect``
 (waveforms and download codes), ``http`` (retries, adaptive concurrency), ``writer``,
-``inventory``, ``report``, ``run`` (the pipeline).
+``inventory``, ``report``, ``rows`` (rows that cannot be stored: skipped, logged,
+counted), ``run`` (the pipeline).
 """
 
 from __future__ import annotations

@@ -1,12 +1,16 @@
 """Channels: fdsnws-station (level=channel, text, POST) of each data center, filtered
-client-side (wildcards, ``!`` negation, min sample rate), a station offered by several
-data centers kept once, written to ``stations`` and ``channels``. A data center whose
-station service fails falls back to the channels already in the database.
+client-side (wildcards, ``!`` negation, min sample rate), a channel offered by several
+data centers kept once (the routing rules decide, else the data center that has the
+station, else the first), written to ``stations`` (one row per station epoch: network,
+station and start time, as stream2segment) and ``channels``. A data center whose station
+service fails falls back to the channels already in the database. A line or row that
+cannot be stored is skipped and logged, never fatal.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,14 +21,15 @@ import sqlalchemy as sa
 
 from ..db import schema
 from .http import Client
-from .routing import DataCenter
+from .routing import DataCenter, route
+from .rows import Skipped, bad_value, write_rows
 
 log = logging.getLogger("s2sframe.download")
 
 
 @dataclass
 class Chan:
-    """One channel to download from (ids from the database)."""
+    """One channel to download from (ids from the database; dates: its station epoch)."""
 
     id: int
     station_id: int
@@ -66,26 +71,42 @@ def post_data(cfg: Any) -> str:
     return "format=text\nlevel=channel\n" + line + "\n"
 
 
-def parse_text(text: str) -> list[dict[str, Any]]:
-    """Rows of an fdsnws-station text response at channel level."""
+def parse_text(text: str, source: str = "", skipped: Skipped | None = None) -> list[dict[str, Any]]:
+    """Rows of an fdsnws-station text response at channel level; lines that are not a
+    storable channel are skipped and counted in ``skipped``. Empty text cells are stored
+    as '' (as stream2segment does), empty numbers as NULL.
+    """
+    skipped = skipped if skipped is not None else Skipped()
     out = []
-    for line in text.splitlines():
+    for k, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
             continue
         c = [x.strip() for x in line.split("|")]
+        why = None
         if len(c) < 17:
+            why = f"{len(c)} columns, 17 expected"
+        else:
+            try:
+                row = {
+                    "network": c[0], "station": c[1], "location": "" if c[2] == "--" else c[2],
+                    "channel": c[3], "latitude": float(c[4]), "longitude": float(c[5]),
+                    "elevation": _num(c[6]), "depth": _num(c[7]), "azimuth": _num(c[8]),
+                    "dip": _num(c[9]), "sensor_description": c[10], "scale": _num(c[11]),
+                    "scale_freq": _num(c[12]), "scale_units": c[13],
+                    "sample_rate": float(c[14]), "start_time": _dt(c[15]), "end_time": _dt(c[16]),
+                }
+            except (ValueError, TypeError) as exc:
+                why = str(exc)
+            else:
+                why = (bad_value(row, schema.stations) or bad_value(row, schema.channels)
+                       or ("latitude or longitude out of range"
+                           if not (-90 <= row["latitude"] <= 90 and -180 <= row["longitude"] <= 180)
+                           else None)
+                       or (None if row["network"] and row["station"] else "empty code"))
+        if why is not None:
+            skipped.add("station line", f"{source} line {k}: {line[:100]!r}", why)
             continue
-        try:
-            out.append({
-                "network": c[0], "station": c[1], "location": "" if c[2] == "--" else c[2],
-                "channel": c[3], "latitude": float(c[4]), "longitude": float(c[5]),
-                "elevation": _num(c[6]), "depth": _num(c[7]), "azimuth": _num(c[8]),
-                "dip": _num(c[9]), "sensor_description": c[10] or None, "scale": _num(c[11]),
-                "scale_freq": _num(c[12]), "scale_units": c[13] or None,
-                "sample_rate": float(c[14]), "start_time": _dt(c[15]), "end_time": _dt(c[16]),
-            })
-        except (ValueError, TypeError):
-            continue
+        out.append(row)
     return out
 
 
@@ -98,8 +119,9 @@ def _dt(s: str) -> datetime | None:
 
 
 def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
-          timeout: float) -> list[Chan]:
+          timeout: float, skipped: Skipped | None = None) -> list[Chan]:
     """Query, filter, de-duplicate and write channels; return those to download from."""
+    skipped = skipped if skipped is not None else Skipped()
     body = post_data(cfg)
     with ThreadPoolExecutor(max_workers=max(1, len(dcs))) as pool:
         resps = list(pool.map(lambda d: client.request(d.station_url, data=body, timeout=timeout), dcs))
@@ -113,12 +135,15 @@ def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
                         "the database for this data center", dc.station_url, resp.error)
             failed.append(dc.id)
         else:
-            rows_by_dc[dc.id] = _filter(parse_text(resp.body.decode("utf8", "replace")), cfg)
-    rows = _dedupe(rows_by_dc, dcs)
-    chans = _save(conn, rows, cfg.update_metadata)
+            rows_by_dc[dc.id] = _filter(parse_text(resp.body.decode("utf8", "replace"),
+                                                   dc.station_url, skipped), cfg)
+    known = _known_stations(conn, {r["network"] for rows in rows_by_dc.values() for r in rows})
+    rows = _dedupe(rows_by_dc, dcs, (cfg.starttime, cfg.endtime),
+                   {k: v.datacenter_id for k, v in known.items()})
+    chans = _save(conn, rows, cfg.update_metadata, known, skipped)
     if failed:
         chans += _from_db(conn, failed, cfg)
-    log.info("channels: %d (%d stations) from %d data center(s)", len(chans),
+    log.info("channels: %d (%d station epochs) from %d data center(s)", len(chans),
              len({c.station_id for c in chans}), len(dcs))
     return chans
 
@@ -133,101 +158,127 @@ def _filter(rows: list[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _dedupe(rows_by_dc: dict[int, list[dict[str, Any]]], dcs: list[DataCenter]) -> list[dict[str, Any]]:
-    """One data center per station: the one routing says, else the first that offers it."""
-    owner: dict[tuple[str, str], int] = {}
-    routed = {n: d.id for d in dcs for n in d.networks}
+def _station_key(r: dict[str, Any]) -> tuple[str, str, datetime]:
+    """A station epoch: stream2segment's unique key of ``stations``."""
+    return (r["network"], r["station"], r["start_time"])
+
+
+def _dedupe(rows_by_dc: dict[int, list[dict[str, Any]]], dcs: list[DataCenter],
+            window: tuple[datetime, datetime],
+            known: dict[tuple[str, str, datetime], int]) -> list[dict[str, Any]]:
+    """One data center per channel epoch: the one the routing rules say (most specific
+    rule, see :func:`~s2sframe.download.routing.route`) if it offers it, else the one the
+    database has the station epoch of, else the first data center offering it."""
+    offers: dict[tuple, list[tuple[int, dict[str, Any]]]] = {}
     for dc in dcs:
         for r in rows_by_dc.get(dc.id, []):
-            key = (r["network"], r["station"])
-            if key not in owner or routed.get(r["network"]) == dc.id:
-                owner[key] = dc.id
+            key = (*_station_key(r), r["location"], r["channel"])
+            offers.setdefault(key, []).append((dc.id, r))
     out, dropped = [], 0
-    for dc in dcs:
-        for r in rows_by_dc.get(dc.id, []):
-            if owner[(r["network"], r["station"])] == dc.id:
-                out.append({**r, "datacenter_id": dc.id})
-            else:
-                dropped += 1
+    for (net, sta, start, loc, cha), offered in offers.items():
+        chosen = offered[0]
+        if len(offered) > 1:
+            ids = [d for d, _ in offered]
+            want = route(dcs, (net, sta, loc, cha), start, offered[0][1]["end_time"], window)
+            if want not in ids:
+                want = known.get((net, sta, start))
+            if want in ids:
+                chosen = offered[ids.index(want)]
+            dropped += len(offered) - 1
+        out.append({**chosen[1], "datacenter_id": chosen[0]})
     if dropped:
-        log.warning("%d channel(s) offered by more than one data center: kept once", dropped)
+        log.info("%d channel(s) offered by more than one data center: kept once (routing "
+                 "rules decide)", dropped)
     return out
 
 
-def _station_key(rows: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
-    stations: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in rows:
-        key = (r["network"], r["station"])
-        st = stations.setdefault(key, {"network": r["network"], "station": r["station"],
-                                       "latitude": r["latitude"], "longitude": r["longitude"],
-                                       "elevation": r["elevation"], "start_time": r["start_time"],
-                                       "end_time": r["end_time"],
-                                       "datacenter_id": r["datacenter_id"], "_open": False})
-        st["start_time"] = min(st["start_time"], r["start_time"])
-        if r["end_time"] is None:
-            st["_open"] = True
-        elif st["end_time"] is not None:
-            st["end_time"] = max(st["end_time"], r["end_time"])
-    for st in stations.values():
-        if st.pop("_open"):
-            st["end_time"] = None
-    return stations
+def _known_stations(conn: sa.Connection, nets: set[str]) -> dict[tuple[str, str, datetime], sa.Row]:
+    st = schema.stations
+    if not nets:
+        return {}
+    q = sa.select(st.c.id, st.c.network, st.c.station, st.c.start_time, st.c.end_time,
+                  st.c.datacenter_id).where(st.c.network.in_(sorted(nets)))
+    return {(r.network, r.station, r.start_time): r for r in conn.execute(q)}
 
 
-def _save(conn: sa.Connection, rows: list[dict[str, Any]], update: bool) -> list[Chan]:
+_STATION_COLS = ("network", "station", "latitude", "longitude", "elevation", "start_time",
+                 "end_time")
+_CHANNEL_COLS = ("depth", "azimuth", "dip", "sensor_description", "scale", "scale_freq",
+                 "scale_units", "sample_rate")
+
+
+def _save(conn: sa.Connection, rows: list[dict[str, Any]], update: bool,
+          known: dict[tuple[str, str, datetime], sa.Row], skipped: Skipped) -> list[Chan]:
+    """Write the station epochs and channels of ``rows``; return the channels written."""
     st, ch = schema.stations, schema.channels
-    stations = _station_key(rows)
-    nets = sorted({k[0] for k in stations})
-    existing = {}
-    if nets:
-        q = sa.select(st.c.id, st.c.network, st.c.station, st.c.start_time, st.c.datacenter_id,
-                      st.c.end_time).where(st.c.network.in_(nets))
-        existing = {(r.network, r.station, r.start_time): r for r in conn.execute(q)}
-    ids: dict[tuple[str, str], tuple[int, int, datetime | None]] = {}
-    new_st = 0
-    for key, s in stations.items():
-        row = existing.get((key[0], key[1], s["start_time"]))
-        if row is None:
-            sid = conn.execute(st.insert().values(**s)).inserted_primary_key[0]
-            ids[key] = (int(sid), s["datacenter_id"], s["end_time"])
-            new_st += 1
-        else:
-            if update:
-                conn.execute(st.update().where(st.c.id == row.id).values(
-                    **{k: v for k, v in s.items() if k != "start_time"}))
-                ids[key] = (row.id, s["datacenter_id"], s["end_time"])
-            else:
-                ids[key] = (row.id, row.datacenter_id, row.end_time)
-    sids = sorted({v[0] for v in ids.values()})
-    ex_ch = {}
+    epochs: dict[tuple[str, str, datetime], list[dict[str, Any]]] = {}
+    for r in rows:
+        epochs.setdefault(_station_key(r), []).append(r)
+    stations = {}
+    for key, group in epochs.items():  # values of the first channel (as stream2segment)
+        dc = Counter(r["datacenter_id"] for r in group).most_common(1)[0][0]
+        stations[key] = {**{c: group[0][c] for c in _STATION_COLS}, "datacenter_id": dc}
+
+    def describe_sta(s: dict[str, Any]) -> str:
+        return f"{s.get('network')}.{s.get('station')} from {s.get('start_time')}"
+
+    new = [s for k, s in stations.items() if k not in known]
+    written = write_rows(conn, st.insert(), new, "station row", describe_sta, skipped)
+    if update:
+        old = [{**s, "_id": known[k].id} for k, s in stations.items() if k in known]
+        values = {c: sa.bindparam(c) for c in (*_STATION_COLS, "datacenter_id")
+                  if c != "start_time"}
+        write_rows(conn, st.update().where(st.c.id == sa.bindparam("_id")).values(values), old,
+                   "station row", describe_sta, skipped)
+    if written or update:
+        known = {**known, **_known_stations(conn, {k[0] for k in stations})}
+    ex_ch = _channel_ids(conn, sorted({known[k].id for k in stations if k in known}))
+    inserts, updates, seen = [], [], set()
+    for r in rows:
+        sta = known.get(_station_key(r))
+        if sta is None:  # its station row was skipped
+            continue
+        key = (sta.id, r["location"], r["channel"])
+        values = {c: r[c] for c in _CHANNEL_COLS}
+        if key in seen:
+            continue
+        seen.add(key)
+        if key not in ex_ch:
+            inserts.append({"station_id": sta.id, "location": r["location"],
+                            "channel": r["channel"], **values})
+        elif update:
+            updates.append({**values, "_id": ex_ch[key]})
+
+    def describe_cha(c: dict[str, Any]) -> str:
+        return f"channel {c.get('location')}.{c.get('channel')} of station id {c.get('station_id', '')}"
+
+    added = write_rows(conn, ch.insert(), inserts, "channel row", describe_cha, skipped)
+    if updates:
+        write_rows(conn, ch.update().where(ch.c.id == sa.bindparam("_id")).values(
+            {c: sa.bindparam(c) for c in _CHANNEL_COLS}), updates, "channel row",
+            describe_cha, skipped)
+    if added:
+        ex_ch = _channel_ids(conn, sorted({known[k].id for k in stations if k in known}))
+    out = []
+    for r in rows:
+        sta = known.get(_station_key(r))
+        cid = ex_ch.get((sta.id, r["location"], r["channel"])) if sta is not None else None
+        if cid is None:
+            continue
+        out.append(Chan(cid, sta.id, r["datacenter_id"], r["network"], r["station"],
+                        r["location"], r["channel"], r["latitude"], r["longitude"],
+                        sta.start_time, sta.end_time, r["sample_rate"]))
+    log.info("stations: %d new written; channels: %d new written", len(written), len(added))
+    return out
+
+
+def _channel_ids(conn: sa.Connection, sids: list[int]) -> dict[tuple[int, str, str], int]:
+    ch = schema.channels
+    out = {}
     for k in range(0, len(sids), 500):
         q = sa.select(ch.c.id, ch.c.station_id, ch.c.location, ch.c.channel).where(
             ch.c.station_id.in_(sids[k:k + 500]))
-        ex_ch.update({(r.station_id, r.location, r.channel): r.id for r in conn.execute(q)})
-    cols = ("depth", "azimuth", "dip", "sensor_description", "scale", "scale_freq",
-            "scale_units", "sample_rate")
-    out, inserts = [], []
-    for r in rows:
-        sid, dcid, send = ids[(r["network"], r["station"])]
-        key = (sid, r["location"], r["channel"])
-        values = {c: r[c] for c in cols}
-        if key not in ex_ch:
-            inserts.append({"station_id": sid, "location": r["location"], "channel": r["channel"], **values})
-        elif update:
-            conn.execute(ch.update().where(ch.c.id == ex_ch[key]).values(**values))
-    if inserts:
-        conn.execute(ch.insert(), inserts)
-        for k in range(0, len(sids), 500):
-            q = sa.select(ch.c.id, ch.c.station_id, ch.c.location, ch.c.channel).where(
-                ch.c.station_id.in_(sids[k:k + 500]))
-            ex_ch.update({(x.station_id, x.location, x.channel): x.id for x in conn.execute(q)})
-    for r in rows:
-        sid, dcid, send = ids[(r["network"], r["station"])]
-        stt = stations[(r["network"], r["station"])]["start_time"]
-        out.append(Chan(ex_ch[(sid, r["location"], r["channel"])], sid, dcid, r["network"],
-                        r["station"], r["location"], r["channel"], r["latitude"], r["longitude"],
-                        stt, send, r["sample_rate"]))
-    log.info("stations: %d new written; channels: %d new written", new_st, len(inserts))
+        out.update({(r.station_id, r.location, r.channel): r.id for r in conn.execute(q)})
     return out
 
 

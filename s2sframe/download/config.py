@@ -125,6 +125,15 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any], **overrides: Any) -
         if key == "advanced_settings" and isinstance(value, Mapping):
             raw["advanced_settings"] = {**(raw.get("advanced_settings") or {}), **value}
         else:
+            for name, aliases in _EVENT_KEYS.items():  # an event filter given replaces the
+                if key in (name, *aliases):            # file's, under any of its names
+                    names = (name, *aliases)
+                    for k in names:
+                        raw.pop(k, None)
+                    extra = raw.get("events_extra_params")
+                    if isinstance(extra, Mapping):
+                        raw["events_extra_params"] = {k: v for k, v in extra.items()
+                                                      if k not in names}
             raw[key] = value
     return _validate(raw, base_dir)
 
@@ -230,6 +239,9 @@ def _event_params(raw: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(extra, Mapping):
         raise ConfigError("events_extra_params", "a mapping of FDSN event parameters expected")
     out = {k: v for k, v in extra.items() if k != "format"}
+    fmt = extra.get("format")
+    if isinstance(fmt, str) and fmt.lower() in ("isf", "text"):  # others: text is asked
+        out["format"] = fmt.lower()
     for key, aliases in _EVENT_KEYS.items():
         for name in (key, *aliases):
             for where, src in (("", raw), ("events_extra_params.", extra)):
@@ -401,23 +413,28 @@ def _check_advanced(adv: dict[str, Any]) -> None:
 
 def masked_yaml(cfg: DownloadConfig) -> str:
     """The configuration as YAML with secrets (token, password, URL password) masked."""
+    return yaml.safe_dump(_masked(cfg.raw), sort_keys=False, default_flow_style=None)
+
+
+def _masked(given: Mapping[str, Any]) -> dict[str, Any]:
     from ..db.urls import mask_url
 
-    raw = dict(cfg.raw)
+    raw = dict(given)
     for key in _SECRET_KEYS:
         if raw.get(key):
             raw[key] = ["***", "***"] if isinstance(raw[key], list | tuple) else "***"
     if isinstance(raw.get("dburl"), str):
         raw["dburl"] = mask_url(raw["dburl"])
     for key in ("events_url", "data_url"):
-        raw[key] = _masked(raw.get(key))
+        raw[key] = _masked_urls(raw.get(key))
     adv = raw.get("advanced_settings")
     if isinstance(adv, Mapping) and "routing_service_url" in adv:
-        raw["advanced_settings"] = {**adv, "routing_service_url": _masked(adv["routing_service_url"])}
-    return yaml.safe_dump(raw, sort_keys=False, default_flow_style=None)
+        raw["advanced_settings"] = {**adv,
+                                    "routing_service_url": _masked_urls(adv["routing_service_url"])}
+    return raw
 
 
-def _masked(value: Any) -> Any:
+def _masked_urls(value: Any) -> Any:
     """URLs (a string or a list of them) with passwords (``user:pw@``) masked."""
     from ..db.urls import mask_web_url
 
@@ -426,3 +443,26 @@ def _masked(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_web_url(v) if isinstance(v, str) else v for v in value]
     return value
+
+
+def masked_text(text: str) -> str:
+    """A stored configuration (``downloads.config``, written by s2sframe or stream2segment)
+    with its secrets masked: URL passwords, and the token or password of
+    ``restricted_data`` (then the YAML is written anew, comments dropped).
+
+    Examples
+    --------
+    >>> print(masked_text("dburl: postgresql://me:secret@host/db\\nrestricted_data: [me, pw]\\n"))
+    dburl: postgresql://me:***@host/db
+    restricted_data: ['***', '***']
+    <BLANKLINE>
+    """
+    from ..db.urls import mask_text
+
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raw = None
+    if isinstance(raw, dict) and any(raw.get(k) for k in _SECRET_KEYS):
+        return mask_text(yaml.safe_dump(_masked(raw), sort_keys=False, default_flow_style=None))
+    return mask_text(text)

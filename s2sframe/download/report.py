@@ -1,11 +1,13 @@
-"""What a download did: :class:`DownloadReport` (returned by :func:`s2sframe.download`) and
-:func:`summary` (every download run of a database, per data center and outcome).
+"""What a download did: :class:`DownloadReport` (returned by :func:`s2sframe.download`),
+:func:`summary` (every download run of a database, per data center and outcome) and
+:func:`stats_text` (``s2s dl stats``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
@@ -47,6 +49,9 @@ class DownloadReport:
         'running' while it runs.
     failure : str or None
         Why the run did not complete: the step, the error type and its message.
+    skipped : dict
+        Rows that could not be stored, skipped (and logged): what (e.g. 'event line')
+        -> count.
     """
 
     download_id: int | None = None
@@ -60,6 +65,7 @@ class DownloadReport:
     errors: int = 0
     status: str = "running"
     failure: str | None = None
+    skipped: Counter = field(default_factory=Counter)
 
     @property
     def segments(self) -> int:
@@ -89,8 +95,10 @@ class DownloadReport:
         head = f"download {self.download_id}"
         if self.status not in ("completed", "running"):
             head += f" {self.status.upper()} ({self.failure})"
+        skipped = ", ".join(f"{n} {what}(s)" for what, n in self.skipped.items())
         return (f"{head}: {self.segments} segments written "
-                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{self.table_text()}")
+                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{self.table_text()}"
+                + (f"\nskipped (not storable, see the log): {skipped}" if skipped else ""))
 
 
 def summary(engine: sa.engine.Engine) -> pl.DataFrame:
@@ -123,3 +131,77 @@ def summary(engine: sa.engine.Engine) -> pl.DataFrame:
         schema={"download_id": pl.Int64, "run_time": pl.Datetime("us"), "status": pl.String,
                 "errors": pl.Int64, "data center": pl.String, "download_code": pl.Int64,
                 "outcome": pl.String, "segments": pl.Int64})
+
+
+def _text_table(header: list[str], rows: list[list[Any]]) -> str:
+    cells = [header] + [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows]
+    widths = [max(len(r[k]) for r in cells) for k in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in
+                       enumerate(zip(r, widths, strict=True))) for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _outcome_table(counts: dict[Any, dict[str, int]], outcomes: list[list[str]],
+                   datacenters: dict[Any, str]) -> str:
+    keys = [o[0] for o in outcomes if any(o[0] in c for c in counts.values())]
+    titles = {o[0]: o[1] for o in outcomes}
+    rows = [[datacenters.get(dc, str(dc)), *[c.get(k, 0) for k in keys], sum(c.values())]
+            for dc, c in counts.items()]
+    if len(rows) > 1:
+        rows.append(["total", *[sum(c.get(k, 0) for c in counts.values()) for k in keys],
+                     sum(sum(c.values()) for c in counts.values())])
+    return _text_table(["data center", *[titles[k] for k in keys], "total"], rows)
+
+
+def stats_text(bind: sa.engine.Engine, ids: list[int], maxgap_threshold: float = 0.5) -> str:
+    """``s2s dl stats``: for each run of ``ids``, its time, event query parameters and
+    segments per data center (rows) and outcome (columns); all runs together at the end
+    when there are several; what each outcome means."""
+    import yaml
+
+    from ..db import downloads, outcomes
+
+    stats = outcomes.download_stats(bind, maxgap_threshold)
+    stored = {r["id"]: r for r in downloads.runs(bind, ids)}
+    dcs = {k: v.split("/fdsnws/")[0] for k, v in stats["datacenters"].items()}
+    out: list[str] = []
+    total: dict[Any, dict[str, int]] = {}
+    for run in stats["runs"]:
+        if run["id"] not in stored:
+            continue
+        row = stored[run["id"]]
+        out += ["", f"Download id {run['id']}: executed {run['run_time']}, "
+                    f"{row['program_version'] or 'program unknown'}, {run['status']}, "
+                    f"warnings {run['warnings']}, errors {run['errors']}"]
+        try:
+            cfg = yaml.safe_load(row["config"] or "") or {}
+        except yaml.YAMLError:
+            cfg = {}
+        params = {}
+        if isinstance(cfg, dict):
+            params = {k: v for k, v in cfg.items() if k in _EVENT_PARAMS and v is not None}
+            extra = cfg.get("events_extra_params") or cfg.get("eventws_params") or {}
+            params.update(extra if isinstance(extra, dict) else {})
+        out.append("Event query parameters: " + (", ".join(
+            f"{k} = {v}" for k, v in sorted(params.items())) or "none"))
+        if not run["counts"]:
+            out.append("No segments downloaded")
+            continue
+        out += ["Segments per data center (rows) and outcome (columns):",
+                _outcome_table(run["counts"], stats["outcomes"], dcs)]
+        for dc, cells in run["counts"].items():
+            agg = total.setdefault(dc, {})
+            for k, n in cells.items():
+                agg[k] = agg.get(k, 0) + n
+    if not out:
+        return "no download run"
+    if len([r for r in stats["runs"] if r["id"] in stored and r["counts"]]) > 1:
+        out += ["", "All these downloads together:", _outcome_table(total, stats["outcomes"], dcs)]
+    out += ["", "Outcomes:"] + [f"  {title}: {desc}" for _, title, desc in stats["outcomes"]]
+    return "\n".join(out).lstrip("\n")
+
+
+_EVENT_PARAMS = ("minlatitude", "maxlatitude", "minlongitude", "maxlongitude", "mindepth",
+                 "maxdepth", "minmagnitude", "maxmagnitude", "minlat", "maxlat", "minlon",
+                 "maxlon", "minmag", "maxmag")

@@ -40,12 +40,13 @@ from ..db.urls import (
     sqlite_wal,
 )
 from . import channels, events, inventory, routing, segments
-from .config import SERVICE_KEYS, DownloadConfig, load, masked_yaml
+from .config import SERVICE_KEYS, ConfigError, DownloadConfig, load, masked_yaml
 from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
 from .events import DownloadFailed
 from .http import ABORTED, URL_ERROR, AdaptiveLimit, Client, Response
 from .report import DownloadReport
+from .rows import Skipped
 from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
@@ -271,6 +272,7 @@ class _Run:
                              deadline=adv["request_deadline"], on_response=self._on_response)
         self.lock: DatabaseLock | None = None
         self.atomic = _Atomic()
+        self.skipped = Skipped(self.report.skipped)  # rows that cannot be stored
         self._bar: Any = None  # the progress bar of a step counting requests
         self._failed: dict[str, str] = {}  # URL -> error of the step's failed requests
 
@@ -326,20 +328,23 @@ class _Run:
         cfg, adv = self.cfg, self.cfg.advanced
         with self._step("events", {"unit": "request"}, "events"):
             rows = events.fetch(self.client, cfg.events_url, cfg.event_params, cfg.starttime,
-                                cfg.endtime, self.timeout("events"))
+                                cfg.endtime, self.timeout("events"), self.skipped)
             self.report.events = len(rows)
             if not rows:
                 log.warning("no event found: nothing to download")
                 return
             columns = schema.present_columns(self.engine)["events"]
-            ev_ids = self.write(lambda conn: events.save(conn, cfg.events_url, rows, columns))
+            name = events.catalog_name(cfg.raw.get("events_url"))
+            ev_ids = self.write(lambda conn: events.save(conn, cfg.events_url, rows, columns,
+                                                         name, self.skipped))
         with self._step("data centers"):
             dcs = self.write(lambda conn: routing.fetch(
                 self.client, conn, cfg.data_url, adv["routing_service_url"],
                 self.timeout("stations")))
         with self._step("channels", {"unit": "data center", "total": len(dcs)}):
             chans = self.write(lambda conn: channels.fetch(self.client, conn, cfg, dcs,
-                                                           self.timeout("stations")))
+                                                           self.timeout("stations"),
+                                                           self.skipped))
             failed = dict(self._failed)
             self.report.channels = len(chans)
             if not chans:
@@ -385,7 +390,7 @@ class _Run:
         adv, report = self.cfg.advanced, self.report
         by_id = {d.id: d for d in dcs}
         writer = SegmentWriter(self.engine, report.download_id or 0, adv["db_buf_size"],
-                               write=self.write)
+                               self.skipped, write=self.write)
         groups = _groups(todo)
         workers = sum(lim.maximum for lim in limits.values())
         log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
@@ -479,6 +484,9 @@ class _Run:
                 log.warning("%s: given up for this run (%s)", d.host, limits[d.id].dead)
         log.info("waveforms: %d segment(s) written, %d with data", writer.written,
                  report.with_data)
+        if writer.kept:
+            log.warning("%d segment(s) with data kept as they were: the new attempt (window "
+                        "changed) brought no data; the next run tries again", writer.kept)
 
 
 def _fetch(client: Client, url: str, group: list[Seg], timeout: float, limit: AdaptiveLimit,
@@ -518,11 +526,16 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
                             "or its file system does not allow it): other programs reading "
                             "the database may delay the download's writes")
         _create_tables(engine)
+        # ids written by stream2segment: sequences behind them (moved under the run's lock)
+        moved = run.write(schema.advance_sequences)
         report.download_id = run.write(lambda conn: conn.execute(schema.downloads.insert().values(
             config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
             log="")).inserted_primary_key[0])
         capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(engine.url))
+        if moved:
+            log.info("id sequences moved past the ids already written (as stream2segment "
+                     "leaves them): %s", ", ".join(f"{t} -> {v}" for t, v in moved.items()))
         run.save_log()
         with _interrupts(run.client, exit_on_second_interrupt, run.atomic):
             run.run()
@@ -541,7 +554,7 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
                   _first_line(exc))
         note = f"(download {report.download_id} failed at step {run.step!r}; recorded in its " \
                "downloads row)"
-        if isinstance(exc, DownloadFailed):
+        if isinstance(exc, DownloadFailed | ConfigError):  # e.g. no catalog: exit 2
             exc.add_note(note)
             raise
         failed = DownloadFailed(f"download {report.download_id} failed at step {run.step!r}: "

@@ -74,6 +74,7 @@ def make_database(
     overwrite: bool = False,
     inventory_template: bytes | str | os.PathLike[str] | None = None,
     regional: bool = False,
+    stale_sequences: bool = False,
 ) -> dict[str, int]:
     """Write a realistic, deterministic stream2segment database.
 
@@ -125,6 +126,11 @@ def make_database(
         1.5 and 11, where the events stand out of the noise, as in a typical regional
         download. The download outcomes, the stations without StationXML, the
         station codes and everything else are drawn as usual.
+    stale_sequences : bool
+        PostgreSQL: leave the id sequences where they are (at 1) after writing explicit
+        ids, as stream2segment does: the next default id of every table is taken (the
+        shape of databases stream2segment wrote or extended). By default they are moved
+        past the largest id.
 
     Returns
     -------
@@ -164,7 +170,7 @@ def make_database(
     )
     engine, private = _prepare_database(parsed, overwrite=overwrite, legacy=legacy)
     try:
-        with _Writer(engine, unjournaled=private) as writer:
+        with _Writer(engine, unjournaled=private, stale_sequences=stale_sequences) as writer:
             counts = _write(writer, plan, metadata_only=metadata_only, legacy=legacy)
     finally:
         engine.dispose()

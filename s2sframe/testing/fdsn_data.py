@@ -26,6 +26,10 @@ _NS = 1_000_000_000
 #: networks of each data center (index); the last network of data center 0 is restricted
 _DC_NETWORKS: tuple[tuple[str, ...], ...] = (("GE", "CH", "ZR"), ("IV", "MN"), ("FR", "NL"))
 RESTRICTED_NETWORK = "ZR"
+#: ``split_routing``: the first station of this network is moved to data center 1, and
+#: the channels of this network's second epochs to data center 0 (routing rules say so)
+STATION_SPLIT_NETWORK, TIME_SPLIT_NETWORK = "GE", "IV"
+_FAR = ("1990-01-01T00:00:00", "2099-12-31T23:59:59")  # the routing rules' time span
 _REGION = (42.5, 13.0)  # central Italy: events nearby, stations around (regional distances)
 
 
@@ -60,10 +64,17 @@ class Channel:
     azimuth: float
     dip: float
     start: datetime
+    end: datetime | None = None  # end of the epoch (None: open)
+    home: int | None = None  # data center listing it too, without its data (None: none)
 
     @property
     def nslc(self) -> tuple[str, str, str, str]:
         return (self.network, self.station, self.location, self.channel)
+
+    def overlaps(self, start: datetime | None, end: datetime | None) -> bool:
+        """Whether the epoch overlaps [start, end] (None: open)."""
+        return ((end is None or self.start <= end)
+                and (start is None or self.end is None or self.end > start))
 
     @property
     def restricted(self) -> bool:
@@ -79,15 +90,28 @@ class Archive:
     datacenters: int
     seed: int
     fast: bool = False  # same noise in every chunk, records patched from a template (benchmarks)
-    _by_nslc: dict[tuple[str, str, str, str], Channel] = field(default_factory=dict)
+    change: datetime | None = None  # start of the second epochs (``epochs=True``)
+    split_routing: bool = False
+    _by_nslc: dict[tuple[str, str, str, str], list[Channel]] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls, *, events: int = 6, stations: int = 6, datacenters: int = 2, seed: int = 0,
         start: datetime = datetime(2021, 1, 1),  # noqa: B008 - immutable default
-        days: float = 30.0, fast: bool = False,
+        days: float = 30.0, fast: bool = False, epochs: bool = False,
+        split_routing: bool = False,
     ) -> Archive:
-        """Draw a regional catalog and ``stations`` stations spread over the data centers."""
+        """Draw a regional catalog and ``stations`` stations spread over the data centers.
+
+        ``epochs``: every other station (index 1, 3, ...) has two epochs, the second from
+        the middle of the catalog period (a new sensor 0.01 degree away: other
+        coordinates and waveforms, the same channel codes). ``split_routing`` (two data
+        centers or more): the routing service assigns the first station of network
+        :data:`STATION_SPLIT_NETWORK` to data center 1 (a station rule) and, with
+        ``epochs``, network :data:`TIME_SPLIT_NETWORK` to data center 0 from the epoch
+        change (time rules); the station services of both list these channels, only the
+        data center the rules name serves their waveforms.
+        """
         rng = np.random.default_rng([seed, 101])
         ev_t = np.sort(rng.uniform(0, days * 86400, events))
         ev = [
@@ -104,6 +128,8 @@ class Archive:
             )
             for k, t in enumerate(ev_t)
         ]
+        change = (start + timedelta(days=days / 2)).replace(hour=0, minute=0, second=0,
+                                                              microsecond=0)
         nets = [n for d in range(datacenters) for n in _DC_NETWORKS[d]]
         dc_of = {n: d for d in range(datacenters) for n in _DC_NETWORKS[d]}
         chans: list[Channel] = []
@@ -117,30 +143,79 @@ class Archive:
             loc = "00" if s % 5 == 4 else ""
             layout = [(band + "HZ", rate, 0.0, -90.0), (band + "HN", rate, 0.0, 0.0),
                       (band + "HE", rate, 90.0, 0.0), ("LHZ", 1.0, 0.0, -90.0)]
+            dc, home = dc_of[net], None
+            if (split_routing and datacenters > 1 and net == STATION_SPLIT_NETWORK
+                    and s == nets.index(net)):
+                dc, home = 1, dc_of[net]
+            two = epochs and s % 2 == 1
+            first_end = change if two else None
             for cha, r, az, dip in layout:
-                chans.append(Channel(len(chans), dc_of[net], net, code, loc, cha, r, lat, lon,
-                                     elev, az, dip, datetime(2010, 1, 1)))
-        arch = cls(ev, chans, datacenters, seed, fast)
-        arch._by_nslc = {c.nslc: c for c in chans}
+                chans.append(Channel(len(chans), dc, net, code, loc, cha, r, lat, lon,
+                                     elev, az, dip, datetime(2010, 1, 1), first_end, home))
+            if two:
+                dc2, home2 = dc, home
+                if split_routing and datacenters > 1 and net == TIME_SPLIT_NETWORK:
+                    dc2, home2 = 0, dc_of[net]
+                for cha, r, az, dip in layout:
+                    chans.append(Channel(len(chans), dc2, net, code, loc, cha, r,
+                                         round(lat + 0.01, 4), lon, elev + 5.0, az, dip,
+                                         change, None, home2))
+        arch = cls(ev, chans, datacenters, seed, fast, change if epochs else None,
+                   split_routing and datacenters > 1)
+        for c in chans:
+            arch._by_nslc.setdefault(c.nslc, []).append(c)
         return arch
 
     # ------------------------------------------------------------------ look-ups
-    def channel(self, nslc: tuple[str, str, str, str]) -> Channel | None:
-        """The channel of a (network, station, location, channel) code, or None."""
-        return self._by_nslc.get(nslc)
+    def channel(self, nslc: tuple[str, str, str, str], when: datetime | None = None) -> Channel | None:
+        """The channel of a (network, station, location, channel) code, or None: the epoch
+        operating at ``when`` (default: the last one)."""
+        epochs = self._by_nslc.get(nslc)
+        if not epochs:
+            return None
+        if when is not None:
+            for c in epochs:
+                if c.start <= when and (c.end is None or when < c.end):
+                    return c
+        return epochs[-1]
 
-    def match(self, net: str, sta: str, loc: str, cha: str, dc: int) -> list[Channel]:
-        """Channels of data center ``dc`` matching FDSN patterns (``*``, ``?``, ``--``)."""
+    def match(self, net: str, sta: str, loc: str, cha: str, dc: int, *, listed: bool = False,
+              start: datetime | None = None, end: datetime | None = None) -> list[Channel]:
+        """Channels of data center ``dc`` matching FDSN patterns (``*``, ``?``, ``--``) whose
+        epoch overlaps [start, end]; ``listed``: also those it lists without their data."""
         from fnmatch import fnmatchcase
 
         loc = "" if loc == "--" else loc
         out = []
         for c in self.channels:
-            if c.datacenter != dc:
+            if c.datacenter != dc and not (listed and c.home == dc):
+                continue
+            if not c.overlaps(start, end):
                 continue
             if all(fnmatchcase(v, p) for v, p in zip(c.nslc, (net, sta, loc, cha), strict=True)):
                 out.append(c)
         return out
+
+    def routes(self) -> list[tuple[int, list[str]]]:
+        """The routing service's blocks: (data center, its rules as text lines), in order."""
+        blocks: dict[int, list[str]] = {d: [] for d in range(self.datacenters)}
+        homes = {(c.home if c.home is not None else c.datacenter, c.network) for c in self.channels}
+        for d in range(self.datacenters):
+            for net in sorted(n for h, n in homes if h == d):
+                if self.split_routing and self.change and net == TIME_SPLIT_NETWORK:
+                    change = self.change.isoformat()
+                    blocks[d].append(f"{net} * * * {_FAR[0]} {change}")
+                    blocks[0].append(f"{net} * * * {change} {_FAR[1]}")
+                else:
+                    blocks[d].append(f"{net} * * * {_FAR[0]} {_FAR[1]}")
+        moved = sorted({(c.datacenter, c.network, c.station) for c in self.channels
+                        if c.home is not None and c.network == STATION_SPLIT_NETWORK})
+        for d, net, sta in moved:
+            blocks[d].append(f"{net} {sta} * * {_FAR[0]} {_FAR[1]}")
+        order = list(range(self.datacenters))
+        if self.split_routing:  # the specific rules first: "the last listed wins" is wrong
+            order.reverse()
+        return [(d, blocks[d]) for d in order]
 
     # ------------------------------------------------------------------ waveforms
     def records(self, ch: Channel, start: datetime, end: datetime) -> list[bytes]:
@@ -155,7 +230,7 @@ class Archive:
 
     def mseed(self, nslc: tuple[str, str, str, str], start: datetime, end: datetime) -> bytes:
         """The bytes a dataselect request of one channel and window returns (b'' if none)."""
-        ch = self.channel(nslc)
+        ch = self.channel(nslc, start)
         return b"" if ch is None else b"".join(self.records(ch, start, end))
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one archive per server, bounded
@@ -206,13 +281,13 @@ class Archive:
         from obspy import UTCDateTime
         from obspy.core.inventory import Inventory, Network, Site, Station
 
-        nets: dict[str, dict[str, list[Channel]]] = {}
+        nets: dict[str, dict[tuple[str, datetime], list[Channel]]] = {}
         for c in chans:
-            nets.setdefault(c.network, {}).setdefault(c.station, []).append(c)
+            nets.setdefault(c.network, {}).setdefault((c.station, c.start), []).append(c)
         networks = []
         for net, stas in nets.items():
             stations = []
-            for sta, cs in stas.items():
+            for (sta, _), cs in stas.items():
                 c0 = cs[0]
                 items = []
                 for c in cs if level in ("channel", "response") else []:
@@ -220,13 +295,15 @@ class Archive:
                     cha.code, cha.location_code = c.channel, c.location
                     cha.latitude, cha.longitude, cha.elevation = c.latitude, c.longitude, c.elevation
                     cha.depth, cha.azimuth, cha.dip, cha.sample_rate = 0.0, c.azimuth, c.dip, c.sample_rate
-                    cha.start_date, cha.end_date = UTCDateTime(c.start), None
+                    cha.start_date = UTCDateTime(c.start)
+                    cha.end_date = UTCDateTime(c.end) if c.end else None
                     if level != "response":
                         cha.response = None
                     items.append(cha)
                 stations.append(Station(sta, c0.latitude, c0.longitude, c0.elevation,
                                         channels=items, site=Site(name=f"site {sta}"),
-                                        start_date=UTCDateTime(c0.start)))
+                                        start_date=UTCDateTime(c0.start),
+                                        end_date=UTCDateTime(c0.end) if c0.end else None))
             networks.append(Network(net, stations=stations))
         inv = Inventory(networks=networks, source="s2sframe.testing",
                         created=UTCDateTime(2021, 1, 1))

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from .fdsn_data import Archive, Channel
+from .fdsn_formats import BAD_EVENT_LINES, BAD_STATION_LINES, damage_records, isf_bulletin
 
 #: the token accepted by every data center's /auth (write it to a file for ``restricted_data``)
 VALID_TOKEN = (
@@ -137,24 +138,31 @@ class _Handler(BaseHTTPRequestHandler):
         rows = [e for e in arch.events if ok(e)]
         if not rows:
             return self._send(204)
+        cap = self.fdsn.max_event_count
+        if cap is not None and len(rows) > cap:
+            return self._send(413, b"Request too large: more events than the server answers")
+        if p.get("format") == "isf":
+            return self._send(200, isf_bulletin(rows).encode())
         out = ["#EventID|Time|Latitude|Longitude|Depth/km|Author|Catalog|Contributor|"
                "ContributorID|MagType|Magnitude|MagAuthor|EventLocationName|EventType"]
         for e in rows:
             out.append(f"{e.event_id}|{_iso(e.time)}|{e.latitude}|{e.longitude}|{e.depth_km}|"
                        f"TEST|TESTCAT|TEST|{e.event_id}|{e.mag_type}|{e.magnitude}|TEST|"
                        f"{e.location_name}|earthquake")
+        if self.fdsn.bad_lines:
+            out.extend(BAD_EVENT_LINES)
         self._send(200, ("\n".join(out) + "\n").encode())
 
     def _routing(self, path: str, p: dict[str, str], lines: list, fault: Fault | None) -> None:
         fd = self.fdsn
-        blocks = []
-        for d in range(fd.archive.datacenters):
-            nets = sorted({c.network for c in fd.archive.channels if c.datacenter == d})
-            blocks.append(fd.dataselect_url(d) + "\n" + "\n".join(
-                f"{n} * * * 1990-01-01T00:00:00 2099-12-31T23:59:59" for n in nets))
+        blocks = [fd.dataselect_url(d) + "\n" + "\n".join(rules) for d, rules in fd.archive.routes()]
         self._send(200, "\n\n".join(blocks).encode())
 
-    def _selected(self, p: dict[str, str], lines: list[list[str]]) -> list[tuple[Channel, list[str]]]:
+    def _selected(self, p: dict[str, str], lines: list[list[str]], *,
+                  listed: bool = False) -> list[tuple[Channel, list[str]]]:
+        """Channels (epochs) matching the request lines; ``listed``: those the station
+        service lists, else those whose waveforms this data center serves (one epoch per
+        channel and line: the one operating at the line's start)."""
         arch, dc = self.fdsn.archive, self.dc
         assert dc is not None
         if not lines:
@@ -165,14 +173,20 @@ class _Handler(BaseHTTPRequestHandler):
         for ln in lines:
             if len(ln) != 6:
                 raise ValueError(f"invalid line {' '.join(ln)!r}")
+            start, end = (None if t == "*" else _time(t) for t in ln[4:6])
+            seen: set[tuple[str, str, str, str]] = set()
             for n, s, loc, c in _expand(ln[:4]):
-                for ch in arch.match(n, s, loc, c, dc):
+                for ch in arch.match(n, s, loc, c, dc, listed=listed, start=start, end=end):
+                    if not listed and arch.change is not None:  # epochs: one per channel
+                        if ch.nslc in seen:
+                            continue
+                        seen.add(ch.nslc)
                     out.append((ch, ln))
         return out
 
     def _station(self, path: str, p: dict[str, str], lines: list, fault: Fault | None) -> None:
         level = p.get("level", "station")
-        chans = [c for c, _ in self._selected(p, lines)]
+        chans = [c for c, _ in self._selected(p, lines, listed=True)]
         chans = list({c.index: c for c in chans}.values())
         if not chans:
             return self._send(204)
@@ -187,7 +201,10 @@ class _Handler(BaseHTTPRequestHandler):
                 out.append(f"{c.network}|{c.station}|{c.location}|{c.channel}|{c.latitude}|"
                            f"{c.longitude}|{c.elevation}|0.0|{c.azimuth}|{c.dip}|"
                            f"{s['description'] or ''}|{s['scale']}|{s['scale_freq']}|"
-                           f"{s['scale_units']}|{c.sample_rate}|{_iso(c.start)}|")
+                           f"{s['scale_units']}|{c.sample_rate}|{_iso(c.start)}|"
+                           f"{_iso(c.end) if c.end else ''}")
+            if self.fdsn.bad_lines and self.dc == 0:
+                out.extend(BAD_STATION_LINES)
             return self._send(200, ("\n".join(out) + "\n").encode())
         self._send(200, self.fdsn.archive.station_xml(chans, level), "application/xml")
 
@@ -235,6 +252,8 @@ class _Handler(BaseHTTPRequestHandler):
             chunks.extend(recs)
         if not chunks:
             return self._send(204)
+        if fault is not None and fault.mseed == "truncate-last":
+            chunks[-1] = chunks[-1][: len(chunks[-1]) // 2]
         self._send(200, b"".join(chunks), "application/vnd.fdsn.mseed")
 
 
@@ -269,6 +288,6 @@ def _damage(recs: list[bytes], how: str, arch: Archive, ch: Channel, start: date
         return arch.records(ch, start - timedelta(hours=1), start - timedelta(minutes=59)) + recs
     if how == "shift":
         return arch.records(ch, start - timedelta(hours=1), start - timedelta(minutes=58))
-    return recs
+    return damage_records(recs, how)
 
 

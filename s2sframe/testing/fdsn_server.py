@@ -25,10 +25,13 @@ class FDSNServer:
     """The running servers: URLs, the archive, fault injection and request counts."""
 
     def __init__(self, archive: Archive, *, max_event_days: float | None = None,
-                 port: int = 0) -> None:
+                 port: int = 0, max_event_count: int | None = None,
+                 bad_lines: bool = False) -> None:
         self.archive = archive
         self.port = port
         self.max_event_days = max_event_days
+        self.max_event_count = max_event_count
+        self.bad_lines = bad_lines
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, int | None, str]] = []  # (service, dc, body or query)
         self.credentials = [(f"user{d}", secrets.token_hex(8)) for d in range(archive.datacenters)]
@@ -74,8 +77,11 @@ class FDSNServer:
         ``status``: answer this HTTP status (204 and 413 too) instead of data, with a
         Retry-After header if ``retry_after``; ``delay``: wait before answering (slower
         than the client's timeout: a URL error); ``mseed``: 'truncate' (cut the last
-        record), 'corrupt' (garbage header), 'outside' (add a record outside the window),
-        'shift' (all records outside the window), or 'close' (drop the connection).
+        record of each channel), 'truncate-last' (cut the last record of the response
+        only), 'corrupt' (garbage header), 'outside' (add a record outside the window),
+        'shift' (all records outside the window), 'rate0' (sample rate 0 in the headers),
+        'overcount' (headers claiming more samples than the records hold), 'v3' (the
+        records as miniSEED 3), or 'close' (drop the connection).
         ``datacenter`` / ``station``: only requests of that data center / asking for that
         station code; ``times``: only the first n matching requests (None: all).
         """
@@ -129,7 +135,9 @@ class FDSNServer:
 @contextmanager
 def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, seed: int = 0,
                 max_event_days: float | None = None, port: int = 0,
-                fast: bool = False) -> Iterator[FDSNServer]:
+                fast: bool = False, epochs: bool = False, split_routing: bool = False,
+                max_event_count: int | None = None,
+                bad_lines: bool = False) -> Iterator[FDSNServer]:
     """Run a local FDSN server (event, routing, station, dataselect, auth) on 127.0.0.1.
 
     Parameters
@@ -148,6 +156,18 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
     fast : bool
         Serve the same noise everywhere (no event wavelets), records patched from a
         template: answers from memory at a high rate (benchmarks).
+    epochs, split_routing : bool
+        Real-world station shapes (see :meth:`Archive.build
+        <s2sframe.testing.fdsn_data.Archive.build>`): stations with two epochs; a routing
+        service assigning one station of a network, and a network from a date on, to
+        another data center than the rest (both list them, one serves their data).
+    max_event_count : int, optional
+        The event service answers 413 to requests that would return more events (as
+        servers capping their answers do: splitting by magnitude helps).
+    bad_lines : bool
+        Append lines nobody can store to the catalog (NaN latitude, NaN magnitude, empty
+        EventID, a NUL character, year 9999) and to data center 0's station lists.
+        Catalogs in ISF format are answered to ``format=isf``.
 
     Yields
     ------
@@ -164,8 +184,10 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
     3
     """
     server = FDSNServer(Archive.build(events=events, stations=stations, datacenters=datacenters,
-                                      seed=seed, fast=fast), max_event_days=max_event_days,
-                         port=port).start()
+                                      seed=seed, fast=fast, epochs=epochs,
+                                      split_routing=split_routing),
+                         max_event_days=max_event_days, port=port,
+                         max_event_count=max_event_count, bad_lines=bad_lines).start()
     try:
         yield server
     finally:

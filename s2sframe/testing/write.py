@@ -31,8 +31,10 @@ _TS_FORMAT = "%Y-%m-%d %H:%M:%S%.6f"  # SQLAlchemy's SQLite DATETIME storage for
 class _Writer:
     """Bulk inserts through the raw DBAPI connection (SQLite executemany, PostgreSQL COPY)."""
 
-    def __init__(self, engine: sa.engine.Engine, *, unjournaled: bool = False) -> None:
+    def __init__(self, engine: sa.engine.Engine, *, unjournaled: bool = False,
+                 stale_sequences: bool = False) -> None:
         self.engine = engine
+        self.stale_sequences = stale_sequences  # leave the id sequences as stream2segment does
         self.unjournaled = unjournaled  # SQLite file holding only our tables: no journal
         self.sqlite = engine.dialect.name == "sqlite"
         self.postgres = engine.dialect.name == "postgresql"
@@ -103,7 +105,8 @@ class _Writer:
             self.cur.execute(f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition}')
 
     def finish(self, tables: list[str]) -> None:
-        if self.postgres:  # explicit ids were written: move the id sequences past them
+        if self.postgres and not self.stale_sequences:  # explicit ids were written: move
+            # the id sequences past them (stream2segment does not: they stay at 1)
             for t in tables:
                 self.cur.execute(sequence_reset_sql(t))
         self.raw.commit()

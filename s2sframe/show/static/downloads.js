@@ -52,6 +52,11 @@ function runTable(run, data) {
     det.append(pre);
     det.addEventListener("toggle", async () => {
       if (!det.open || pre.dataset.loaded) return;
+      if (data.texts) {  // a report file (s2s dl stats --html): the texts are in the page
+        pre.textContent = (data.texts[run.id] || {})[what] || `(no ${what})`;
+        pre.dataset.loaded = "1";
+        return;
+      }
       const r = await fetch(`/api/download_log?id=${run.id}`);
       const d = await r.json();
       pre.textContent = (r.ok ? d[what] : d.error) || `(no ${what})`;
@@ -116,9 +121,10 @@ function map(data) {
 }
 
 (async () => {
-  const r = await fetch("/api/downloads");
-  const data = await r.json();
-  if (!r.ok) { document.getElementById("runs").textContent = data.error; return; }
+  // a report file (s2s dl stats --html) carries its data; the viewer's page asks the server
+  const r = window.S2S_DOWNLOADS ? null : await fetch("/api/downloads");
+  const data = window.S2S_DOWNLOADS || await r.json();
+  if (r && !r.ok) { document.getElementById("runs").textContent = data.error; return; }
   document.getElementById("title").textContent = data.title;
   const runs = document.getElementById("runs");
   for (const run of data.runs) runs.append(runTable(run, data));
