@@ -1,7 +1,9 @@
 """Soak test: `s2s download` runs again and again, for a bounded time, against servers
 that inject every fault at random (s2sframe.testing.hostile: slow bodies, hangs, closed
 and reset connections, truncated bodies, HTTP errors, HTML pages with status 200, gzip
-bombs, huge bodies, gzip files), with a dead and a refused data center, and Ctrl-C or
+bombs, huge bodies, gzip files; the demo server's damaged miniSEED: truncated, corrupt,
+shifted, sample rate 0, over-claimed samples, miniSEED 3), on data with station epochs
+and lines nobody can store, with a dead and a refused data center, and Ctrl-C or
 kill -9 now and then. Every run must end by itself (or within seconds of Ctrl-C) with
 its memory bounded; then one rerun without faults must leave the database equal to that
 of a clean run. SQLite and PostgreSQL."""
@@ -145,7 +147,9 @@ def test_soak_random_faults_then_one_rerun_equals_a_clean_run(backend, request, 
         clean = "sqlite:///" + str(tmp_path / "clean.sqlite")
     else:
         dburl, clean = new_pg_database(request), new_pg_database(request)
-    with fdsn_server(events=3, stations=8, datacenters=2, seed=21) as server, \
+    shapes = {"events": 3, "stations": 8, "datacenters": 2, "seed": 21, "epochs": True,
+              "bad_lines": True}  # station epochs, lines nobody can store (issue 16)
+    with fdsn_server(**shapes) as server, fdsn_server(**shapes) as twin, \
             HostileFront(server.event_url, seed=1) as hub, \
             HostileFront(server.dataselect_urls[0], seed=2) as dc0, \
             HostileFront(server.dataselect_urls[1], seed=3) as dc1, DeadServer() as dead:
@@ -176,14 +180,18 @@ def test_soak_random_faults_then_one_rerun_equals_a_clean_run(backend, request, 
         for k, rule in enumerate(once):
             (dc0, dc1)[k % 2].add(rule)
         rules += once
+        # and damaged miniSEED from the server itself (the first requests it answers)
+        damaged = [server.fault("dataselect", mseed=m, times=2) for m in (
+            "truncate", "truncate-last", "corrupt", "shift", "rate0", "overcount", "v3")]
         # no faults: timeouts for a loaded machine (a dead data center costs 2 x 5 s)
         calm = {**base, "advanced_settings": {**base["advanced_settings"], "w_timeout": 10,
                                               "s_timeout": 5, "i_timeout": 10,
                                               "e_timeout": 10, "request_deadline": 60,
                                               "max_retries": 1}}
-        # the clean run, meanwhile: straight to the demo server, same dead data centers
-        clean_cfg = {**calm, "dburl": clean, "events_url": server.event_url,
-                     "data_url": [*server.dataselect_urls, dead.url(), refused]}
+        # the clean run, meanwhile: straight to a twin of the demo server (same data, no
+        # fault), same dead data centers
+        clean_cfg = {**calm, "dburl": clean, "events_url": twin.event_url,
+                     "data_url": [*twin.dataselect_urls, dead.url(), refused]}
         clean_run = _start(clean_cfg, tmp_path / "clean.yaml")
         started, runs, peaks, codes = time.monotonic(), 0, [], []
         plan = [None, "int", "kill"]  # then drawn at random while time is left
@@ -204,9 +212,11 @@ def test_soak_random_faults_then_one_rerun_equals_a_clean_run(backend, request, 
                 else:
                     assert code in (0, 1), err[-3000:]
             assert peak < MAX_RSS_MB, f"run {runs}: peak RSS {peak:.0f} MB"
-        hits = {r.fault for r in rules if r.hits}
+        hits = {r.fault for r in rules if r.hits} | {f"mseed {f.mseed}" for f in damaged
+                                                      if f.hits}
         for front in (hub, dc0, dc1):
             front.clear()
+        server.clear_faults()
         code, peak, err = _run({**calm, "dburl": dburl}, tmp_path / "rerun.yaml", None, rng,
                                dburl)
         assert code == 0, err[-3000:]
@@ -216,7 +226,7 @@ def test_soak_random_faults_then_one_rerun_equals_a_clean_run(backend, request, 
     for key in want:
         assert got[key] == want[key], (key, len(got[key] ^ want[key]), codes)
     assert hits >= {"slow", "hang", "close", "reset", "partial", "status", "html",
-                    "gzip_bomb", "huge", "gzip_file"}, hits
+                    "gzip_bomb", "huge", "gzip_file", "mseed v3", "mseed rate0"}, hits
     assert runs >= 3 and max(peaks) < MAX_RSS_MB
     print(f"soak: {runs} runs (interrupt, exit code): {codes}; peak RSS {max(peaks):.0f} MB; "
           f"faults drawn: {sorted(hits)}")

@@ -426,7 +426,8 @@ def _masked(given: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(raw.get("dburl"), str):
         raw["dburl"] = mask_url(raw["dburl"])
     for key in ("events_url", "data_url"):
-        raw[key] = _masked_urls(raw.get(key))
+        if key in raw:
+            raw[key] = _masked_urls(raw[key])
     adv = raw.get("advanced_settings")
     if isinstance(adv, Mapping) and "routing_service_url" in adv:
         raw["advanced_settings"] = {**adv,
