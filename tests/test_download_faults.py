@@ -14,6 +14,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,16 +25,19 @@ from click.testing import CliRunner
 from s2sframe.cli import main as cli
 from s2sframe.download import ConfigError, download
 from s2sframe.download.http import AdaptiveLimit, Client
-from s2sframe.testing.fdsn_server import fdsn_server
 from s2sframe.testing.hostile import DeadServer, HostileFront, refused_url
+from tests.conftest import popen
+from tests.dlkit import config, query, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with fdsn_server(events=2, stations=6, datacenters=2, seed=11) as srv:
-        yield srv
+DEMO_SERVER = {"events": 2, "stations": 6, "datacenters": 2, "seed": 11}
+
+
+@pytest.fixture
+def server(demo):
+    return demo
 
 
 @pytest.fixture
@@ -46,38 +51,26 @@ def fronts(server):
 
 
 def _config(hub: HostileFront, dcs: list[HostileFront], dburl: str, **kw) -> dict:
-    cfg = {"dburl": dburl, "starttime": "2021-01-01", "endtime": "2021-02-01",
-           "events_url": hub.url("/fdsnws/event/1/query"),
-           "data_url": [d.url("/fdsnws/dataselect/1/query") for d in dcs],
-           "channel": ["HH?", "BH?"], "search_radius": {"min": 0, "max": 8},
-           "time_window": [-1, 2], "network": "!ZR",
-           "advanced_settings": {"max_retries": 1, "backoff": 0.05, "w_timeout": 2,
-                                 "s_timeout": 5, "i_timeout": 5, "e_timeout": 5}}
-    adv = kw.pop("advanced_settings", {})
-    cfg.update(kw)
-    cfg["advanced_settings"].update(adv)
-    return cfg
+    """The demo server's data through the hostile fronts."""
+    through = SimpleNamespace(event_url=hub.url("/fdsnws/event/1/query"),
+                              dataselect_urls=[d.url("/fdsnws/dataselect/1/query") for d in dcs])
+    adv = {"max_retries": 1, "w_timeout": 2, "s_timeout": 5, "i_timeout": 5, "e_timeout": 5,
+           **kw.pop("advanced_settings", {})}
+    return config(through, dburl, **{"time_window": [-1, 2], "network": "!ZR",
+                                     "inventory": True, "advanced_settings": adv, **kw})
 
 
 def _codes(dburl: str) -> dict[str, set]:
-    eng = sa.create_engine(dburl)
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text(
-            "select st.station, s.download_code from segments s join channels c on "
-            "c.id = s.channel_id join stations st on st.id = c.station_id")).all()
-    eng.dispose()
     out: dict[str, set] = {}
-    for sta, code in rows:
+    for sta, code in query(dburl, "select st.station, s.download_code from segments s join "
+                                  "channels c on c.id = s.channel_id join stations st on "
+                                  "st.id = c.station_id"):
         out.setdefault(sta, set()).add(code)
     return out
 
 
 def _one(dburl: str, sql: str):
-    eng = sa.create_engine(dburl)
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text(sql)).all()
-    eng.dispose()
-    return rows
+    return query(dburl, sql)
 
 
 def _stations(server, dc: int) -> list[str]:
@@ -169,29 +162,11 @@ def test_default_deadline_is_ten_timeouts_at_least_a_minute():
 
 
 # ------------------------------------------------------------------ 3. Ctrl-C
-def _start(cfg: dict, path: Path, *args: str) -> subprocess.Popen:
+def _start(cfg: dict, path: Path) -> Any:
+    """``s2s download -q`` of ``cfg`` (written to ``path``), killed if the test fails."""
     path.write_text(yaml.safe_dump(cfg))
-    return subprocess.Popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path),
-                             "-q", *args], env=_cli_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-
-
-def _wait_rows(dburl: str, proc: subprocess.Popen, sql: str, count: int, limit: float = 90):
-    eng = sa.create_engine(dburl)
-    deadline = time.monotonic() + limit
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                with eng.connect() as conn:
-                    if conn.execute(sa.text(sql)).scalar() >= count:
-                        return
-            except sa.exc.SQLAlchemyError:
-                pass
-            time.sleep(0.05)
-    finally:
-        eng.dispose()
-    raise AssertionError(f"not {count} rows of {sql!r} (process ended: {proc.poll()}): "
-                         + (proc.stderr.read() if proc.poll() is not None else ""))
+    return popen([sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q"],
+                 _cli_env(), stdout=subprocess.PIPE, text=True)
 
 
 def test_ctrl_c_ends_the_run_within_seconds_while_bodies_trickle(server, fronts, tmp_path):
@@ -202,18 +177,13 @@ def test_ctrl_c_ends_the_run_within_seconds_while_bodies_trickle(server, fronts,
     url = "sqlite:///" + str(tmp_path / "c.sqlite")
     cfg = _config(hub, dcs, url, advanced_settings={"db_buf_size": 1, "w_timeout": 30,
                                                     "max_concurrent_downloads": 2})
-    proc = _start(cfg, tmp_path / "c.yaml")
-    try:
-        _wait_rows(url, proc, "select count(*) from segments", 3)
+    with _start(cfg, tmp_path / "c.yaml") as proc:
+        wait_until(url, "select count(*) >= 3 from segments", proc)
         time.sleep(0.5)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert took < 10, f"still running {took:.0f} s after Ctrl-C"
     assert proc.returncode == 1 and "aborted" in err
     rows = _one(url, "select st.station, s.download_code from segments s join channels c on "
@@ -235,9 +205,8 @@ def test_a_second_ctrl_c_exits_at_once(server, fronts, tmp_path):
     url = "sqlite:///" + str(path)
     cfg = _config(hub, dcs, url, advanced_settings={"db_buf_size": 1000, "w_timeout": 30,
                                                     "max_concurrent_downloads": 2})
-    proc = _start(cfg, tmp_path / "c2.yaml")
-    try:
-        _wait_rows(url, proc, "select count(*) from downloads where log like '%waveforms: %'", 1)
+    with _start(cfg, tmp_path / "c2.yaml") as proc:
+        wait_until(url, "select count(*) from downloads where log like '%waveforms: %'", proc)
         time.sleep(1.0)  # data center 1 answered: its segments wait in the writer's buffer
         holder = sqlite3.connect(path, timeout=30)
         holder.execute("BEGIN IMMEDIATE")  # another program writing: the flush must wait
@@ -250,10 +219,6 @@ def test_a_second_ctrl_c_exits_at_once(server, fronts, tmp_path):
         took = time.monotonic() - t0
         holder.rollback()
         holder.close()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert took < 3, f"{took:.1f} s after the second Ctrl-C"
     assert proc.returncode == 130 and "interrupted again" in err
 
@@ -472,36 +437,6 @@ def test_digest_credentials_not_answered_to_another_host_after_a_redirect(server
 
 
 # ------------------------------------------------------------------ 13. configuration values
-@pytest.mark.parametrize("change, key", [
-    ({"advanced_settings": {"w_timeout": float("inf")}}, "advanced_settings.w_timeout"),
-    ({"advanced_settings": {"backoff": float("nan")}}, "advanced_settings.backoff"),
-    ({"advanced_settings": {"e_timeout": 1e300}}, "advanced_settings.e_timeout"),
-    ({"advanced_settings": {"w_max_mb": -1}}, "advanced_settings.w_max_mb"),
-    ({"advanced_settings": {"max_retries": 10**12}}, "advanced_settings.max_retries"),
-    ({"time_window": [-1, 1e12]}, "time_window"),
-    ({"time_window": [float("nan"), 1]}, "time_window"),
-    ({"search_radius": {"min": 0, "max": float("nan")}}, "search_radius.max"),
-    ({"search_radius": {"minmag": 5, "maxmag": 7, "minmag_radius": 3,
-                        "maxmag_radius": float("inf")}}, "search_radius.maxmag_radius"),
-    ({"minmagnitude": float("nan")}, "minmagnitude"),
-    ({"starttime": -10**12}, "starttime"),
-    ({"min_sample_rate": float("inf")}, "min_sample_rate"),
-])
-def test_non_finite_or_huge_numbers_are_refused_naming_the_key(tmp_path, change, key):
-    cfg = {"dburl": "sqlite:///" + str(tmp_path / "x.sqlite"), "starttime": "2021-01-01",
-           "endtime": "2021-01-02", "events_url": "emsc", "data_url": "eida",
-           "search_radius": {"min": 0, "max": 3}, "time_window": [-1, 3]}
-    cfg.update(change)
-    with pytest.raises(ConfigError) as err:
-        download(cfg)
-    assert err.value.key == key
-    path = tmp_path / "d.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    result = CliRunner().invoke(cli, ["download", "-c", str(path)])
-    assert result.exit_code == 2 and f"'{key}'" in result.output, result.output
-    assert not (tmp_path / "x.sqlite").exists()  # refused before any work
-
-
 def test_unreadable_token_file_is_refused_naming_it(tmp_path):
     token = tmp_path / "token.txt"
     token.write_text("-----BEGIN PGP SIGNED MESSAGE-----\n")

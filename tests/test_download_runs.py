@@ -21,56 +21,31 @@ from sqlalchemy.engine import make_url
 from s2sframe.cli import main as cli
 from s2sframe.db import outcomes
 from s2sframe.download import DownloadFailed, download, summary
-from s2sframe.testing.fdsn_server import fdsn_server
 from tests.conftest import popen
+from tests.dlkit import config, query, wait_until
 from tests.tcpproxy import Proxy
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with fdsn_server(events=2, stations=6, datacenters=2, seed=5) as srv:
-        yield srv
-
-
-@pytest.fixture
-def fresh(server):
-    server.clear_faults()
-    yield server
-    server.clear_faults()
+DEMO_SERVER = {"events": 2, "stations": 6, "datacenters": 2, "seed": 5}
 
 
 def _config(server, dburl: str, **kw) -> dict:
-    cfg = {"dburl": dburl, "starttime": "2021-01-01", "endtime": "2021-02-01",
-           "events_url": server.event_url, "data_url": server.dataselect_urls,
-           "channel": ["HH?", "BH?"], "search_radius": {"min": 0, "max": 8},
-           "time_window": [-1, 2], "network": "!ZR",
-           "advanced_settings": {"max_retries": 1, "backoff": 0.05, "w_timeout": 5}}
-    adv = kw.pop("advanced_settings", {})
-    cfg.update(kw)
-    cfg["advanced_settings"] = {**cfg["advanced_settings"], **adv}
-    return cfg
+    return config(server, dburl, **{"time_window": [-1, 2], "network": "!ZR",
+                                    "inventory": True, **kw})
 
 
 def _state(dburl: str) -> set[tuple]:
-    eng = sa.create_engine(dburl)
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text(
-            "select st.network, st.station, c.location, c.channel, e.event_id, "
-            "s.download_code, s.data, s.request_start from segments s join channels c on "
-            "c.id = s.channel_id join stations st on st.id = c.station_id join events e on "
-            "e.id = s.event_id")).all()
-    eng.dispose()
+    rows = query(dburl, "select st.network, st.station, c.location, c.channel, e.event_id, "
+                        "s.download_code, s.data, s.request_start from segments s join "
+                        "channels c on c.id = s.channel_id join stations st on st.id = "
+                        "c.station_id join events e on e.id = s.event_id")
     return {(*r[:6], None if r[6] is None else bytes(r[6]), str(r[7])) for r in rows}
 
 
 def _downloads(dburl: str) -> list[sa.Row]:
-    eng = sa.create_engine(dburl)
-    with eng.connect() as conn:
-        rows = conn.execute(sa.text("select id, log, errors from downloads order by id")).all()
-    eng.dispose()
-    return rows
+    return query(dburl, "select id, log, errors from downloads order by id")
 
 
 def _env() -> dict[str, str]:
@@ -82,33 +57,15 @@ def _cli_args(cfg: dict, path: Path, *more: str) -> list[str]:
     return [sys.executable, "-m", "s2sframe.cli", "download", "-c", str(path), "-q", *more]
 
 
-def _wait_for(dburl: str, sql: str, proc: subprocess.Popen, limit: float = 90) -> None:
-    eng = sa.create_engine(dburl)
-    deadline = time.monotonic() + limit
-    try:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read()
-            try:
-                with eng.connect() as conn:
-                    if conn.execute(sa.text(sql)).scalar():
-                        return
-            except sa.exc.SQLAlchemyError:
-                pass
-            time.sleep(0.05)
-    finally:
-        eng.dispose()
-    raise AssertionError(f"{sql!r} never true")
-
-
 # ------------------------------------------------------------------ 7. one run per database
-def test_a_second_download_on_the_same_database_is_refused_at_once(fresh, db_url_factory,
+def test_a_second_download_on_the_same_database_is_refused_at_once(demo, db_url_factory,
                                                                     tmp_path):
-    server = fresh
+    server = demo
     url = db_url_factory()
     server.fault("dataselect", delay=0.3)  # the first run lasts a while
     cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1})
     with popen(_cli_args(cfg, tmp_path / "a.yaml"), _env(), text=True) as first:
-        _wait_for(url, "select count(*) from segments", first)
+        wait_until(url, "select count(*) from segments", first)
         path = tmp_path / "b.yaml"
         path.write_text(yaml.safe_dump(cfg))
         t0 = time.monotonic()
@@ -123,10 +80,10 @@ def test_a_second_download_on_the_same_database_is_refused_at_once(fresh, db_url
     assert CliRunner().invoke(cli, ["download", "-c", str(path), "-q"]).exit_code == 0
 
 
-def test_two_first_runs_on_a_new_database_one_is_refused(fresh, db_url_factory, tmp_path):
+def test_two_first_runs_on_a_new_database_one_is_refused(demo, db_url_factory, tmp_path):
     """Two runs started together on an empty database: no table-creation race, no
     constraint dump; one downloads, the other is refused with exit code 2."""
-    server = fresh
+    server = demo
     url = db_url_factory()
     server.fault("dataselect", delay=0.5)
     cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1})
@@ -148,10 +105,10 @@ def test_two_first_runs_on_a_new_database_one_is_refused(fresh, db_url_factory, 
 
 
 # ------------------------------------------------------------------ 4. other programs' readers
-def test_a_reader_holding_the_database_does_not_stop_the_download(fresh, db_url_factory):
+def test_a_reader_holding_the_database_does_not_stop_the_download(demo, db_url_factory):
     """Another program keeps a read transaction open, from before the run, for longer
     than SQLite's lock timeout (it crashed with 'database is locked')."""
-    server = fresh
+    server = demo
     url = db_url_factory()
     download(_config(server, url, time_window=[-1, 3]))
     if url.startswith("sqlite"):
@@ -181,10 +138,10 @@ def test_a_reader_holding_the_database_does_not_stop_the_download(fresh, db_url_
     assert len(lengths) == report.segments
 
 
-def test_sqlite_readers_during_the_run_never_delay_it(fresh, tmp_path):
+def test_sqlite_readers_during_the_run_never_delay_it(demo, tmp_path):
     """While the download writes, the SQLite file is in WAL mode: a reader that opens a
     transaction during the run and keeps it to the end delays no write."""
-    server = fresh
+    server = demo
     path = tmp_path / "wal.sqlite"
     url = "sqlite:///" + str(path)
     download(_config(server, url, time_window=[-1, 3]))
@@ -215,10 +172,10 @@ def test_sqlite_readers_during_the_run_never_delay_it(fresh, tmp_path):
     assert "trying again" not in log and "WAL mode not available" not in log
 
 
-def test_sqlite_writer_holding_the_lock_is_waited_for(fresh, tmp_path):
+def test_sqlite_writer_holding_the_lock_is_waited_for(demo, tmp_path):
     """Another program writing (holding SQLite's write lock 7 s, longer than the lock
     timeout): the download's writes wait and retry with back-off, logged."""
-    server = fresh
+    server = demo
     path = tmp_path / "w.sqlite"
     url = "sqlite:///" + str(path)
     download(_config(server, url, time_window=[-1, 3]))
@@ -239,11 +196,11 @@ def test_sqlite_writer_holding_the_lock_is_waited_for(fresh, tmp_path):
 
 # ------------------------------------------------------------------ 5. dropped connections
 @pytest.mark.postgres
-def test_postgresql_connections_dropped_midway_are_survived(fresh, pg_url_factory,
+def test_postgresql_connections_dropped_midway_are_survived(demo, pg_url_factory,
                                                             tmp_path):
     """Every connection of the download is cut twice while it runs (idle pooled ones,
     the lock's, one writing): the run completes, equal to an undisturbed run."""
-    server = fresh
+    server = demo
     url, clean = pg_url_factory(), pg_url_factory()
     download(_config(server, clean))
     u = make_url(url)
@@ -283,9 +240,9 @@ def test_postgresql_connections_dropped_midway_are_survived(fresh, pg_url_factor
 
 
 @pytest.mark.postgres
-def test_a_database_gone_for_good_fails_the_run_without_sql_dumps(fresh, pg_url_factory,
+def test_a_database_gone_for_good_fails_the_run_without_sql_dumps(demo, pg_url_factory,
                                                                   tmp_path):
-    server = fresh
+    server = demo
     url = pg_url_factory()
     u = make_url(url)
     proxy = Proxy((u.host or "127.0.0.1", u.port or 5432))
@@ -296,7 +253,7 @@ def test_a_database_gone_for_good_fails_the_run_without_sql_dumps(fresh, pg_url_
     env = {**_env(), "S2S_DB_RETRIES": "3"}
     args = [a for a in _cli_args(cfg, tmp_path / "g.yaml") if a != "-q"]  # log on stderr
     with popen(args, env, text=True, stdout=subprocess.DEVNULL) as proc:
-        _wait_for(url, "select count(*) from segments", proc)
+        wait_until(url, "select count(*) from segments", proc)
         proxy.drop_next(10**6)  # the server is gone: every new connection fails
         proxy.cut_all()
         _, err = proc.communicate(timeout=120)
@@ -310,11 +267,11 @@ def test_a_database_gone_for_good_fails_the_run_without_sql_dumps(fresh, pg_url_
 
 
 # ------------------------------------------------------------------ 8. failed runs shown as failed
-def test_a_failed_run_is_recorded_and_shown_as_failed(fresh, db_url_factory, tmp_path):
+def test_a_failed_run_is_recorded_and_shown_as_failed(demo, db_url_factory, tmp_path):
     """Every station service fails on a new database (no channel at all): exit code 1
     (it was 0), the failure is the last line of the run's log, counted, and every view
     of the runs shows it as failed."""
-    server = fresh
+    server = demo
     url = db_url_factory()
     server.fault("station", 500)
     path = tmp_path / "f.yaml"
@@ -355,8 +312,8 @@ def test_interrupted_and_killed_runs_have_their_status():
 
 
 # ------------------------------------------------------------------ 16: console and stored log
-def test_console_shows_config_progress_and_outcome_table(fresh, tmp_path):
-    server = fresh
+def test_console_shows_config_progress_and_outcome_table(demo, tmp_path):
+    server = demo
     url = "sqlite:///" + str(tmp_path / "c.sqlite")
     cfg = _config(server, url, restricted_data=None)
     cfg["events_url"] = cfg["events_url"].replace("http://", "http://me:pw123@")
