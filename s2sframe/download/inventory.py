@@ -141,9 +141,10 @@ def fetch(client: Client, engine: sa.engine.Engine, update: bool, timeout: float
                     log.warning("inventory of station %s.%s (id %d) not saved: %s", row.network,
                                 row.station, row.id, err)
             else:
-                sid = row.id
-                write(lambda conn, sid=sid, xml=xml: conn.execute(
-                    st.update().where(st.c.id == sid).values(inventory_xml=xml)))
+                def store(conn: sa.Connection, sid: int = row.id, xml: bytes = xml) -> None:
+                    conn.execute(st.update().where(st.c.id == sid).values(inventory_xml=xml))
+
+                write(store)
                 counts["saved"] += 1
             if tick is not None:
                 tick()

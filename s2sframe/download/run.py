@@ -94,10 +94,13 @@ class _Capture(logging.Handler):
         self.download_id: int | None = None
         self._saved_lines = -1
         self._saved_at = time.monotonic()
+        self._lines_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-        self.counts[record.levelno] += 1
+        line = self.format(record)
+        with self._lines_lock:
+            self.lines.append(line)
+            self.counts[record.levelno] += 1
 
     def warnings(self) -> int:
         return self.counts[logging.WARNING]
@@ -112,7 +115,7 @@ class _Capture(logging.Handler):
             return
         if not force and time.monotonic() - self._saved_at < self.every:
             return
-        with self.lock:  # worker threads may be logging
+        with self._lines_lock:  # worker threads may be logging
             n, text = len(self.lines), "\n".join(self.lines)
             warnings, errors = self.warnings(), self.errors()
         self._saved_at = time.monotonic()
@@ -528,9 +531,13 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         _create_tables(engine)
         # ids written by stream2segment: sequences behind them (moved under the run's lock)
         moved = run.write(schema.advance_sequences)
-        report.download_id = run.write(lambda conn: conn.execute(schema.downloads.insert().values(
-            config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
-            log="")).inserted_primary_key[0])
+        def new_row(conn: sa.Connection) -> int:
+            key = conn.execute(schema.downloads.insert().values(
+                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
+                log="")).inserted_primary_key
+            return int(key[0]) if key else 0
+
+        report.download_id = run.write(new_row)
         capture.engine, capture.download_id = engine, report.download_id
         log.info("download %d into %s", report.download_id, mask_url(engine.url))
         if moved:
