@@ -62,10 +62,11 @@ def test_a_second_download_on_the_same_database_is_refused_at_once(demo, db_url_
                                                                     tmp_path):
     server = demo
     url = db_url_factory()
-    server.fault("dataselect", delay=0.3)  # the first run lasts a while
-    cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1})
+    server.fault("dataselect", delay=0.5)  # the first run lasts a while
+    cfg = _config(server, url, advanced_settings={"max_concurrent_downloads": 1,
+                                                  "db_buf_size": 1})
     with popen(_cli_args(cfg, tmp_path / "a.yaml"), _env(), text=True) as first:
-        wait_until(url, "select count(*) from segments", first)
+        wait_until(url, "select count(*) from segments", first)  # its first request done
         path = tmp_path / "b.yaml"
         path.write_text(yaml.safe_dump(cfg))
         t0 = time.monotonic()
@@ -74,6 +75,8 @@ def test_a_second_download_on_the_same_database_is_refused_at_once(demo, db_url_
         assert second.exit_code == 2, second.output
         assert "another download is already running on this database" in second.output
         assert "process" in second.output  # the holder is named
+        assert first.poll() is None  # it was still running
+        server.clear_faults()
         assert first.wait(180) == 0, first.stderr.read()
     assert len(_downloads(url)) == 1  # the refused run wrote nothing
     server.clear_faults()
