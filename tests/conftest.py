@@ -181,3 +181,21 @@ def small_url(request, tmp_path_factory) -> str:
 @pytest.fixture(scope="module", params=BACKENDS)
 def legacy_url(request, tmp_path_factory) -> str:
     return _make(request, tmp_path_factory, legacy=True)
+
+
+@pytest.fixture(scope="module")
+def demo_server(request: pytest.FixtureRequest):
+    """The demo FDSN server of a test module: ``fdsn_server(**DEMO_SERVER)`` (a dict the
+    module defines), for the whole module."""
+    from s2sframe.testing.fdsn_server import fdsn_server
+
+    with fdsn_server(**getattr(request.module, "DEMO_SERVER", {})) as srv:
+        yield srv
+
+
+@pytest.fixture
+def demo(demo_server):
+    """:func:`demo_server` without injected faults before and after the test."""
+    demo_server.clear_faults()
+    yield demo_server
+    demo_server.clear_faults()

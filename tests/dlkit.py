@@ -1,20 +1,38 @@
-"""Helpers of the download tests: a configuration for the demo FDSN server, segment rows."""
+"""Helpers of the download tests: a configuration for the demo FDSN server, segment rows,
+queries, waiting for a running download (the demo server itself: the ``demo_server`` and
+``demo`` fixtures of conftest)."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 import sqlalchemy as sa
 
 
 def config(server, dburl: str, **kw) -> dict:
     """A download configuration of ``server``'s catalog and data centers into ``dburl``;
-    ``kw`` replaces keys."""
+    ``kw`` replaces keys (``advanced_settings`` is merged key by key)."""
     cfg = {"dburl": dburl, "starttime": "2021-01-01", "endtime": "2021-02-01",
            "events_url": server.event_url, "data_url": server.dataselect_urls,
            "channel": ["HH?", "BH?"], "search_radius": {"min": 0, "max": 8},
            "time_window": [-1, 3], "inventory": False,
            "advanced_settings": {"max_retries": 1, "backoff": 0.05, "w_timeout": 5}}
+    adv = kw.pop("advanced_settings", None)
     cfg.update(kw)
+    if adv:
+        cfg["advanced_settings"] = {**cfg["advanced_settings"], **adv}
     return cfg
+
+
+def query(url: str, sql: str, **params) -> list[sa.Row]:
+    """The rows of ``sql`` (bound ``params``) on the database at ``url``."""
+    eng = sa.create_engine(url)
+    try:
+        with eng.connect() as conn:
+            return conn.execute(sa.text(sql), params).all()
+    finally:
+        eng.dispose()
 
 
 def segments(url: str) -> list[sa.Row]:
@@ -30,3 +48,26 @@ def segments(url: str) -> list[sa.Row]:
         rows = conn.execute(q).all()
     eng.dispose()
     return rows
+
+
+def wait_until(url: str, sql: str, proc: Any, limit: float = 90) -> None:
+    """Until ``sql`` (one value) is true on the database at ``url``, while the process
+    ``proc`` (a Popen) runs: AssertionError with its stderr if it ended, or after
+    ``limit`` seconds."""
+    eng = sa.create_engine(url)
+    deadline = time.monotonic() + limit
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"the process ended ({proc.returncode}) before "
+                                     f"{sql!r}: {proc.stderr.read() if proc.stderr else ''}")
+            try:
+                with eng.connect() as conn:
+                    if conn.execute(sa.text(sql)).scalar():
+                        return
+            except sa.exc.SQLAlchemyError:
+                pass  # no table yet
+            time.sleep(0.05)
+    finally:
+        eng.dispose()
+    raise AssertionError(f"{sql!r} still false after {limit} s")

@@ -24,21 +24,17 @@ from s2sframe.cli import main as cli
 from s2sframe.download import ConfigError, download
 from s2sframe.download.traveltimes import great_circle_deg, travel_times
 from s2sframe.testing.fdsn_server import VALID_TOKEN, fdsn_server
+from tests.dlkit import query
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    with fdsn_server(events=3, stations=7, datacenters=2, seed=3) as srv:
-        yield srv
+DEMO_SERVER = {"events": 3, "stations": 7, "datacenters": 2, "seed": 3}
 
 
 @pytest.fixture
-def fresh(server):
-    server.clear_faults()
-    yield server
-    server.clear_faults()
+def fresh(demo):
+    return demo
 
 
 def _config(server, dburl: str, **kw) -> dict:
@@ -52,18 +48,13 @@ def _config(server, dburl: str, **kw) -> dict:
 
 
 def _rows(dburl: str) -> list[sa.Row]:
-    eng = sa.create_engine(dburl)
-    q = sa.text("select s.id, s.channel_id, s.event_id, s.data, s.download_code, s.start_time, "
+    return query(dburl, "select s.id, s.channel_id, s.event_id, s.data, s.download_code, s.start_time, "
                 "s.end_time, s.arrival_time, s.request_start, s.request_end, s.data_seed_id, "
                 "s.sample_rate, s.maxgap_numsamples, s.queryauth, s.event_distance_deg, "
                 "s.download_id, st.network, st.station, c.location, c.channel, e.event_id as eid "
                 "from segments s join channels c on c.id = s.channel_id join stations st on "
                 "st.id = c.station_id join events e on e.id = s.event_id order by st.network, "
                 "st.station, c.channel, e.event_id")
-    with eng.connect() as conn:
-        rows = conn.execute(q).all()
-    eng.dispose()
-    return rows
 
 
 def _expected(server, max_deg: float = 8.0) -> set[tuple[str, str]]:
@@ -252,9 +243,23 @@ def test_station_service_down_uses_database_channels(fresh, tmp_path):
     ({"advanced_settings": {"w_timout": 3}}, "advanced_settings.w_timout"),
     ({"data_url": ["ftp://x"]}, "data_url"),
     ({"advanced_settings": {"traveltimes_model": "prem"}}, "advanced_settings.traveltimes_model"),
+    # numbers that are not finite, or out of range (issue 17: exit 1, OverflowError...)
+    ({"advanced_settings": {"w_timeout": float("inf")}}, "advanced_settings.w_timeout"),
+    ({"advanced_settings": {"backoff": float("nan")}}, "advanced_settings.backoff"),
+    ({"advanced_settings": {"e_timeout": 1e300}}, "advanced_settings.e_timeout"),
+    ({"advanced_settings": {"w_max_mb": -1}}, "advanced_settings.w_max_mb"),
+    ({"advanced_settings": {"max_retries": 10**12}}, "advanced_settings.max_retries"),
+    ({"time_window": [-1, 1e12]}, "time_window"),
+    ({"time_window": [float("nan"), 1]}, "time_window"),
+    ({"search_radius": {"min": 0, "max": float("nan")}}, "search_radius.max"),
+    ({"search_radius": {"minmag": 5, "maxmag": 7, "minmag_radius": 3,
+                        "maxmag_radius": float("inf")}}, "search_radius.maxmag_radius"),
+    ({"minmagnitude": float("nan")}, "minmagnitude"),
+    ({"starttime": -10**12}, "starttime"),
+    ({"min_sample_rate": float("inf")}, "min_sample_rate"),
 ])
 def test_bad_config_exit_2_naming_the_key(tmp_path, change, key):
-    cfg = {"dburl": "sqlite:///x.sqlite", "starttime": "2021-01-01", "endtime": "2021-01-02",
+    cfg = {"dburl": "sqlite:///" + str(tmp_path / "x.sqlite"), "starttime": "2021-01-01", "endtime": "2021-01-02",
            "events_url": "emsc", "data_url": "eida", "search_radius": {"min": 0, "max": 3},
            "time_window": [-1, 3]}
     cfg.update(change)
@@ -265,6 +270,7 @@ def test_bad_config_exit_2_naming_the_key(tmp_path, change, key):
     path.write_text(yaml.safe_dump(cfg))
     result = CliRunner().invoke(cli, ["download", "-c", str(path)])
     assert result.exit_code == 2 and f"'{key}'" in result.output
+    assert not (tmp_path / "x.sqlite").exists()  # refused before any work
     if key == "channnel":
         assert "did you mean 'channel'" in result.output
 

@@ -49,12 +49,13 @@ def test_docstring_examples_run():
     from s2sframe import exceptions, yamlfile
     from s2sframe.db import info as _info
     from s2sframe.db import locks as _locks
+    from s2sframe.db import lockwaits as _lockwaits
     from s2sframe.db import scan as _scan
     from s2sframe.db import selection as _selection
     from s2sframe.db import urls as _db
     from s2sframe.engine import warncount
 
-    for module in (s2sframe, _db, _info, _locks, _scan, _selection, exceptions, yamlfile,
+    for module in (s2sframe, _db, _info, _locks, _lockwaits, _scan, _selection, exceptions, yamlfile,
                    warncount):
         result = doctest.testmod(
             module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE

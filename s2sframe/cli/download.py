@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..compat.config import BadInput, resolve_dburl
+from ..exceptions import ProcessingError
 from .common import _handled, main
 
 
@@ -84,32 +85,43 @@ def download_cmd(config: Path, quiet: bool, print_config_only: bool, **overrides
     Options override the keys of the configuration file (stream2segment's option
     names work too); flags can only set a key to true. Reruns fetch only what is
     missing: new segments, segments whose time window changed, and segments
-    without data whose download code a retry_* flag selects. Ctrl-C keeps what
-    was written; run again to finish. Exit code 2: bad configuration.
+    without data whose download code a retry_* flag selects. Ctrl-C writes what is
+    complete and stops within seconds (a second Ctrl-C exits at once); run again to
+    finish. One download per database at a time.
+    Exit codes: 0 done; 1 the run failed or logged errors (its downloads row says why);
+    2 bad configuration, database in use by another download, or an event service
+    that cannot be reached or gives no catalog (nothing to do).
     """
     import logging
 
-    from ..download import ConfigError, download
+    from ..download import ConfigError, DownloadFailed
     from ..download.config import load, masked_yaml
+    from ..download.run import download
 
     over = {k: (list(v) if isinstance(v, tuple) else v) for k, v in overrides.items()
             if v not in (None, ())}
+    try:
+        cfg = load(str(config), **over)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from None
     if print_config_only:
-        try:
-            click.echo(masked_yaml(load(str(config), **over)), nl=False)
-        except ConfigError as exc:
-            raise BadInput(str(exc)) from None
+        click.echo(masked_yaml(cfg), nl=False)
         return
     logger = logging.getLogger("s2sframe.download")
     handler = None
     if not quiet:
+        click.echo("configuration (file and options merged, passwords masked):\n"
+                   + masked_yaml(cfg), err=True)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+        handler.addFilter(lambda record: getattr(record, "console", True))
         logger.addHandler(handler)
     try:
-        report = download(str(config), progress=not quiet, **over)
-    except ConfigError as exc:
+        report = download(cfg, progress=not quiet, exit_on_second_interrupt=True)
+    except ConfigError as exc:  # e.g. an events_url that gives no catalog
         raise BadInput(str(exc)) from None
+    except DownloadFailed as exc:
+        raise (BadInput(str(exc)) if exc.bad_input else ProcessingError(str(exc))) from None
     finally:
         if handler is not None:
             logger.removeHandler(handler)
@@ -132,6 +144,8 @@ def dl_summary(dburl: str) -> None:
 
     \b
     A segment counts in the run that downloaded it last (reruns update segments).
+    status: completed, failed (the run's log says why: `FAILED at step`),
+    interrupted (Ctrl-C), unfinished (killed, or still running).
     """
     import polars as pl
 
@@ -144,9 +158,13 @@ def dl_summary(dburl: str) -> None:
         click.echo("no segment downloaded yet")
         return
     wide = (table.with_columns(pl.format("{} {}", pl.col("download_code").fill_null(-999999),
-                                         "outcome").str.replace("^-999999 ", "").alias("o"))
-            .pivot(on="o", index=["download_id", "run_time", "data center"], values="segments",
-                   aggregate_function="sum", maintain_order=True).fill_null(0))
+                                         "outcome").str.replace("^-999999 ", "")
+                               .fill_null("segments").alias("o"))
+            .pivot(on="o", index=["download_id", "run_time", "status", "data center"],
+                   values="segments", aggregate_function="sum", maintain_order=True)
+            .fill_null(0))
+    if "segments" in wide.columns:  # runs without segments (e.g. failed early)
+        wide = wide.drop("segments")
     with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=250, fmt_str_lengths=80,
                    tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
         click.echo(str(wide))

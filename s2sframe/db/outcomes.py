@@ -21,7 +21,8 @@ from sqlalchemy.engine import URL
 from . import schema as S
 from . import urls as _db
 
-__all__ = ["OUTCOMES", "download_stats", "outcome", "station_stats"]
+__all__ = ["OUTCOMES", "download_stats", "outcome", "run_status", "run_status_sql",
+           "station_stats"]
 
 #: outcome key -> (title, description), in table column order.
 OUTCOMES: dict[str, tuple[str, str]] = {
@@ -53,6 +54,44 @@ def outcome(code: int | None, maxgap: float | None) -> str:
     return "unknown"
 
 
+#: status of a download run -> patterns of its log (ours, then stream2segment's), checked
+#: in this order; a run whose log has none of them is "unfinished" (killed, or running)
+RUN_STATUS = {
+    "failed": ("% FAILED at step %", "%Download aborted%"),
+    "interrupted": ("% interrupted by the user at step %", "%Aborted by user%"),
+    "completed": ("% completed in %", "%Completed in %"),
+}
+
+
+def run_status(log: str | None) -> str:
+    """Status of a download run from its log: 'completed', 'failed', 'interrupted' or
+    'unfinished' (no last word: killed, or still running).
+
+    Examples
+    --------
+    >>> run_status("... INFO: download 3 completed in 12.0 s")
+    'completed'
+    >>> run_status("... ERROR: download 4 FAILED at step 'waveforms': OperationalError: ...")
+    'failed'
+    >>> run_status("... INFO: waveforms: 12 segment(s) in 3 request(s)")
+    'unfinished'
+    """
+    import fnmatch
+
+    text = log or ""
+    for status, patterns in RUN_STATUS.items():
+        if any(fnmatch.fnmatchcase(text, p.replace("%", "*")) for p in patterns):
+            return status
+    return "unfinished"
+
+
+def run_status_sql(log: sa.ColumnElement[Any]) -> sa.ColumnElement[str]:
+    """:func:`run_status` as a SQL expression of the ``downloads.log`` column."""
+    whens = [(sa.or_(*[log.like(p) for p in patterns]), status)
+             for status, patterns in RUN_STATUS.items()]
+    return sa.case(*whens, else_="unfinished")
+
+
 def _title(key: str) -> tuple[str, str]:
     if key.startswith("http_"):
         code = int(key[5:])
@@ -68,7 +107,8 @@ def download_stats(bind: str | URL | sa.engine.Engine,
 
     Returns ``{"outcomes": [[key, title, description], ...], "datacenters":
     {id: url}, "runs": [{"id", "run_time", "warnings", "errors",
-    "program_version", "counts": {datacenter_id: {outcome: n}}}, ...]}``.
+    "program_version", "status", "counts": {datacenter_id: {outcome: n}}}, ...]}``
+    (``status``: :func:`run_status`).
     """
     engine = bind if isinstance(bind, sa.engine.Engine) else _db.get_engine(bind, readonly=True)
     seg, d = S.segments, S.downloads
@@ -80,7 +120,8 @@ def download_stats(bind: str | URL | sa.engine.Engine,
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
         runs = conn.execute(sa.select(d.c.id, d.c.run_time, d.c.warnings, d.c.errors,
-                                      d.c.program_version).order_by(d.c.run_time, d.c.id)).all()
+                                      d.c.program_version, run_status_sql(d.c.log).label("status"))
+                            .order_by(d.c.run_time, d.c.id)).all()
         dcs = {r.id: r.dataselect_url for r in conn.execute(
             sa.select(S.data_centers.c.id, S.data_centers.c.dataselect_url))}
     counts: dict[int, dict[int, dict[str, int]]] = {}
@@ -96,7 +137,8 @@ def download_stats(bind: str | URL | sa.engine.Engine,
         "datacenters": dcs,
         "runs": [{"id": r.id, "run_time": r.run_time.isoformat() if r.run_time else None,
                   "warnings": r.warnings, "errors": r.errors,
-                  "program_version": r.program_version, "counts": counts.get(r.id, {})}
+                  "program_version": r.program_version, "status": r.status,
+                  "counts": counts.get(r.id, {})}
                  for r in runs],
     }
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy.exc as sa_exc
+from sqlalchemy.engine import Connection, Engine
 
 T = TypeVar("T")
 
@@ -74,12 +75,14 @@ def attempts() -> int:
         return 8
 
 
-def with_retries(read: Callable[[], T], *, first_delay: float = 0.1, max_delay: float = 10.0) -> T:
+def with_retries(read: Callable[[], T], *, first_delay: float = 0.1, max_delay: float = 10.0,
+                 on_retry: Callable[[BaseException, int, float], None] | None = None) -> T:
     """Return ``read()``, retried with back-off while it fails with a transient error.
 
     ``read`` must open its own connection (so each attempt gets a fresh one). After
     :func:`attempts` failures the last error is raised, with a note saying how many
-    attempts were made.
+    attempts were made. ``on_retry(error, attempt, delay)`` is called before each wait
+    (e.g. to log it). Writes use it too (:func:`transaction`).
 
     Examples
     --------
@@ -102,8 +105,29 @@ def with_retries(read: Callable[[], T], *, first_delay: float = 0.1, max_delay: 
         except Exception as exc:
             if attempt == total or not is_transient(exc):
                 if attempt > 1:
-                    exc.add_note(f"(database read failed {attempt} times in a row; gave up)")
+                    exc.add_note(f"(database access failed {attempt} times in a row; gave up)")
                 raise
-        time.sleep(delay * random.uniform(0.5, 1.0))  # jitter: workers do not retry in step
+            wait = delay * random.uniform(0.5, 1.0)  # jitter: workers do not retry in step
+            if on_retry is not None:
+                on_retry(exc, attempt, wait)
+        time.sleep(wait)
         delay = min(delay * 2, max_delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def transaction(engine: Engine, write: Callable[[Connection], T], *,
+                on_retry: Callable[[BaseException, int, float], None] | None = None,
+                first_delay: float = 0.5) -> T:
+    """Return ``write(conn)`` run in one transaction of ``engine``; the whole transaction
+    is run again, on a fresh connection, while it fails with a transient error (a
+    dropped connection, a server restarting, SQLite's ``database is locked`` when
+    another program holds the file longer than the busy timeout), with back-off, a
+    bounded number of times (:func:`attempts`). ``write`` must be safe to run again
+    (its earlier attempt was rolled back).
+    """
+
+    def once() -> T:
+        with engine.begin() as conn:
+            return write(conn)
+
+    return with_retries(once, first_delay=first_delay, on_retry=on_retry)

@@ -174,6 +174,31 @@ def mask_config(text: str) -> str:
                           allow_unicode=True).rstrip("\n")
 
 
+def mask_web_url(url: str) -> str:
+    """``url`` (http, https...) with the password of its ``user:password@`` part masked;
+    other text (a file path, a catalog name) unchanged.
+
+    Examples
+    --------
+    >>> mask_web_url("http://me:secret@host:8080/fdsnws/dataselect/1/query")
+    'http://me:***@host:8080/fdsnws/dataselect/1/query'
+    >>> mask_web_url("http://host/fdsnws/event/1/query?contact=a@b.org")
+    'http://host/fdsnws/event/1/query?contact=a@b.org'
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask_text(url)
+    if not parts.scheme or "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return urlunsplit(parts._replace(netloc=f"{userinfo}@{hostport}"))
+
+
 def is_sqlite(url: URL) -> bool:
     """True if ``url`` points to a SQLite database."""
     return url.get_backend_name() == "sqlite"
@@ -239,9 +264,13 @@ def create_engine(url: URL, *, readonly: bool = False, **kwargs: Any) -> sa.engi
     The one place where engines are made: SQLite connections enforce foreign
     keys (``PRAGMA foreign_keys=ON``, as stream2segment does) and open the file
     read-only with ``readonly``; PostgreSQL engines check pooled connections
-    before use, and with ``readonly`` make every transaction read-only. ``kwargs``
-    go to :func:`sqlalchemy.create_engine`.
+    before use (a connection the server or a firewall dropped while idle is
+    replaced, not used), and with ``readonly`` make every transaction read-only.
+    Errors never show bound parameters (``hide_parameters``: a failed insert of
+    waveforms would print megabytes of bytes). ``kwargs`` go to
+    :func:`sqlalchemy.create_engine`.
     """
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         if readonly:  # every transaction read-only: the server itself refuses writes
             args = dict(kwargs.pop("connect_args", {}))
@@ -254,6 +283,36 @@ def create_engine(url: URL, *, readonly: bool = False, **kwargs: Any) -> sa.engi
     engine = sa.create_engine(readonly_sqlite_url(url) if readonly else url, **kwargs)
     sa.event.listen(engine, "connect", _foreign_keys_on)
     return engine
+
+
+def sqlite_wal(engine: sa.engine.Engine) -> bool:
+    """Put the SQLite database of ``engine`` in WAL mode; True if it is in WAL mode now.
+
+    In WAL mode readers never block a writer nor wait for it (in the default rollback
+    mode a reader holding the file blocks every commit). The mode is a property of the
+    file (it stays); SQLite refuses it where the file does not allow it (e.g. a file
+    system without shared memory): then False, and the database is as before.
+    Any error (e.g. another connection holds the file) gives False too.
+    """
+    try:
+        with engine.connect() as conn:
+            mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
+    except sa.exc.DBAPIError:
+        return False
+    return str(mode).lower() == "wal"
+
+
+def sqlite_rollback_journal(engine: sa.engine.Engine) -> bool:
+    """Put the SQLite database of ``engine`` back in rollback-journal mode (``DELETE``,
+    SQLite's and stream2segment's default); False if it could not (another program has
+    the file open: it then stays in WAL mode, which every SQLite since 3.7 reads)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA busy_timeout=200")  # a reader on: give up soon
+            mode = conn.exec_driver_sql("PRAGMA journal_mode=DELETE").scalar()
+    except sa.exc.DBAPIError:
+        return False
+    return str(mode).lower() == "delete"
 
 
 def _driver_hint(exc: ImportError, url: URL) -> str:

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from .config import ConfigError, DownloadConfig
+from .events import DownloadFailed
 from .report import DownloadReport, summary
 
-__all__ = ["ConfigError", "DownloadConfig", "DownloadReport", "download", "summary"]
+__all__ = ["ConfigError", "DownloadConfig", "DownloadFailed", "DownloadReport", "download",
+           "summary"]
 
 
 def download(config: str | os.PathLike[str] | Mapping[str, Any], *, progress: bool = False,
@@ -49,7 +51,17 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any], *, progress: bo
     ConfigError
         A bad or unknown configuration key (the message names it).
     s2sframe.exceptions.DatabaseError
-        The database cannot be opened.
+        The database cannot be opened, or another download runs on it (one download per
+        database at a time: the second is refused at once, naming the first).
+    DownloadFailed
+        The run failed: a step could not produce anything to go on with (e.g. the event
+        service cannot be reached, every station service failed), or any other error
+        stopped it (the original error is its ``__cause__``). The failure is recorded in
+        the run's ``downloads`` row: its log ends with ``download N FAILED at step '...':
+        Type: message``, counted in ``errors``.
+    KeyboardInterrupt
+        Ctrl-C: the requests in flight are cut, what is complete is written, and the log
+        says ``interrupted by the user``; run again to resume.
 
     Examples
     --------

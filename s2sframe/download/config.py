@@ -8,6 +8,7 @@ are rejected with the closest known names. Secrets (passwords, tokens) are maske
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from ..exceptions import S2SFrameError
+from ..exceptions import ConfigFileError, S2SFrameError
+from ..yamlfile import read_yaml
 
 EVENT_SERVICES = {
     "emsc": "http://www.seismicportal.eu/fdsnws/event/1/query",
@@ -48,7 +50,14 @@ _TOP = {"dburl", "starttime", "endtime", "events_url", "events_extra_params", "n
 _ADVANCED = {"max_concurrent_downloads": None, "routing_service_url": EIDA_ROUTING,
              "e_timeout": 120.0, "s_timeout": 120.0, "i_timeout": 60.0, "w_timeout": 30.0,
              "download_blocksize": 1048576, "db_buf_size": 100,
-             "traveltimes_model": "ak135_ttp+", "max_retries": 3, "backoff": 1.0}
+             "traveltimes_model": "ak135_ttp+", "max_retries": 3, "backoff": 1.0,
+             # s2sframe's own: the size cap of one response of each service, in MB (bytes
+             # received and bytes after decompression), and the total time of one request
+             "e_max_mb": 128, "s_max_mb": 256, "w_max_mb": 128, "i_max_mb": 64,
+             "request_deadline": None}
+#: service -> (timeout key, size cap key) in advanced_settings
+SERVICE_KEYS = {"events": ("e_timeout", "e_max_mb"), "stations": ("s_timeout", "s_max_mb"),
+                "waveforms": ("w_timeout", "w_max_mb"), "inventories": ("i_timeout", "i_max_mb")}
 _SECRET_KEYS = ("restricted_data",)
 
 
@@ -97,11 +106,10 @@ def load(config: str | os.PathLike[str] | Mapping[str, Any], **overrides: Any) -
         path = os.fspath(config)
         if not os.path.isfile(path):
             raise ConfigError("config", f"file not found: {path}")
-        with open(path, encoding="utf8") as fh:
-            try:
-                raw = yaml.safe_load(fh) or {}
-            except yaml.YAMLError as exc:
-                raise ConfigError("config", f"invalid YAML in {path}: {exc}") from None
+        try:  # the project's one YAML loader: not UTF-8, alias bombs, bad dates refused
+            raw = read_yaml(path) or {}
+        except ConfigFileError as exc:
+            raise ConfigError("config", str(exc)) from None
         base_dir = os.path.dirname(os.path.abspath(path))
     elif isinstance(config, Mapping):
         raw = dict(config)
@@ -178,9 +186,7 @@ def _validate(raw: dict[str, Any], base_dir: str) -> DownloadConfig:
     for key in ("inventory", "update_metadata"):
         if not isinstance(raw.get(key, key == "inventory"), bool):
             raise ConfigError(key, f"true or false expected, found {raw[key]!r}")
-    msr = raw.get("min_sample_rate", 0) or 0
-    if not isinstance(msr, int | float) or isinstance(msr, bool):
-        raise ConfigError("min_sample_rate", f"a number expected, found {msr!r}")
+    msr = number("min_sample_rate", raw.get("min_sample_rate", 0) or 0, 0, 1e6)
     return DownloadConfig(
         dburl=dburl, starttime=start, endtime=end, events_url=events_url, event_params=params,
         network=_nslc("network", raw.get("network")), station=_nslc("station", raw.get("station")),
@@ -202,7 +208,10 @@ def _date(key: str, value: Any) -> datetime:
         if value > 0:
             raise ConfigError(key, "an integer means days from today and must be <= 0")
         today = datetime.utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-        return today + timedelta(days=value)
+        try:
+            return today + timedelta(days=value)
+        except OverflowError:
+            raise ConfigError(key, f"{value} days from today is not a date") from None
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value.strip().rstrip("Z")).replace(tzinfo=None)
@@ -238,11 +247,8 @@ def _event_params(raw: dict[str, Any]) -> dict[str, Any]:
             for where, src in (("", raw), ("events_extra_params.", extra)):
                 if name in src and src[name] is not None:
                     value = src[name]
-                    if isinstance(value, bool) or not isinstance(value, int | float):
-                        raise ConfigError(where + name, f"a number expected, found {value!r}")
-                    lim = 90 if "lat" in key else 180 if "lon" in key else None
-                    if lim is not None and not -lim <= value <= lim:
-                        raise ConfigError(where + name, f"must be in [-{lim}, {lim}]")
+                    lim = 90 if "lat" in key else 180 if "lon" in key else 7000 if "depth" in key else 15
+                    number(where + name, value, -lim, lim)
                     out.pop(name, None)
                     out[key] = value
     return out
@@ -282,8 +288,9 @@ def _radius(value: Any) -> dict[str, float]:
     for k, v in value.items():
         if k not in (*magdep, "min", "max"):
             raise _unknown(k, {*magdep, "min", "max"}, key + ".")
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ConfigError(f"{key}.{k}", f"a number expected, found {v!r}")
+        if v is not None:
+            number(f"{key}.{k}", v, -15 if k in ("minmag", "maxmag") else 0,
+                   15 if k in ("minmag", "maxmag") else 180)
     keys = {k for k, v in value.items() if v is not None}
     if keys == set(magdep):
         if value["minmag"] > value["maxmag"]:
@@ -316,9 +323,10 @@ def _data_urls(value: Any) -> list[str]:
 
 
 def _window(value: Any) -> tuple[float, float]:
-    if (not isinstance(value, list | tuple) or len(value) != 2
-            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)):
+    if not isinstance(value, list | tuple) or len(value) != 2:
         raise ConfigError("time_window", f"two numbers [minutes before, minutes after] expected, found {value!r}")
+    for v in value:  # at most 10 days around the arrival
+        number("time_window", v, -14400, 14400, what="minutes: a number")
     if value[0] >= value[1]:
         raise ConfigError("time_window", "the start must be before the end")
     return float(value[0]), float(value[1])
@@ -340,8 +348,11 @@ def _restricted(value: Any, data_url: Any, base_dir: str) -> str | tuple[str, st
         raise ConfigError(key, "a token file path or [username, password] expected")
     path = value if os.path.isabs(value) else os.path.join(base_dir, value)
     if os.path.isfile(path):
-        with open(path, encoding="utf8", errors="replace") as fh:
-            token = fh.read()
+        try:
+            with open(path, encoding="utf8", errors="replace") as fh:
+                token = fh.read(1 << 20)
+        except OSError as exc:
+            raise ConfigError(key, f"cannot read the token file {path}: {exc.strerror}") from None
     else:
         token = value
     if "BEGIN PGP" not in token:
@@ -349,19 +360,46 @@ def _restricted(value: Any, data_url: Any, base_dir: str) -> str | tuple[str, st
     return token
 
 
+def number(key: str, value: Any, low: float, high: float, *, integer: bool = False,
+           above: bool = False, what: str = "a number") -> float:
+    """``value`` if it is a finite number (an integer if ``integer``) in ``[low, high]``
+    (``(low, high]`` if ``above``), else :class:`ConfigError` naming ``key``.
+
+    Examples
+    --------
+    >>> number("w_timeout", 30, 0, 86400, above=True)
+    30
+    >>> number("w_timeout", float("inf"), 0, 86400, above=True)
+    Traceback (most recent call last):
+    s2sframe.download.config.ConfigError: download configuration: 'w_timeout': a number > 0 and <= 86400 expected, found inf
+    """
+    ok = (not isinstance(value, bool) and isinstance(value, int if integer else int | float)
+          and math.isfinite(value) and (value > low if above else value >= low)
+          and value <= high)
+    if not ok:
+        kind = "an integer" if integer else what
+        rng = f"> {low:g}" if above else f">= {low:g}"
+        raise ConfigError(key, f"{kind} {rng} and <= {high:g} expected, found {value!r}")
+    return value
+
+
 def _check_advanced(adv: dict[str, Any]) -> None:
     p = "advanced_settings."
-    mcd = adv["max_concurrent_downloads"]
-    if mcd is not None and (isinstance(mcd, bool) or not isinstance(mcd, int) or mcd < 1):
-        raise ConfigError(p + "max_concurrent_downloads", f"null or an integer >= 1 expected, found {mcd!r}")
-    for key in ("e_timeout", "s_timeout", "i_timeout", "w_timeout", "backoff"):
-        v = adv[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-            raise ConfigError(p + key, f"a positive number of seconds expected, found {v!r}")
-    for key, low in (("db_buf_size", 1), ("max_retries", 0), ("download_blocksize", None)):
-        v = adv[key]
-        if isinstance(v, bool) or not isinstance(v, int) or (low is not None and v < low):
-            raise ConfigError(p + key, f"an integer{'' if low is None else f' >= {low}'} expected, found {v!r}")
+    if adv["max_concurrent_downloads"] is not None:
+        number(p + "max_concurrent_downloads", adv["max_concurrent_downloads"], 1, 256,
+               integer=True)
+    for key in ("e_timeout", "s_timeout", "i_timeout", "w_timeout"):
+        number(p + key, adv[key], 0, 86400, above=True, what="a number of seconds")
+    number(p + "backoff", adv["backoff"], 0, 3600, above=True, what="a number of seconds")
+    if adv["request_deadline"] is not None:
+        number(p + "request_deadline", adv["request_deadline"], 0, 7 * 86400, above=True,
+               what="a number of seconds")
+    for _timeout, key in SERVICE_KEYS.values():
+        number(p + key, adv[key], 0, 1 << 20, above=True, what="a size in MB")
+    number(p + "db_buf_size", adv["db_buf_size"], 1, 1_000_000, integer=True)
+    number(p + "max_retries", adv["max_retries"], 0, 100, integer=True)
+    number(p + "download_blocksize", adv["download_blocksize"], -(1 << 30), 1 << 30,
+           integer=True)
     if adv["download_blocksize"] <= 0:
         adv["download_blocksize"] = -1
     from .traveltimes import MODELS
@@ -387,7 +425,25 @@ def _masked(given: Mapping[str, Any]) -> dict[str, Any]:
             raw[key] = ["***", "***"] if isinstance(raw[key], list | tuple) else "***"
     if isinstance(raw.get("dburl"), str):
         raw["dburl"] = mask_url(raw["dburl"])
+    for key in ("events_url", "data_url"):
+        if key in raw:
+            raw[key] = _masked_urls(raw[key])
+    adv = raw.get("advanced_settings")
+    if isinstance(adv, Mapping) and "routing_service_url" in adv:
+        raw["advanced_settings"] = {**adv,
+                                    "routing_service_url": _masked_urls(adv["routing_service_url"])}
     return raw
+
+
+def _masked_urls(value: Any) -> Any:
+    """URLs (a string or a list of them) with passwords (``user:pw@``) masked."""
+    from ..db.urls import mask_web_url
+
+    if isinstance(value, str):
+        return mask_web_url(value)
+    if isinstance(value, list | tuple):
+        return [mask_web_url(v) if isinstance(v, str) else v for v in value]
+    return value
 
 
 def masked_text(text: str) -> str:

@@ -245,13 +245,15 @@ def split_response(data: bytes, segs: list[Seg], status: int) -> None:
 
 
 def fetch(client: Client, url: str, segs: list[Seg], timeout: float, limit: AdaptiveLimit,
-          auth: Any = None) -> list[list[Seg]]:
-    """Download one request; return the groups done (a 413 splits the request in two)."""
-    resp = client.request(url, data=post_body(segs), timeout=timeout, auth=auth, limit=limit)
+          auth: Any = None, *, max_bytes: int | None = None) -> list[list[Seg]]:
+    """Download one request; return the groups done (a 413, or a response over the size
+    cap ``max_bytes``, splits the request in two)."""
+    resp = client.request(url, data=post_body(segs), timeout=timeout, auth=auth, limit=limit,
+                          max_bytes=max_bytes)
     if resp.status == 413 and len(segs) > 1:
         half = len(segs) // 2
-        return (fetch(client, url, segs[:half], timeout, limit, auth)
-                + fetch(client, url, segs[half:], timeout, limit, auth))
+        return (fetch(client, url, segs[:half], timeout, limit, auth, max_bytes=max_bytes)
+                + fetch(client, url, segs[half:], timeout, limit, auth, max_bytes=max_bytes))
     if resp.ok and resp.body:
         split_response(resp.body, segs, resp.status)
     elif resp.ok:  # no content: stream2segment stores b'' (no data, no error)

@@ -20,6 +20,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from ..db import schema
+from ..db.urls import mask_web_url
 from .config import EVENT_SERVICES, ConfigError
 from .http import Client
 from .rows import Skipped, write_rows
@@ -40,7 +41,13 @@ _MAG_FREQ[:10] = _MAG_FREQ[10]
 
 
 class DownloadFailed(Exception):
-    """A step could not produce anything to go on with (message says why)."""
+    """A step could not produce anything to go on with (message says why). ``bad_input``:
+    the configuration points at something that cannot work (e.g. an event service that
+    refuses connections or whose host is unknown): ``s2s download`` exits with code 2."""
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input
 
 
 class CatalogError(ConfigError):
@@ -318,6 +325,9 @@ def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end
         query = {**q, "starttime": q["starttime"].isoformat(),
                  "endtime": q["endtime"].isoformat(), "format": fmt}
         resp = client.request(url, params=query, timeout=timeout)
+        if resp.kind in ("refused", "dns"):  # nothing to split: the service is not there
+            raise DownloadFailed(f"event service {url} cannot be reached: {resp.error}",
+                                 bad_input=True)
         halves = split_query(q) if resp.status in _SPLIT else None
         if halves is not None:
             log.info("event request %s refused (%s): splitting it in two (%s)", _describe(q),
@@ -351,8 +361,9 @@ def catalog_name(given: Any) -> str:
 
 
 def ws_url(url: str) -> str:
-    """The ``web_services.url`` of an event catalog: stream2segment's form for files."""
-    return file_uri(url) if os.path.isfile(url) else url
+    """The ``web_services.url`` of an event catalog: stream2segment's form for files, URLs
+    with their password (if any) masked."""
+    return file_uri(url) if os.path.isfile(url) else mask_web_url(url)
 
 
 def save(conn: sa.Connection, url: str, rows: list[dict[str, Any]], columns: frozenset[str],

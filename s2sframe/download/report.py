@@ -13,6 +13,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from ..db import schema
+from ..db.outcomes import run_status_sql
 
 #: stream2segment's names of its own download codes
 CODE_NAMES = {200: "OK", 204: "No Content", -1: "URL error", -2: "MSeed error",
@@ -43,6 +44,11 @@ class DownloadReport:
         Events fetched, channels usable, segments to download, inventories saved.
     warnings, errors : int
         Log records of those levels.
+    status : str
+        'completed', 'failed' (an error stopped the run) or 'interrupted' (Ctrl-C);
+        'running' while it runs.
+    failure : str or None
+        Why the run did not complete: the step, the error type and its message.
     skipped : dict
         Rows that could not be stored, skipped (and logged): what (e.g. 'event line')
         -> count.
@@ -57,6 +63,8 @@ class DownloadReport:
     inventories: int = 0
     warnings: int = 0
     errors: int = 0
+    status: str = "running"
+    failure: str | None = None
     skipped: Counter = field(default_factory=Counter)
 
     @property
@@ -77,36 +85,52 @@ class DownloadReport:
             rows[f"{code} {code_name(code)}"] = [c.get(code, 0) for c in self.counts.values()]
         return pl.DataFrame(rows)
 
+    def table_text(self) -> str:
+        """:meth:`table` as text (every column, full URLs)."""
+        with pl.Config(tbl_hide_dataframe_shape=True, tbl_width_chars=250, fmt_str_lengths=80,
+                       tbl_cols=-1, tbl_hide_column_data_types=True):
+            return str(self.table()) if self.counts else "(no segment downloaded)"
+
     def __str__(self) -> str:
-        with pl.Config(tbl_hide_dataframe_shape=True, tbl_width_chars=200, fmt_str_lengths=60,
-                       tbl_cols=-1):
-            table = str(self.table()) if self.counts else "(no segment downloaded)"
+        head = f"download {self.download_id}"
+        if self.status not in ("completed", "running"):
+            head += f" {self.status.upper()} ({self.failure})"
         skipped = ", ".join(f"{n} {what}(s)" for what, n in self.skipped.items())
-        return (f"download {self.download_id}: {self.segments} segments written "
-                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{table}"
+        return (f"{head}: {self.segments} segments written "
+                f"({self.with_data} with data) in {self.duration_sec:.1f} s\n{self.table_text()}"
                 + (f"\nskipped (not storable, see the log): {skipped}" if skipped else ""))
 
 
 def summary(engine: sa.engine.Engine) -> pl.DataFrame:
     """Segments of every download run, per data center and download code.
 
-    Columns: ``download_id``, ``run_time``, ``data center``, ``download_code``, ``outcome``,
-    ``segments`` (segments whose last download was that run).
+    Columns: ``download_id``, ``run_time``, ``status`` (see
+    :func:`s2sframe.db.outcomes.run_status`: completed, failed, interrupted, unfinished),
+    ``errors`` (of its log), ``data center``, ``download_code``, ``outcome``, ``segments``
+    (segments whose last download was that run). A run without segments (e.g. one that
+    failed early) has one row with null data center and 0 segments.
     """
     sg, dl, dc = schema.segments, schema.downloads, schema.data_centers
-    q = (sa.select(sg.c.download_id, dl.c.run_time, dc.c.dataselect_url, sg.c.download_code,
-                   sa.func.count().label("segments"))
-         .join(dl, dl.c.id == sg.c.download_id).join(dc, dc.c.id == sg.c.datacenter_id)
-         .group_by(sg.c.download_id, dl.c.run_time, dc.c.dataselect_url, sg.c.download_code)
-         .order_by(sg.c.download_id, dc.c.dataselect_url, sg.c.download_code))
+    per = (sa.select(sg.c.download_id, sg.c.datacenter_id, sg.c.download_code,
+                     sa.func.count().label("segments"))
+           .group_by(sg.c.download_id, sg.c.datacenter_id, sg.c.download_code).subquery())
+    q = (sa.select(dl.c.id, dl.c.run_time, run_status_sql(dl.c.log).label("status"),
+                   dl.c.errors, dc.c.dataselect_url, per.c.download_code,
+                   sa.func.coalesce(per.c.segments, 0))
+         .select_from(dl.outerjoin(per, per.c.download_id == dl.c.id)
+                      .outerjoin(dc, dc.c.id == per.c.datacenter_id))
+         .order_by(dl.c.id, dc.c.dataselect_url, per.c.download_code))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     return pl.DataFrame(
         {"download_id": [r[0] for r in rows], "run_time": [r[1] for r in rows],
-         "data center": [r[2] for r in rows], "download_code": [r[3] for r in rows],
-         "outcome": [code_name(r[3]) for r in rows], "segments": [r[4] for r in rows]},
-        schema={"download_id": pl.Int64, "run_time": pl.Datetime("us"), "data center": pl.String,
-                "download_code": pl.Int64, "outcome": pl.String, "segments": pl.Int64})
+         "status": [r[2] for r in rows], "errors": [r[3] for r in rows],
+         "data center": [r[4] for r in rows], "download_code": [r[5] for r in rows],
+         "outcome": [code_name(r[5]) if r[4] is not None else None for r in rows],
+         "segments": [r[6] for r in rows]},
+        schema={"download_id": pl.Int64, "run_time": pl.Datetime("us"), "status": pl.String,
+                "errors": pl.Int64, "data center": pl.String, "download_code": pl.Int64,
+                "outcome": pl.String, "segments": pl.Int64})
 
 
 def _text_table(header: list[str], rows: list[list[Any]]) -> str:
@@ -148,8 +172,8 @@ def stats_text(bind: sa.engine.Engine, ids: list[int], maxgap_threshold: float =
             continue
         row = stored[run["id"]]
         out += ["", f"Download id {run['id']}: executed {run['run_time']}, "
-                    f"{row['program_version'] or 'program unknown'}, warnings "
-                    f"{run['warnings']}, errors {run['errors']}"]
+                    f"{row['program_version'] or 'program unknown'}, {run['status']}, "
+                    f"warnings {run['warnings']}, errors {run['errors']}"]
         try:
             cfg = yaml.safe_load(row["config"] or "") or {}
         except yaml.YAMLError:

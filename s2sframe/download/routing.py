@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 import sqlalchemy as sa
 
 from ..db import schema
+from ..db.urls import mask_web_url
 from .config import IRIS_DATASELECT
 from .events import DownloadFailed
 from .http import Client
@@ -167,10 +168,12 @@ def fetch(client: Client, conn: sa.Connection, data_url: list[str], routing_url:
     out = []
     for url, org, rules in found:
         surl = station_url(url)
-        row = conn.execute(sa.select(dc.c.id).where(dc.c.station_url == surl,
-                                                    dc.c.dataselect_url == url)).first()
+        # stored with passwords masked: the URLs with credentials stay in memory only
+        db_surl, db_url = mask_web_url(surl), mask_web_url(url)
+        row = conn.execute(sa.select(dc.c.id).where(dc.c.station_url == db_surl,
+                                                    dc.c.dataselect_url == db_url)).first()
         if row is None:
-            new_id = conn.execute(dc.insert().values(station_url=surl, dataselect_url=url,
+            new_id = conn.execute(dc.insert().values(station_url=db_surl, dataselect_url=db_url,
                                                      organization_name=org)).inserted_primary_key[0]
         else:
             new_id = row[0]

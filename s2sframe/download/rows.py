@@ -6,7 +6,9 @@ in a NOT NULL column, a NaN or infinite number, a NUL character in a text (Postg
 refuses them). Whatever the database still rejects (a UNIQUE key taken by a row written
 meanwhile, ...) is found by writing the batch in a SAVEPOINT and, if it fails, each row in
 its own: the good rows are kept, the others logged with the database's reason (its first
-line: never the bound values).
+line: never the bound values). A transient error (a dropped connection, SQLite's
+``database is locked``) is no bad row: it is raised, and the caller's transaction is run
+again (:func:`s2sframe.db.retry.transaction`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+
+from ..db.retry import is_transient
 
 log = logging.getLogger("s2sframe.download")
 #: rows of one kind logged one by one (then only counted)
@@ -104,8 +108,9 @@ def write_rows(conn: sa.Connection, statement: Any, rows: Sequence[dict[str, Any
         with conn.begin_nested():
             conn.execute(statement, good)
         return good
-    except sa.exc.SQLAlchemyError:
-        pass
+    except sa.exc.SQLAlchemyError as exc:
+        if is_transient(exc):  # the connection or the file, not the rows: the whole
+            raise  # transaction is run again (s2sframe.db.retry.transaction)
     out = []
     for row in good:  # one by one: keep the good ones, name the others
         try:
@@ -113,5 +118,7 @@ def write_rows(conn: sa.Connection, statement: Any, rows: Sequence[dict[str, Any
                 conn.execute(statement, [row])
             out.append(row)
         except sa.exc.SQLAlchemyError as exc:
+            if is_transient(exc):
+                raise
             skipped.add(what, describe(row), reason(exc))
     return out

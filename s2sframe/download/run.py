@@ -1,34 +1,76 @@
 """The download pipeline: events -> data centers -> channels -> segments -> waveforms ->
 inventories, logged into a ``downloads`` row (configuration with secrets masked, log,
-version). Each step is in the log; the waveform step shows a progress bar.
+version). Each step is in the log and has a progress bar.
+
+A run owns its database (:class:`~s2sframe.db.locks.DatabaseLock`: a second download on
+the same database is refused at once). Every write is one short transaction, run again
+on transient errors (a dropped connection, SQLite's ``database is locked``); on SQLite
+the file is in WAL mode while the run writes (readers never block it). A run that fails
+records why (step, error type, message) as the last line of its log, counted in
+``downloads.errors``, and raises; Ctrl-C cuts the requests in flight, writes what is
+complete and records the interruption.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 
 from ..db import schema
-from ..db.urls import is_sqlite, mask_url, parse_url
-from ..exceptions import DatabaseError
+from ..db.locks import DatabaseLock
+from ..db.retry import attempts, transaction
+from ..db.urls import (
+    create_engine,
+    is_sqlite,
+    mask_text,
+    mask_url,
+    mask_web_url,
+    parse_url,
+    sqlite_rollback_journal,
+    sqlite_wal,
+)
 from . import channels, events, inventory, routing, segments
-from .config import DownloadConfig, load, masked_yaml
+from .config import SERVICE_KEYS, ConfigError, DownloadConfig, load, masked_yaml
 from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
-from .http import AdaptiveLimit, Client
+from .events import DownloadFailed
+from .http import ABORTED, URL_ERROR, AdaptiveLimit, Client, Response
 from .report import DownloadReport
 from .rows import Skipped
 from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
 DEFAULT_CONCURRENCY = 8
+#: seconds a SQLite write waits for a lock before it fails (then it is retried, see
+#: :func:`s2sframe.db.retry.transaction`)
+SQLITE_BUSY_TIMEOUT = 3.0
+#: the name of the per-database lock of a download run
+LOCK_NAME = "s2sframe download"
+
+
+class _MaskSecrets(logging.Filter):
+    """Every message of the download's logger with URL passwords (``user:pw@``) masked."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = mask_text(text)
+        if masked != text or record.args:
+            record.msg, record.args = masked, ()
+        return True
+
+
+if not any(isinstance(f, _MaskSecrets) for f in log.filters):
+    log.addFilter(_MaskSecrets())
 
 
 class _Capture(logging.Handler):
@@ -52,10 +94,13 @@ class _Capture(logging.Handler):
         self.download_id: int | None = None
         self._saved_lines = -1
         self._saved_at = time.monotonic()
+        self._lines_lock = threading.Lock()
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
-        self.counts[record.levelno] += 1
+        line = self.format(record)
+        with self._lines_lock:
+            self.lines.append(line)
+            self.counts[record.levelno] += 1
 
     def warnings(self) -> int:
         return self.counts[logging.WARNING]
@@ -70,16 +115,15 @@ class _Capture(logging.Handler):
             return
         if not force and time.monotonic() - self._saved_at < self.every:
             return
-        with self.lock:  # worker threads may be logging
+        with self._lines_lock:  # worker threads may be logging
             n, text = len(self.lines), "\n".join(self.lines)
             warnings, errors = self.warnings(), self.errors()
         self._saved_at = time.monotonic()
         if n == self._saved_lines:
             return
-        with self.engine.begin() as conn:
-            conn.execute(schema.downloads.update().where(
-                schema.downloads.c.id == self.download_id).values(
-                log=text, warnings=warnings, errors=errors))
+        row = schema.downloads.c.id == self.download_id
+        transaction(self.engine, lambda conn: conn.execute(schema.downloads.update().where(
+            row).values(log=text, warnings=warnings, errors=errors)))
         self._saved_lines = n
 
 
@@ -92,134 +136,482 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _engine(dburl: str) -> sa.engine.Engine:
+    """The download's engine, from the one factory (:func:`s2sframe.db.urls.create_engine`:
+    pre-ping, foreign keys on SQLite, bound parameters never printed)."""
+    url = parse_url(dburl)
+    if is_sqlite(url):
+        if os.path.dirname(url.database or ""):
+            os.makedirs(os.path.dirname(url.database or ""), exist_ok=True)
+        return create_engine(url, poolclass=sa.pool.NullPool,
+                             connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+    return create_engine(url, connect_args={"application_name": "s2sframe download"})
+
+
+def _create_tables(engine: sa.engine.Engine) -> None:
+    try:
+        transaction(engine, schema.metadata.create_all)
+    except sa.exc.SQLAlchemyError as exc:
+        from ..exceptions import DatabaseError
+
+        raise DatabaseError(f"Cannot open {mask_url(engine.url)}: {_first_line(exc)}") from None
+
+
 def open_database(dburl: str) -> sa.engine.Engine:
     """Engine of ``dburl`` with the stream2segment tables (created if missing, never altered)."""
-    url = parse_url(dburl)
-    if is_sqlite(url) and os.path.dirname(url.database or ""):
-        os.makedirs(os.path.dirname(url.database or ""), exist_ok=True)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool if is_sqlite(url) else None)
-    if is_sqlite(url):
-        @sa.event.listens_for(engine, "connect")
-        def _fk_on(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
+    engine = _engine(dburl)
     try:
-        schema.create_all(engine)
-    except sa.exc.SQLAlchemyError as exc:
+        _create_tables(engine)
+    except BaseException:
         engine.dispose()
-        raise DatabaseError(f"Cannot open {mask_url(url)}: {str(exc).splitlines()[0]}") from None
+        raise
     return engine
 
 
+def _first_line(exc: BaseException) -> str:
+    """``Type: first line`` of an error: no SQL, no parameters, passwords masked."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines()
+    return mask_text(f"{type(orig).__name__}: {lines[0] if lines else ''}".rstrip(": "))[:500]
+
+
+class _Atomic:
+    """Sections Ctrl-C does not cut in two: a KeyboardInterrupt arriving inside one is
+    raised when the (outermost) section ends. A write and its bookkeeping (e.g. the
+    segments written and removed from the writer's buffer) are one section: an interrupt
+    between the commit and the bookkeeping would write the same rows again."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.interrupted = False
+
+    def check(self) -> None:
+        """Raise the KeyboardInterrupt that arrived during the section, now."""
+        if self.interrupted:
+            self.interrupted = False
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def section(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0 and self.interrupted:
+                self.interrupted = False
+                raise KeyboardInterrupt
+
+
+@contextmanager
+def _interrupts(client: Client, exit_on_second: bool, atomic: _Atomic) -> Iterator[None]:
+    """While the run goes on in the main thread: Ctrl-C cuts every request in flight at once
+    (:meth:`Client.abort`), then does what it did before (by default: KeyboardInterrupt,
+    which the run handles: what is complete is written), at the end of the ``atomic``
+    section it arrives in, if any; with ``exit_on_second``, a second Ctrl-C ends the
+    process at once (exit code 130), whatever the run is doing.
+
+    "At once" even when the main thread is busy in C code (e.g. SQLite waiting for a
+    lock): a watcher thread reads the signal numbers Python's C-level handler writes to
+    its wakeup file descriptor (:func:`signal.set_wakeup_fd`) as each signal arrives.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.getsignal(signal.SIGINT)
+    rfd, wfd = os.pipe()
+    os.set_blocking(wfd, False)
+
+    def watch() -> None:
+        count = 0
+        while True:
+            data = os.read(rfd, 64)
+            if not data:
+                return
+            count += data.count(bytes([signal.SIGINT]))
+            if count:
+                client.abort()
+            if count >= 2 and exit_on_second:
+                os.write(2, b"\nError: interrupted again: exiting now\n")
+                os._exit(130)
+
+    def handler(signum: int, frame: Any) -> None:
+        client.abort()
+        if atomic.depth:
+            atomic.interrupted = True
+            return
+        if callable(before):
+            before(signum, frame)
+        elif before != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    watcher = threading.Thread(target=watch, daemon=True, name="s2s-dl-interrupts")
+    watcher.start()
+    old_fd = signal.set_wakeup_fd(wfd, warn_on_full_buffer=False)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        signal.set_wakeup_fd(old_fd)
+        os.close(wfd)  # the watcher reads the end of the pipe and returns
+        watcher.join(5)
+        os.close(rfd)
+
+
+class _Run:
+    """One download run: its configuration, database, client, report and current step."""
+
+    def __init__(self, cfg: DownloadConfig, engine: sa.engine.Engine, progress: bool) -> None:
+        self.cfg = cfg
+        self.engine = engine
+        self.progress = progress
+        self.report = DownloadReport()
+        self.capture = _Capture()
+        self.step = "database"
+        adv = cfg.advanced
+        self.client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
+                             blocksize=adv["download_blocksize"],
+                             deadline=adv["request_deadline"], on_response=self._on_response)
+        self.lock: DatabaseLock | None = None
+        self.atomic = _Atomic()
+        self.skipped = Skipped(self.report.skipped)  # rows that cannot be stored
+        self._bar: Any = None  # the progress bar of a step counting requests
+        self._failed: dict[str, str] = {}  # URL -> error of the step's failed requests
+
+    # ---- helpers
+    def write(self, func: Callable[[sa.Connection], Any]) -> Any:
+        """``func(conn)`` in one transaction, retried on transient errors (logged)."""
+        return transaction(self.engine, func, on_retry=self._db_retry)
+
+    def _db_retry(self, exc: BaseException, attempt: int, wait: float) -> None:
+        log.warning("database write failed (%s): trying again in %.1f s (attempt %d of %d)",
+                    _first_line(exc), wait, attempt + 1, attempts())
+
+    def save_log(self, force: bool = True) -> None:
+        self.capture.save(force)
+
+    def max_bytes(self, service: str) -> int:
+        return int(self.cfg.advanced[SERVICE_KEYS[service][1]] * 1e6)
+
+    def timeout(self, service: str) -> float:
+        return float(self.cfg.advanced[SERVICE_KEYS[service][0]])
+
+    def _on_response(self, url: str, resp: Response) -> None:
+        if not resp.ok and resp.status != 204:
+            self._failed[url] = resp.error or f"HTTP {resp.status}"
+        if self._bar is not None:
+            self._bar.update(1)
+
+    @contextmanager
+    def _step(self, name: str, bar: dict[str, Any] | None = None,
+              service: str = "stations") -> Iterator[None]:
+        """Step ``name``: recorded (a failure names it), its log saved at the end;
+        ``bar``: a progress bar counting its requests (tqdm arguments); ``service``: whose
+        size cap bounds the responses of the step's requests."""
+        from tqdm.auto import tqdm
+
+        if self.lock is not None:
+            self.lock.check()
+        self.step = name
+        self._failed = {}
+        self.client.max_bytes = self.max_bytes(service)
+        if bar is not None:
+            self._bar = tqdm(desc=name, disable=not self.progress, dynamic_ncols=True, **bar)
+        try:
+            yield
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+                self._bar = None
+        self.save_log()
+
+    # ---- the pipeline
+    def run(self) -> None:
+        cfg, adv = self.cfg, self.cfg.advanced
+        with self._step("events", {"unit": "request"}, "events"):
+            rows = events.fetch(self.client, cfg.events_url, cfg.event_params, cfg.starttime,
+                                cfg.endtime, self.timeout("events"), self.skipped)
+            self.report.events = len(rows)
+            if not rows:
+                log.warning("no event found: nothing to download")
+                return
+            columns = schema.present_columns(self.engine)["events"]
+            name = events.catalog_name(cfg.raw.get("events_url"))
+            ev_ids = self.write(lambda conn: events.save(conn, cfg.events_url, rows, columns,
+                                                         name, self.skipped))
+        with self._step("data centers"):
+            dcs = self.write(lambda conn: routing.fetch(
+                self.client, conn, cfg.data_url, adv["routing_service_url"],
+                self.timeout("stations")))
+        with self._step("channels", {"unit": "data center", "total": len(dcs)}):
+            chans = self.write(lambda conn: channels.fetch(self.client, conn, cfg, dcs,
+                                                           self.timeout("stations"),
+                                                           self.skipped))
+            failed = dict(self._failed)
+            self.report.channels = len(chans)
+            if not chans:
+                if failed and len(failed) >= len(dcs):
+                    raise DownloadFailed("no channel: every station service failed ("
+                                         + "; ".join(f"{u}: {e}" for u, e in failed.items())
+                                         + ")")
+                log.warning("no channel found: nothing to download")
+                return
+        cap = adv["max_concurrent_downloads"] or DEFAULT_CONCURRENCY
+        limits = {d.id: AdaptiveLimit(cap, name=mask_web_url(d.host)) for d in dcs}
+        with self._step("segments"):
+            auths = _authorize(self.client, cfg, dcs, self.timeout("stations"))
+            segs = segments.candidates(rows, ev_ids, chans, cfg)
+            with self.engine.connect() as conn:
+                todo = segments.to_download(conn, segs, cfg.retry, set(auths))
+            self.report.segments_planned = len(todo)
+        if todo:
+            with self._step("waveforms", service="waveforms"):
+                self._waveforms(dcs, todo, auths, limits)
+        if cfg.inventory:
+            with self._step("inventories", service="inventories"), self.atomic.section():
+                def tick() -> None:  # after each station: Ctrl-C is raised there only
+                    self.save_log(force=False)
+                    self.atomic.check()
+
+                saved = inventory.fetch(self.client, self.engine, cfg.update_metadata,
+                                        self.timeout("inventories"), limits,
+                                        min(cap * len(dcs), 16), self.progress, tick=tick,
+                                        max_bytes=self.max_bytes("inventories"),
+                                        write=self.write,
+                                        station_urls={d.id: d.station_url for d in dcs})
+                self.report.inventories = saved["saved"]
+        for d in dcs:
+            if limits[d.id].min_seen < cap:
+                log.info("%s asked to slow down: concurrency went down to %d (of %d)", d.host,
+                         limits[d.id].min_seen, cap)
+
+    def _waveforms(self, dcs: list[routing.DataCenter], todo: list[Seg], auths: dict[int, Any],
+                   limits: dict[int, AdaptiveLimit]) -> None:
+        from tqdm.auto import tqdm
+
+        adv, report = self.cfg.advanced, self.report
+        by_id = {d.id: d for d in dcs}
+        writer = SegmentWriter(self.engine, report.download_id or 0, adv["db_buf_size"],
+                               self.skipped, write=self.write)
+        groups = _groups(todo)
+        workers = sum(lim.maximum for lim in limits.values())
+        log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
+        self.save_log()
+        per_dc = Counter(s.datacenter_id for s in todo)
+        bars = {dc_id: tqdm(total=n, unit="seg", disable=not self.progress, position=k,
+                            desc=f"waveforms {_short_host(by_id[dc_id].host)}",
+                            dynamic_ncols=True, leave=True)
+                for k, (dc_id, n) in enumerate(sorted(per_dc.items()))}
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2s-dl")
+        pending: dict[Future, list[Seg]] = {}
+        errors_seen: set[tuple[str, Any]] = set()
+        timeout, max_bytes = self.timeout("waveforms"), self.max_bytes("waveforms")
+        it = iter(groups)
+
+        def record(groups_done: list[list[Seg]]) -> None:
+            for group in groups_done:
+                if any(s.result.get("error") == ABORTED for s in group):
+                    continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
+                dc = by_id[group[0].datacenter_id]
+                counts = report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
+                for s in group:
+                    code = s.result.get("download_code")
+                    counts[code] += 1
+                    err = s.result.get("error")
+                    if err and (dc.host, code) not in errors_seen:
+                        errors_seen.add((dc.host, code))
+                        log.warning("%s: segments without data (code %s: %s); reported once "
+                                    "per data center and code", dc.host, code, err)
+                writer.add(group, dc.id in auths)
+                bars[dc.id].update(len(group))
+
+        def outcome(fut: Future, group: list[Seg]) -> list[list[Seg]]:
+            try:
+                return fut.result()
+            except Exception as exc:  # noqa: BLE001 - a failed request, not a failed run
+                log.error("%s: request of %d segment(s) failed unexpectedly (%s): recorded "
+                          "as URL error (-1)", by_id[group[0].datacenter_id].host, len(group),
+                          _first_line(exc))
+                for s in group:
+                    s.result = {"download_code": URL_ERROR, "error": _first_line(exc)}
+                return [group]
+
+        try:
+            # Ctrl-C is raised at one point of the loop only (check): inside wait() it
+            # could leave a future's lock held (CPython's _AcquireFutures), and the pool
+            # would then wait forever; the requests are cut at once anyway
+            with self.atomic.section():
+                while True:
+                    while len(pending) < 2 * workers:
+                        group = next(it, None)
+                        if group is None:
+                            break
+                        dc = by_id[group[0].datacenter_id]
+                        auth = auths.get(dc.id)
+                        url = dc.service_url("dataselect", "queryauth" if auth else "query")
+                        pending[pool.submit(_fetch, self.client, url, group, timeout,
+                                            limits[dc.id], auth, max_bytes)] = group
+                    if not pending:
+                        break
+                    # a timeout: the log is saved every few seconds even while requests hang
+                    done, _ = wait(pending, timeout=_Capture.every, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        record(outcome(fut, pending.pop(fut)))
+                    self.save_log(force=False)  # between the writer's transactions
+                    self.atomic.check()
+        except KeyboardInterrupt:
+            self.client.abort()  # Ctrl-C outside the main thread's handler (e.g. a notebook)
+            pool.shutdown(wait=True, cancel_futures=True)  # quick: requests are cut
+            kept = 0
+            with self.atomic.section():
+                for fut in [f for f in pending if f.done() and not f.cancelled()]:
+                    groups_done = outcome(fut, pending[fut])
+                    if not any(s.result.get("error") == ABORTED for g in groups_done for s in g):
+                        record(groups_done)  # complete before Ctrl-C: written
+                        kept += 1
+            log.info("waveforms: Ctrl-C: %d more complete request(s) written, %d cut off",
+                     kept, len(pending) - kept)
+            raise
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            with self.atomic.section():
+                writer.flush()
+            for bar in bars.values():
+                bar.close()
+        pool.shutdown(wait=True)
+        for d in dcs:
+            if limits[d.id].dead:
+                log.warning("%s: given up for this run (%s)", d.host, limits[d.id].dead)
+        log.info("waveforms: %d segment(s) written, %d with data", writer.written,
+                 report.with_data)
+        if writer.kept:
+            log.warning("%d segment(s) with data kept as they were: the new attempt (window "
+                        "changed) brought no data; the next run tries again", writer.kept)
+
+
+def _fetch(client: Client, url: str, group: list[Seg], timeout: float, limit: AdaptiveLimit,
+           auth: Any, max_bytes: int) -> list[list[Seg]]:
+    return fetch_waveforms(client, url, group, timeout, limit, auth, max_bytes=max_bytes)
+
+
+def _short_host(host: str) -> str:
+    return mask_web_url(host).split("://", 1)[-1]
+
+
 def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig, *,
-             progress: bool = False, **overrides: Any) -> DownloadReport:
-    """Run a download (see :func:`s2sframe.download` for the documentation)."""
+             progress: bool = False, exit_on_second_interrupt: bool = False,
+             **overrides: Any) -> DownloadReport:
+    """Run a download (see :func:`s2sframe.download` for the documentation).
+
+    ``exit_on_second_interrupt`` (the ``s2s download`` command): a second Ctrl-C ends the
+    process at once (code 130) instead of raising KeyboardInterrupt again.
+    """
     cfg = config if isinstance(config, DownloadConfig) else load(config, **overrides)
     started = time.monotonic()
-    engine = open_database(cfg.dburl)
-    capture = _Capture()
-    log.addHandler(capture)
-    if log.level == logging.NOTSET or log.level > logging.INFO:
-        log.setLevel(logging.INFO)
-    report = DownloadReport()
+    engine = _engine(cfg.dburl)
+    run = _Run(cfg, engine, progress)
+    report, capture = run.report, run.capture
+    lock = DatabaseLock(engine, LOCK_NAME, "another download", mask_url(engine.url))
+    wal = False
     try:
-        with engine.begin() as conn:  # ids written by stream2segment: sequences behind them
-            moved = schema.advance_sequences(conn)
-        with engine.begin() as conn:
-            report.download_id = conn.execute(schema.downloads.insert().values(
+        lock.acquire()  # before creating tables: two first runs on one database never race
+        run.lock = lock
+        log.addHandler(capture)
+        if log.level == logging.NOTSET or log.level > logging.INFO:
+            log.setLevel(logging.INFO)
+        if is_sqlite(engine.url):
+            wal = sqlite_wal(engine)
+            if not wal:
+                log.warning("SQLite: WAL mode not available (another program holds the file, "
+                            "or its file system does not allow it): other programs reading "
+                            "the database may delay the download's writes")
+        _create_tables(engine)
+        # ids written by stream2segment: sequences behind them (moved under the run's lock)
+        moved = run.write(schema.advance_sequences)
+        def new_row(conn: sa.Connection) -> int:
+            key = conn.execute(schema.downloads.insert().values(
                 config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
-                log="")).inserted_primary_key[0]
+                log="")).inserted_primary_key
+            return int(key[0]) if key else 0
+
+        report.download_id = run.write(new_row)
         capture.engine, capture.download_id = engine, report.download_id
-        log.info("download %d into %s", report.download_id, mask_url(cfg.dburl))
+        log.info("download %d into %s", report.download_id, mask_url(engine.url))
         if moved:
             log.info("id sequences moved past the ids already written (as stream2segment "
                      "leaves them): %s", ", ".join(f"{t} -> {v}" for t, v in moved.items()))
-        capture.save()
-        _pipeline(cfg, engine, report, progress, capture.save)
+        run.save_log()
+        with _interrupts(run.client, exit_on_second_interrupt, run.atomic):
+            run.run()
+        report.status = "completed"
     except KeyboardInterrupt:
-        log.error("interrupted by the user: what was downloaded is saved, run again to resume")
+        report.status, report.failure = "interrupted", f"interrupted at step {run.step!r}"
+        log.error("download %s interrupted by the user at step %r: what was downloaded is "
+                  "saved, run again to resume", report.download_id, run.step)
         raise
-    except events.DownloadFailed as exc:
-        log.error("%s", exc)
+    except Exception as exc:
+        report.status = "failed"
+        report.failure = f"{run.step}: {_first_line(exc)}"
+        if report.download_id is None:  # before the run began (e.g. the database)
+            raise
+        log.error("download %d FAILED at step %r: %s", report.download_id, run.step,
+                  _first_line(exc))
+        note = f"(download {report.download_id} failed at step {run.step!r}; recorded in its " \
+               "downloads row)"
+        if isinstance(exc, DownloadFailed | ConfigError):  # e.g. no catalog: exit 2
+            exc.add_note(note)
+            raise
+        failed = DownloadFailed(f"download {report.download_id} failed at step {run.step!r}: "
+                                f"{_first_line(exc)}")
+        failed.add_note(note)
+        raise failed from exc
     finally:
+        run.client.abort()  # nothing may still run: threads left would keep the process
+        run.client.close()
         report.duration_sec = time.monotonic() - started
+        if report.status == "completed":
+            if report.counts:
+                log.info("outcome per data center (segments):\n%s", report.table_text(),
+                         extra={"console": False})
+            log.info("download %d completed in %.1f s", report.download_id,
+                     report.duration_sec)
         report.warnings, report.errors = capture.warnings(), capture.errors()
         log.removeHandler(capture)
         try:
             capture.save()
+        except Exception as exc:  # noqa: BLE001 - the database may be what failed
+            log.error("the log of download %s could not be saved: %s", report.download_id,
+                      _first_line(exc))
         finally:
+            if wal and not sqlite_rollback_journal(engine):
+                log.info("SQLite: the database stays in WAL mode (another program has it "
+                         "open): its -wal and -shm files are part of it while open")
+            lock.release()
             engine.dispose()
     return report
 
 
-def _pipeline(cfg: DownloadConfig, engine: sa.engine.Engine, report: DownloadReport,
-              progress: bool, save_log: Callable[..., None]) -> None:
-    """The steps; ``save_log()`` writes the log so far into the ``downloads`` row (each step,
-    and ``save_log(force=False)`` often within the long ones: written every few seconds)."""
-    adv = cfg.advanced
-    client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
-                    blocksize=adv["download_blocksize"])
-    skipped = Skipped(report.skipped)
-    rows = events.fetch(client, cfg.events_url, cfg.event_params, cfg.starttime, cfg.endtime,
-                        adv["e_timeout"], skipped)
-    report.events = len(rows)
-    if not rows:
-        log.warning("no event found: nothing to download")
-        return
-    columns = schema.present_columns(engine)["events"]
-    with engine.begin() as conn:
-        ev_ids = events.save(conn, cfg.events_url, rows, columns,
-                             events.catalog_name(cfg.raw.get("events_url")), skipped)
-    save_log()
-    with engine.begin() as conn:
-        dcs = routing.fetch(client, conn, cfg.data_url, adv["routing_service_url"], adv["s_timeout"])
-    save_log()
-    with engine.begin() as conn:
-        chans = channels.fetch(client, conn, cfg, dcs, adv["s_timeout"], skipped)
-    save_log()
-    report.channels = len(chans)
-    if not chans:
-        log.warning("no channel found: nothing to download")
-        return
-    auths = _authorize(client, cfg, dcs)
-    segs = segments.candidates(rows, ev_ids, chans, cfg)
-    with engine.connect() as conn:
-        todo = segments.to_download(conn, segs, cfg.retry, set(auths))
-    report.segments_planned = len(todo)
-    cap = adv["max_concurrent_downloads"] or DEFAULT_CONCURRENCY
-    limits = {d.id: AdaptiveLimit(cap) for d in dcs}
-    if todo:
-        _waveforms(client, engine, cfg, dcs, todo, auths, limits, report, progress, save_log)
-        save_log()
-    if cfg.inventory:
-        saved = inventory.fetch(client, engine, cfg.update_metadata, adv["i_timeout"], limits,
-                                min(cap * len(dcs), 16), progress,
-                                tick=lambda: save_log(force=False))
-        save_log()
-        report.inventories = saved["saved"]
-    for d in dcs:
-        if limits[d.id].min_seen < cap:
-            log.info("%s asked to slow down: concurrency went down to %d (of %d)", d.host,
-                     limits[d.id].min_seen, cap)
-
-
-def _authorize(client: Client, cfg: DownloadConfig, dcs: list[routing.DataCenter]) -> dict[int, Any]:
-    """Data center id -> digest credentials for restricted data (empty: open data only)."""
-    from requests.auth import HTTPDigestAuth
+def _authorize(client: Client, cfg: DownloadConfig, dcs: list[routing.DataCenter],
+               timeout: float) -> dict[int, Any]:
+    """Data center id -> digest credentials for restricted data (empty: open data only).
+    The credentials are answered to that data center's host and port only."""
+    from .http import DigestAuth
 
     if cfg.restricted_data is None:
         return {}
     if isinstance(cfg.restricted_data, tuple):
-        return {d.id: HTTPDigestAuth(*cfg.restricted_data) for d in dcs}
+        return {d.id: DigestAuth(*cfg.restricted_data, for_url=d.dataselect_url) for d in dcs}
     out = {}
     for d in dcs:
         resp = client.request(d.service_url("dataselect", "auth"), data=cfg.restricted_data,
-                              timeout=cfg.advanced["s_timeout"])
+                              timeout=timeout, max_bytes=1 << 16)
         text = (resp.body or b"").decode("utf8", "replace").strip()
         if resp.ok and ":" in text:
             user, pwd = text.split(":", 1)
-            out[d.id] = HTTPDigestAuth(user, pwd)
+            out[d.id] = DigestAuth(user, pwd, for_url=d.dataselect_url)
         else:
             log.warning("%s: unable to acquire credentials for restricted data (%s): "
                         "downloading open data only", d.host, resp.error or "invalid answer")
@@ -246,66 +638,3 @@ def _groups(todo: list[Seg]) -> list[list[Seg]]:
     for k in range(max(len(q) for q in queues)):
         out.extend(q[k] for q in queues if k < len(q))
     return out
-
-
-def _waveforms(client: Client, engine: sa.engine.Engine, cfg: DownloadConfig,
-               dcs: list[routing.DataCenter], todo: list[Seg], auths: dict[int, Any],
-               limits: dict[int, AdaptiveLimit], report: DownloadReport, progress: bool,
-               save_log: Callable[..., None]) -> None:
-    from tqdm.auto import tqdm
-
-    adv = cfg.advanced
-    by_id = {d.id: d for d in dcs}
-    writer = SegmentWriter(engine, report.download_id or 0, adv["db_buf_size"],
-                           Skipped(report.skipped))
-    groups = _groups(todo)
-    workers = sum(lim.maximum for lim in limits.values())
-    log.info("waveforms: %d segment(s) in %d request(s)", len(todo), len(groups))
-    save_log()
-    bar = tqdm(total=len(todo), unit="seg", disable=not progress, desc="waveforms",
-               dynamic_ncols=True)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2s-dl")
-    pending: set[Future] = set()
-    errors_seen: set[tuple[str, Any]] = set()
-    it = iter(groups)
-    try:
-        while True:
-            while len(pending) < 2 * workers:
-                group = next(it, None)
-                if group is None:
-                    break
-                dc = by_id[group[0].datacenter_id]
-                auth = auths.get(dc.id)
-                url = dc.service_url("dataselect", "queryauth" if auth else "query")
-                pending.add(pool.submit(fetch_waveforms, client, url, group, adv["w_timeout"],
-                                        limits[dc.id], auth))
-            if not pending:
-                break
-            # a timeout: the log is saved every few seconds even while requests hang
-            done, pending = wait(pending, timeout=_Capture.every, return_when=FIRST_COMPLETED)
-            for fut in done:
-                for group in fut.result():
-                    dc = by_id[group[0].datacenter_id]
-                    counts = report.counts.setdefault(dc.dataselect_url, Counter())
-                    for s in group:
-                        code = s.result.get("download_code")
-                        counts[code] += 1
-                        err = s.result.get("error")
-                        if err and (dc.host, code) not in errors_seen:
-                            errors_seen.add((dc.host, code))
-                            log.warning("%s: segments without data (code %s: %s); reported once "
-                                        "per data center and code", dc.host, code, err)
-                    writer.add(group, dc.id in auths)
-                    bar.update(len(group))
-            save_log(force=False)  # between the writer's transactions, never within one
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    finally:
-        writer.flush()
-        bar.close()
-    pool.shutdown(wait=True)
-    log.info("waveforms: %d segment(s) written, %d with data", writer.written, report.with_data)
-    if writer.kept:
-        log.warning("%d segment(s) with data kept as they were: the new attempt (window "
-                    "changed) brought no data; the next run tries again", writer.kept)

@@ -9,6 +9,7 @@ the next run tries again. A row the database refuses is skipped and logged, neve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +27,10 @@ class SegmentWriter:
     """Buffer finished segments and write them every ``size`` rows (one transaction)."""
 
     def __init__(self, engine: sa.engine.Engine, download_id: int, size: int = 100,
-                 skipped: Skipped | None = None) -> None:
+                 skipped: Skipped | None = None, *,
+                 write: Callable[[Callable[[sa.Connection], Any]], Any] | None = None) -> None:
         self.engine = engine
+        self.write = write or self._write
         self.download_id = download_id
         self.size = max(1, size)
         self.pending: list[Seg] = []
@@ -58,18 +61,26 @@ class SegmentWriter:
                for s in self.pending if s.id is None]
         update = [s for s in self.pending if s.id is not None]
         keep = {id(s) for s in update if s.old_code in _WITH_DATA and not s.result.get("data")}
-        self.kept += len(keep)
         old = [{**self._row(s), "_id": s.id} for s in update if id(s) not in keep]
-        with self.engine.begin() as conn:
+
+        def flush(conn: sa.Connection) -> list[dict[str, Any]]:
             done = write_rows(conn, sg.insert(), new, "segment row", _describe, self.skipped)
             if old:
                 values = {k: sa.bindparam(k) for k in old[0] if k != "_id"}
                 done += write_rows(conn, sg.update().where(sg.c.id == sa.bindparam("_id"))
                                    .values(values), old, "segment row", _describe, self.skipped)
+            return done
+
+        done = self.write(flush)  # one transaction (the run's: retried on transient errors)
+        self.kept += len(keep)
         self.written += len(done)
         for s in self.pending:
             s.result.pop("data", None)  # keep memory flat: bytes are in the database now
         self.pending = []
+
+    def _write(self, func: Callable[[sa.Connection], Any]) -> Any:
+        with self.engine.begin() as conn:
+            return func(conn)
 
 
 def _describe(row: dict[str, Any]) -> str:

@@ -15,19 +15,16 @@ in its folder:
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import functools
 import hashlib
 import json
 import os
-import socket
 import types
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..db.locks import FileLock, LockHeld
 from ..exceptions import OutputError
 from .parts import PartFiles, atomic_write
 
@@ -146,7 +143,7 @@ class OutputFiles:
         self.parts = PartFiles(self.path.with_name(name + ".parts"))
         self.lock_path = self.path.with_name(f".{name}.s2s-lock")
         self.manifest_path = self.path.with_name(f".{name}.s2s-manifest.json")
-        self._fd: int | None = None
+        self._lock = FileLock(self.lock_path)
 
     # ---- the lock
     def acquire(self) -> None:
@@ -156,42 +153,20 @@ class OutputFiles:
         folder = self.path.parent
         if not folder.is_dir():
             raise OutputError(f"Cannot write {self.path}: folder {folder} does not exist")
-        while self._fd is None:
-            try:
-                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError as exc:
-                raise OutputError(
-                    f"Cannot write {self.path}: folder {folder} is not writable ({exc.strerror})"
-                ) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                holder = _read_holder(fd)
-                os.close(fd)
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise
-                raise OutputError(
-                    f"Output {self.path} is being written by another run ({holder}): one run "
-                    "per output at a time. Wait for it to end, or write to another path"
-                ) from None
-            # the holder before us may have removed the file after we opened it: retry
-            try:
-                same = os.path.samestat(os.fstat(fd), os.stat(self.lock_path))
-            except FileNotFoundError:
-                same = False
-            if not same:
-                os.close(fd)
-                continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"process {os.getpid()} on {socket.gethostname()}".encode())
-            self._fd = fd
+        try:
+            self._lock.acquire()
+        except LockHeld as exc:
+            raise OutputError(
+                f"Output {self.path} is being written by another run ({exc.holder}): one run "
+                "per output at a time. Wait for it to end, or write to another path"
+            ) from None
+        except OSError as exc:
+            raise OutputError(
+                f"Cannot write {self.path}: folder {folder} is not writable ({exc.strerror})"
+            ) from None
 
     def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.lock_path.unlink()  # while still holding it: see acquire
-            os.close(self._fd)
-            self._fd = None
+        self._lock.release()
 
     def own(self, check: Callable[[], T]) -> T:
         """Create the output's folder, own the output, and return ``check()`` (what is
@@ -246,11 +221,3 @@ class OutputFiles:
         self.parts.remove()
         self.path.unlink(missing_ok=True)
         self.manifest_path.unlink(missing_ok=True)
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        text = os.pread(fd, 200, 0).decode(errors="replace").strip()
-    except OSError:
-        text = ""
-    return text or "another process"

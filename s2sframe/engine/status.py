@@ -114,7 +114,7 @@ class LockWatch:
             engine.dispose()
 
     def check(self, engine: Any) -> None:
-        from ..db.locks import describe_waits, lock_waits
+        from ..db.lockwaits import describe_waits, lock_waits
 
         with engine.connect() as conn:
             waits = lock_waits(conn, self.application_name)

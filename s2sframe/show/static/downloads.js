@@ -11,8 +11,10 @@ const el = (tag, attrs = {}, text) => {
 const host = url => { try { return new URL(url).host; } catch (e) { return url; } };
 
 function runTable(run, data) {
-  const box = el("div", { class: "run", "data-run": run.id });
-  box.append(el("h3", {}, `Download ${run.id}: ${run.run_time || "?"}  ` +
+  const box = el("div", { class: "run", "data-run": run.id, "data-status": run.status || "" });
+  const bad = run.status === "failed" || run.status === "interrupted";
+  box.append(el("h3", bad ? { class: "failed" } : {}, `Download ${run.id}: ${run.run_time || "?"}  ` +
+    `${run.status ? run.status.toUpperCase() + " " : ""}` +
     `(warnings ${run.warnings ?? "-"}, errors ${run.errors ?? "-"}` +
     `${run.program_version ? ", version " + run.program_version : ""})`));
   const dcs = Object.keys(run.counts);
