@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm as sa_orm
 from sqlalchemy.engine import URL
 
+from ..db import schema
 from ..db import urls as _db
 from ..db.selection import where
 from ..exceptions import DatabaseError, SelectionError
@@ -76,7 +77,21 @@ def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> s
             f"{_db.mask_url(url)} is not a stream2segment database (no 'segments' table)"
         )
     factory = sa_orm.sessionmaker(bind=engine)
+    sa.event.listen(factory, "before_flush", _sequences_past_ids)
     return sa_orm.scoped_session(factory) if scoped else factory()
+
+
+def _sequences_past_ids(session: sa_orm.Session, _context: Any, _instances: Any) -> None:
+    """Before new rows are flushed (PostgreSQL): bring the id sequences of their tables
+    past the largest id. stream2segment writes explicit ids and never advances them, so
+    in a database it wrote the next default id may be taken (``IntegrityError``)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    tables = {obj.__table__.name for obj in session.new
+              if hasattr(obj, "__table__")}
+    if tables:
+        schema.advance_sequences(session.connection(),
+                                 tuple(t for t in schema.TABLE_ORDER if t in tables))
 
 
 def close_session(session: sa_orm.Session, dispose_engine: bool = True) -> bool:
