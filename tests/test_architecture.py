@@ -25,6 +25,7 @@ LAYERS = {
     "compat": 3, "export": 3,
     "show": 4,
     "cli": 5,
+    "namespace": 5,  # the .s2s methods, gathered from engine, export and show
     "": 6, "process": 6, "orm": 6,
     "templates": 7,
 }

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 
+import polars as pl
 import pytest
 
 import s2sframe
@@ -17,7 +18,7 @@ def test_exported_members_are_pinned():
         name for name in dir(s2sframe) if not name.startswith("_") and name not in {
             "annotations", "exceptions", "testing", "signal", "process", "orm", "cli",
             # the layers (subpackages), importable but not part of the curated API
-            "db", "decode", "engine", "compat", "export", "show", "yamlfile"}
+            "db", "decode", "engine", "compat", "export", "show", "yamlfile", "namespace"}
     } - {"__version__"}
     for name in s2sframe.__all__:
         assert getattr(s2sframe, name).__module__.startswith("s2sframe"), name
@@ -90,3 +91,42 @@ def test_every_public_name_is_documented():
                    s2sframe.show):
         missing = [name for name in module.__all__ if name not in named]
         assert not missing, (module.__name__, missing)
+
+
+def test_namespace_methods_are_their_functions():
+    """Every public method of ``df.s2s`` / ``lf.s2s`` is declared once, as the function
+    it calls: same signature without the frame, same docstring (no hand copy to drift)."""
+    import inspect
+
+    from s2sframe.engine import run, segment
+    from s2sframe.namespace import FrameMethod
+    from s2sframe.show.frames import show_frame
+
+    functions = {"map_segments": run.map_segments, "segments": segment.iter_segments,
+                 "segment": segment.get_segment, "to_seisbench": s2sframe.to_seisbench,
+                 "to_asdf": s2sframe.to_asdf, "waveforms": s2sframe.waveforms,
+                 "show": show_frame}
+    df = pl.DataFrame({"id": [1]})
+    for ns in (df.s2s, df.lazy().s2s):
+        public = {n for n in dir(type(ns)) if not n.startswith("_")} - {"frame"}
+        assert public == set(functions), type(ns).__name__
+        for name, func in functions.items():
+            assert isinstance(inspect.getattr_static(ns, name), FrameMethod), name
+            method = getattr(ns, name)
+            fsig = inspect.signature(func)
+            assert inspect.signature(method) == fsig.replace(
+                parameters=list(fsig.parameters.values())[1:]), name
+            assert method.__doc__ == func.__doc__, name
+            unbound = inspect.signature(getattr(type(ns), name))
+            assert list(unbound.parameters)[0] == "self", name
+            assert list(unbound.parameters.values())[1:] == list(fsig.parameters.values())[1:]
+
+
+def test_namespace_map_segments_takes_every_argument_of_the_function(example_url, tmp_path):
+    """``overwrite=True``, which OutputError tells the user to pass, works on ``df.s2s``."""
+    df = s2sframe.scan(example_url).select("id").head(2).collect()
+    out = tmp_path / "out.parquet"
+    for _ in range(2):  # the second run needs overwrite=True
+        result = df.lazy().s2s.map_segments(lambda seg: seg.id, workers=0, progress=False,
+                                            output=out, overwrite=True, dburl=example_url)
+    assert result["result"].to_list() == [1, 2]
