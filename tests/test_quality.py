@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -130,3 +132,75 @@ def test_namespace_map_segments_takes_every_argument_of_the_function(example_url
         result = df.lazy().s2s.map_segments(lambda seg: seg.id, workers=0, progress=False,
                                             output=out, overwrite=True, dburl=example_url)
     assert result["result"].to_list() == [1, 2]
+
+
+def private_imports(root: Path, package: str) -> list[str]:
+    """``module:line name`` for every private name (or module) a module imports from
+    another room: a subpackage of ``package``, or a top-level module (its own room).
+
+    Names other rooms use are the room's internal API: public in the defining module.
+    Imports of private names of the module's own room are its business.
+    """
+    from tests.test_architecture import layer, modules
+
+    mods = modules(root, package)
+
+    def private(dotted: str) -> bool:
+        return any(p.startswith("_") and not p.startswith("__") for p in dotted.split("."))
+
+    found = []
+    for name, (path, is_pkg) in mods.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        other_rooms: dict[str, str] = {}  # local name -> module of another room
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if is_pkg else name.split(".")[:-1]
+                    base = base[: len(base) - node.level + 1]
+                    source = ".".join([*base, *([node.module] if node.module else [])])
+                else:
+                    source = node.module or ""
+                targets = [(f"{source}.{a.name}", f"{source}.{a.name}" if
+                            f"{source}.{a.name}" in mods else source) for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [(a.name, a.name) for a in node.names]
+            else:
+                continue
+            for (imported, module), alias in zip(targets, node.names, strict=True):
+                if not (module == package or module.startswith(package + ".")):
+                    continue
+                if layer(module, package) == layer(name, package):
+                    continue
+                if private(imported[len(package):]):
+                    found.append(f"{name}:{node.lineno} {imported}")
+                elif imported in mods and (alias.asname or isinstance(node, ast.ImportFrom)):
+                    other_rooms[alias.asname or alias.name] = imported
+        for node in ast.walk(tree):  # module._name, the module imported from another room
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in other_rooms and private(node.attr)):
+                found.append(f"{name}:{node.lineno} {other_rooms[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_private_import_checker(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "db").mkdir(parents=True)
+    (pkg / "engine").mkdir()
+    for init in ("__init__.py", "db/__init__.py", "engine/__init__.py"):
+        (pkg / init).write_text("")
+    (pkg / "db" / "a.py").write_text("_x = 1\ny = 2\n")
+    (pkg / "db" / "_b.py").write_text("")
+    (pkg / "db" / "c.py").write_text("from .a import _x\nfrom . import _b\n")  # own room
+    (pkg / "engine" / "e.py").write_text(
+        "from ..db.a import _x, y\nfrom ..db import _b\nimport pkg.db._b\nfrom pkg.db.a import __doc__\n")
+    (pkg / "orm.py").write_text("def f():\n    from .db.a import _x\n")
+    (pkg / "engine" / "f.py").write_text(
+        "from ..db import a as db_a\nfrom . import e\nprint(db_a._x, db_a.y, e._z)\n")
+    assert private_imports(tmp_path, "pkg") == [
+        "pkg.engine.e:1 pkg.db.a._x", "pkg.engine.e:2 pkg.db._b", "pkg.engine.e:3 pkg.db._b",
+        "pkg.engine.f:3 pkg.db.a._x", "pkg.orm:2 pkg.db.a._x"]
+
+
+def test_no_private_imports_across_subpackages():
+    """Subpackages use each other through public names only (their internal API)."""
+    assert private_imports(ROOT, "s2sframe") == []

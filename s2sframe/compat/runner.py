@@ -24,12 +24,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import attributes as A
+from ..db import attributes
 from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
 from ..engine.results import ResultTypeError, mixed_types
-from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
+from ..engine.run import MapRun, chunk_size, resolve_workers, skip_tuple
 from ..engine.status import Status
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
@@ -231,7 +231,7 @@ class _Log:
         self.handlers = []
 
 
-class _Run:
+class ProcessRun:
     """Validated arguments of an ``imap`` / ``process`` call, and its execution."""
 
     def __init__(self, pyfunc: Callable, dburl: str | URL, segments_selection: Any,
@@ -286,7 +286,7 @@ class _Run:
 
         ``done``: the ids already in the output (appending), which are not processed.
         """
-        columns = [n for n in A.ATTRIBUTES if n not in _NOT_LOADED]
+        columns = [n for n in attributes.ATTRIBUTES if n not in _NOT_LOADED]
         if not self.by_ids:
             logger.info("Fetching segments to process (please wait)")
         df = self.scan.filter(self.selection).select(columns).collect()
@@ -316,7 +316,7 @@ class _Run:
         batch = chunk if workers <= 1 else chunk * workers * 4
         bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
                    file=sys.stderr, dynamic_ncols=True)
-        mapper = _Mapper(self.call, workers=workers, chunksize=chunk, errors="raise",
+        mapper = MapRun(self.call, workers=workers, chunksize=chunk, errors="raise",
                          dburl=self.url, error_column=_P + "error", total=df.height,
                          status=Status(self.name, bar, logger))
         try:

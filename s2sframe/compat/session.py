@@ -20,11 +20,11 @@ from sqlalchemy.engine import URL
 from ..db import urls as _db
 from ..db.selection import where
 from ..exceptions import DatabaseError, SelectionError
-from . import orm as M
+from . import orm
 from .query import PREFIXES, present_columns, query
 
 #: the models get_db_items can select with conditions.
-_SELECTABLE = (M.Segment, M.Event, M.Station, M.Channel, M.DataCenter, M.Download)
+_SELECTABLE = (orm.Segment, orm.Event, orm.Station, orm.Channel, orm.DataCenter, orm.Download)
 _BATCH = 1000
 
 
@@ -255,7 +255,7 @@ def get_segments(
     load_only: str | Sequence[Any] | None = None,
     defer: str | Sequence[Any] | None = None,
     orderby: Any = None,
-) -> Iterator[M.Segment]:
+) -> Iterator[orm.Segment]:
     """Yield the Segments matching ``conditions`` (see :func:`get_db_items`).
 
     With a URL the session is closed after the loop: the segments are then
@@ -269,11 +269,11 @@ def get_segments(
     >>> [seg.id for seg in get_segments("sqlite:///example.db.sqlite", sel)]  # doctest: +SKIP
     [1, 2]
     """
-    return get_db_items(db, M.Segment, conditions, load_only=load_only, defer=defer,
+    return get_db_items(db, orm.Segment, conditions, load_only=load_only, defer=defer,
                         orderby=orderby)
 
 
-def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
+def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[orm.Class]:
     """Yield the class labels (``Class`` objects: ``id``, ``label``, ``description``).
 
     Examples
@@ -281,5 +281,5 @@ def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
     >>> [c.label for c in get_classlabels("sqlite:///example.db.sqlite")]  # doctest: +SKIP
     []
     """
-    return get_db_items(db, M.Class)
+    return get_db_items(db, orm.Class)
 

@@ -24,8 +24,8 @@ import polars as pl
 from ..exceptions import ProcessingError
 
 
-class _Job(Protocol):
-    """What the columns of a run depend on (:class:`s2sframe.engine.worker._Job` has it)."""
+class ColumnSpec(Protocol):
+    """What the columns of a run depend on (:class:`s2sframe.engine.worker.WorkerJob` has it)."""
 
     name: str  # column of non-dict results
     dtypes: dict[str, pl.DataType]  # declared column types
@@ -226,7 +226,7 @@ def _converted(key: str, values: list, dtype: pl.DataType) -> tuple[pl.Series, l
 
 
 def _result_frame(
-    ids: list[int], results: list[Any], errors: list[str | None], job: _Job
+    ids: list[int], results: list[Any], errors: list[str | None], job: ColumnSpec
 ) -> tuple[pl.DataFrame, int]:
     """Columns of the results of one chunk; values that fit no column become errors."""
     n = len(ids)

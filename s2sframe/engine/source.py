@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import schema as S
+from ..db import schema
 from ..db import urls as _db
 from ..db.retry import with_retries
 
@@ -73,7 +73,7 @@ class DBSource:
     # -- waveforms -------------------------------------------------------------------
     def load(self, ids: Sequence[int]) -> None:
         """Fetch data and station id of the segments ``ids`` in one query (new batch)."""
-        seg, cha = S.segments, S.channels
+        seg, cha = schema.segments, schema.channels
         query = (
             sa.select(seg.c.id, seg.c.data, cha.c.station_id)
             .join(cha, cha.c.id == seg.c.channel_id)
@@ -127,7 +127,7 @@ class DBSource:
         if station_id not in self._inv_bytes:
             wanted = {self._station[s] for s in self._batch if s in self._station}
             wanted = {s for s in wanted if s not in self._inv_bytes} | {station_id}
-            sta = S.stations
+            sta = schema.stations
             query = sa.select(sta.c.id, sta.c.inventory_xml).where(
                 sta.c.id.in_(sa.bindparam("ids", expanding=True))
             )
@@ -166,7 +166,7 @@ class DBSource:
         key = (table, column)
         values = self._lookups.get(key)
         if values is None:
-            tab = S.metadata.tables[table]
+            tab = schema.metadata.tables[table]
             query = sa.select(tab.c.id, tab.c[column])
 
             def read() -> list[tuple]:

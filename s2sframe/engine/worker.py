@@ -77,7 +77,7 @@ class _SecretURL:
 
 
 @dataclass
-class _Job:
+class WorkerJob:
     """What every chunk of one run needs (cloudpickled once per run)."""
 
     run_id: str
@@ -124,7 +124,7 @@ class _WorkerState:
 
     def __init__(self) -> None:
         self.run_id: str | None = None
-        self.job: _Job | None = None
+        self.job: WorkerJob | None = None
         self.engines: dict[str, sa.engine.Engine] = {}
         self.inventories: Any = None
         self.limited = False
@@ -134,7 +134,7 @@ class _WorkerState:
     def aborted(self) -> bool:
         return self.abort is not None and self.abort.is_set()
 
-    def start(self, run_id: str, job: _Job | bytes, paths: tuple[str, ...] = ()) -> _Job:
+    def start(self, run_id: str, job: WorkerJob | bytes, paths: tuple[str, ...] = ()) -> WorkerJob:
         """The job of run ``run_id`` (caches reset if a new run); ``paths``: the parent's
         import path (workers import from the folders the parent imports from)."""
         if run_id != self.run_id or self.job is None:
@@ -292,7 +292,7 @@ def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
     return _process(job, chunk, _STATE, shared)
 
 
-def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
+def _process(job: WorkerJob, chunk: pl.DataFrame, state: _WorkerState,
              shared: Shared | None = None) -> _ChunkResult:
     if state.aborted():
         return _ChunkResult(pl.DataFrame(), aborted=True)
