@@ -46,6 +46,13 @@ def test_ruff_clean():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_mypy_clean():
+    """The package type-checks (settings: [tool.mypy] of pyproject.toml)."""
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
 def test_docstring_examples_run():
     import doctest
 

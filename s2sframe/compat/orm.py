@@ -52,8 +52,10 @@ from .orm_base import Base, _hybrid, _many
 from .query import OptionalColumn, query
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from obspy import Inventory, Stream
-    from sqlalchemy.orm import Query
+    from sqlalchemy.orm import Mapped, Query
 
 __all__ = [
     "Base",
@@ -93,6 +95,10 @@ class DataCenter(Base):
     """
 
     __table__ = schema.data_centers
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        station_url: Mapped[str]
+        dataselect_url: Mapped[str]
 
 
 _FDSN_PATH = re.compile(r"^/fdsnws/(?P<service>station|dataselect|event)/"
@@ -132,6 +138,9 @@ class Event(Base):
     """A seismic event. ``event_type`` is None on databases lacking that column."""
 
     __table__ = schema.events
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        event_id: Mapped[str]
     __mapper_args__ = {"exclude_properties": ["event_type"]}
     event_type = column_property(OptionalColumn(schema.events.c.event_type))
     webservice = relationship(WebService, backref=_many("events", schema.events))
@@ -146,18 +155,28 @@ class Class(Base):
     """A class label (``label``, ``description``) that segments can be annotated with."""
 
     __table__ = schema.classes
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
 
 
 class ClassLabelling(Base):
     """One (segment, class label) annotation."""
 
     __table__ = schema.class_labellings
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
 
 
 class Station(Base):
     """A station; ``inventory()`` parses its StationXML (once per object)."""
 
     __table__ = schema.stations
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        network: Mapped[str]
+        station: Mapped[str]
+        start_time: Mapped[datetime]
+        inventory_xml: Mapped[bytes | None]
     datacenter = relationship(DataCenter, backref=_many("stations", schema.stations))
 
     netsta_code = _hybrid("station.netsta_code")
@@ -224,6 +243,12 @@ class Segment(Base):
     """
 
     __table__ = schema.segments
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        event_id: Mapped[int]
+        data: Mapped[bytes | None]
+        request_start: Mapped[datetime]
+        request_end: Mapped[datetime]
 
     event = relationship(Event, backref=_many("segments", schema.segments))
     channel = relationship(Channel, backref=_many("segments", schema.segments))
@@ -365,7 +390,8 @@ class Segment(Base):
             wanted = sa.select(schema.classes.c.id).where(_classes_matching(class_ids_or_labels))
             cond = sa.and_(cond, cl.c.class_id.in_(wanted))
         gone = set(session.execute(sa.select(cl.c.id).where(cond)).scalars())
-        deleted = bool(gone) and session.execute(sa.delete(cl).where(cond)).rowcount > 0
+        result = session.execute(sa.delete(cl).where(cond))
+        deleted = bool(gone) and isinstance(result, sa.CursorResult) and result.rowcount > 0
         for obj in list(session.identity_map.values()):
             if isinstance(obj, ClassLabelling) and obj.id in gone:
                 session.expunge(obj)
@@ -396,12 +422,13 @@ class Segment(Base):
         names = matching_attributes or (
             "station.id", "channel.location", "channel.band_instrument_code", "event_id")
         values = {name: self._value(name) for name in names}
-        expr = None
+        expr: pl.Expr | None = None
         for name, value in values.items():
             cond = pl.col(name).is_null() if value is None else pl.col(name) == value
             expr = cond if expr is None else expr & cond
+        assert expr is not None  # names is never empty
         if not include_self:
-            expr = expr & (pl.col("id") != self.id)  # type: ignore[operator]
+            expr = expr & (pl.col("id") != self.id)
         return query(self._session(), Segment, expr)
 
     def _value(self, name: str) -> Any:

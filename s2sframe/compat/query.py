@@ -148,7 +148,7 @@ def _order_terms(orderby: Any) -> list[tuple[str, bool]]:
 
 
 def query(
-    session: sa_orm.Session, model: type, expr: pl.Expr | None, orderby: Any = None,
+    session: sa_orm.Session, model: type[Any], expr: pl.Expr | None, orderby: Any = None,
 ) -> sa_orm.Query:
     """ORM query of the ``model`` objects matching the selection ``expr``, ordered by id last.
 
@@ -173,7 +173,7 @@ def query(
         except attributes.MissingColumnError as exc:
             raise SelectionError(f"Cannot order by {full}: {exc}") from None
         terms.append(col.desc() if desc else col.asc())
-    out = session.query(model)
+    out: sa_orm.Query[Any] = session.query(model)
     if prefix is None:
         for rel in schema.relations_closure(ctx.relations):
             out = out.outerjoin(schema.RELATIONS[rel].table, schema.RELATIONS[rel].on)

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,6 +148,7 @@ class _Call:
 
 def _row(out: Any, segment_id: int) -> dict[str, Any]:
     """The output of ``pyfunc`` as table columns (dict: by key; list/tuple: "0", "1"...)."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(out, Mapping):
         items = out.items()
     elif isinstance(out, list | tuple) or (hasattr(out, "ndim") and getattr(out, "ndim", 0) == 1):
@@ -249,7 +250,8 @@ class ProcessRun:
         self.workers = _workers(multi_process)
         try:
             self.chunksize = chunk_size(0, 1, chunksize) if chunksize is not None else None
-            self.skip = (SkipSegment, *skip_tuple(skip_exceptions))
+            self.skip: tuple[type[BaseException], ...] = (SkipSegment,
+                                                          *skip_tuple(skip_exceptions))
         except (TypeError, ValueError) as exc:
             raise BadInput(str(exc)) from None
         if mode == "imap":
@@ -361,7 +363,7 @@ class ProcessRun:
         original.add_note(note)
         if getattr(original, "segment_id", None) is None:
             with contextlib.suppress(AttributeError, TypeError):  # e.g. __slots__ exceptions
-                original.segment_id = exc.segment_id
+                setattr(original, "segment_id", exc.segment_id)  # noqa: B010 - any exception
         return original
 
     def _count(self, out: pl.DataFrame) -> None:

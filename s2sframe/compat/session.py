@@ -10,7 +10,7 @@ query joins what the SQL needs; a selection that cannot be translated entirely
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import polars as pl
 import sqlalchemy as sa
@@ -28,7 +28,17 @@ _SELECTABLE = (orm.Segment, orm.Event, orm.Station, orm.Channel, orm.DataCenter,
 _BATCH = 1000
 
 
-def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> sa_orm.Session:
+@overload
+def get_session(dburl: str | URL, scoped: Literal[False] = False,
+                **engine_args: Any) -> sa_orm.Session: ...
+@overload
+def get_session(dburl: str | URL, scoped: Literal[True],
+                **engine_args: Any) -> sa_orm.scoped_session[sa_orm.Session]: ...
+@overload
+def get_session(dburl: str | URL, scoped: bool = False,
+                **engine_args: Any) -> sa_orm.Session | sa_orm.scoped_session[sa_orm.Session]: ...
+def get_session(dburl: str | URL, scoped: bool = False,
+                **engine_args: Any) -> sa_orm.Session | sa_orm.scoped_session[sa_orm.Session]:
     """Open an ORM session on a stream2segment database.
 
     Parameters
@@ -131,6 +141,7 @@ def load_only(*attrs: Any, raiseload: bool = False) -> Any:
 def _resolve_names(state: Any) -> None:
     for opt in state.user_defined_options:
         if isinstance(opt, _LoadOnlyNames):
+            assert opt.payload is not None  # set by _LoadOnlyNames.__init__
             names, raiseload = opt.payload
             descriptions = state.statement.column_descriptions
             entity = descriptions[0].get("entity") if descriptions else None

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
 from ..exceptions import ProcessingError
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 
 class ColumnSpec(Protocol):
@@ -79,6 +82,11 @@ _SCALARS: dict[type, pl.DataType] = {
 _INT64 = (-(2**63), 2**63)
 
 
+def _instance(dtype: PolarsDataType) -> pl.DataType:
+    """``pl.Int64`` -> ``pl.Int64()``: Polars takes both forms of the simple types."""
+    return dtype() if isinstance(dtype, type) else dtype
+
+
 def merge_dtypes(a: pl.DataType, b: pl.DataType) -> pl.DataType | None:
     """The type holding values of types ``a`` and ``b`` without loss of meaning, or None.
 
@@ -108,9 +116,9 @@ def merge_dtypes(a: pl.DataType, b: pl.DataType) -> pl.DataType | None:
         inner = merge_dtypes(a.inner, b.inner)  # type: ignore[arg-type]
         return None if inner is None else pl.List(inner)
     if isinstance(a, pl.Struct) and isinstance(b, pl.Struct):
-        fields = {f.name: f.dtype for f in a.fields}
+        fields = {f.name: _instance(f.dtype) for f in a.fields}
         for f in b.fields:
-            merged = merge_dtypes(fields.get(f.name, pl.Null()), f.dtype)
+            merged = merge_dtypes(fields.get(f.name, pl.Null()), _instance(f.dtype))
             if merged is None:
                 return None
             fields[f.name] = merged
@@ -181,7 +189,8 @@ def _column(key: str, values: list, dtype: pl.DataType | None, ids: list[int],
     for i, value in enumerate(values):
         if value is None:
             continue
-        if type(value) is same and (same is not int or _INT64[0] <= value < _INT64[1]):
+        if type(value) is same and (not isinstance(value, int)
+                                    or _INT64[0] <= value < _INT64[1]):
             continue
         kind = dtype_of(value)
         if kind == pl.Object:
@@ -270,11 +279,11 @@ class ColumnTypes:
     Columns with a declared type (``fixed``) and ``skip`` columns are not checked.
     """
 
-    def __init__(self, name: str, idcol: str = _ID, fixed: Mapping[str, Any] = (),
+    def __init__(self, name: str, idcol: str = _ID, fixed: Mapping[str, Any] | None = None,
                  skip: tuple[str, ...] = (), hint: str | None = None,
                  rename: Any = None) -> None:
         self.name, self.idcol, self.hint = name, idcol, hint
-        self.ignore = {idcol, *skip, *dict(fixed)}
+        self.ignore = {idcol, *skip, *(fixed or {})}
         self.rename = rename or (lambda column: column)
         self.types: dict[str, tuple[pl.DataType, Any]] = {}
 

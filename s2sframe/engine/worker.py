@@ -242,7 +242,8 @@ class _DeferredPackage(types.ModuleType):
         with _DEFER_LOCK:
             if type(self) is _DeferredPackage:
                 modules = {k: v for k, v in vars(self).items() if isinstance(v, types.ModuleType)}
-                self.__class__ = types.ModuleType
+                # a plain module from now on (mypy rejects assigning __class__ a base class)
+                object.__setattr__(self, "__class__", types.ModuleType)
                 assert self.__spec__ is not None and self.__spec__.loader is not None
                 self.__spec__.loader.exec_module(self)
                 for key, module in modules.items():  # submodules imported before stay
@@ -316,7 +317,8 @@ def _process(job: WorkerJob, chunk: pl.DataFrame, state: _WorkerState,
     results: list[Any] = [None] * n
     errors: list[str | None] = [None] * n
     skipped = failed = 0
-    func, skip = job.func, (SkipSegment, *job.skip)
+    func = job.func
+    skip: tuple[type[BaseException], ...] = (SkipSegment, *job.skip)
     with CountWarnings() as warned:  # each warning counted, not printed per segment
         for i in range(n):
             if state.aborted():  # the run stopped (errors="raise" elsewhere): pool kept

@@ -325,10 +325,10 @@ class Viewer:
     def _computed(self, cache: _LRU, key: Any, compute: Any) -> Any:
         """``compute()`` once per key of ``cache``; callers meanwhile wait for its result."""
         with self._lock:
-            fut = cache.get(key)
-            owner = fut is None
+            found: Future[Any] | None = cache.get(key)
+            owner = found is None
+            fut: Future[Any] = Future() if found is None else found
             if owner:
-                fut = Future()
                 cache.put(key, fut)
         if owner:
             fut.set_result(compute())
