@@ -86,8 +86,8 @@ class FrameMethod(Generic[P, R]):
     ...     def __init__(self, df):
     ...         self.frame = df
     >>> ns = Namespace(pl.DataFrame({"id": [1, 2]}))
-    >>> ns.count(times=3), str(inspect.signature(ns.count)), ns.count.__doc__
-    (6, '(*, times: int = 1) -> int', 'Rows times ``times``.')
+    >>> ns.count(times=3), list(inspect.signature(ns.count).parameters), ns.count.__doc__
+    (6, ['times'], 'Rows times ``times``.')
     >>> list(inspect.signature(Namespace.count).parameters)
     ['self', 'times']
     """
@@ -99,6 +99,7 @@ class FrameMethod(Generic[P, R]):
         params = list(sig.parameters.values())
         self.signature = sig.replace(parameters=params[1:])
         self.__doc__ = func.__doc__
+        self.__module__ = func.__module__  # its examples are run with func's module (doctest)
 
         def unbound(self_: Any, *args: Any, **kwargs: Any) -> Any:
             return func(self_.frame, *args, **kwargs)
