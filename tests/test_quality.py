@@ -240,3 +240,36 @@ def test_private_import_checker(tmp_path):
 def test_no_private_imports_across_subpackages():
     """Subpackages use each other through public names only (their internal API)."""
     assert private_imports(ROOT, "s2sframe") == []
+
+
+@pytest.mark.parametrize("module, names", [
+    ("s2sframe.engine.namespace", ["S2SNamespace", "S2SLazyNamespace", "s2s", "frame_method"]),
+    ("s2sframe.engine.results", ["ResultTypeError"]),
+    ("s2sframe.show.viewer", ["ReadOnlyError", "describe"]),
+    ("s2sframe.show.series", ["PlotResultError"]),
+    ("s2sframe.compat.config", ["BadInput"]),
+    ("s2sframe.export.namespace", []),
+])
+def test_import_paths_of_moved_names_still_work(module, names):
+    """Names moved to s2sframe.exceptions and s2sframe.namespace are still importable from
+    the modules that defined them, and are the same objects."""
+    import importlib
+
+    import s2sframe.exceptions
+    import s2sframe.namespace
+
+    old = importlib.import_module(module)
+    for name in names:
+        new = getattr(s2sframe.exceptions, name, None) or getattr(s2sframe.namespace, name, None) \
+            or s2sframe.exceptions.describe_error
+        assert getattr(old, name) is new, (module, name)
+
+
+def test_user_facing_errors_live_in_exceptions():
+    from s2sframe import exceptions
+
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        assert obj.__module__ == "s2sframe.exceptions", name
+        if isinstance(obj, type) and issubclass(obj, Exception) and name != "SkipSegment":
+            assert issubclass(obj, (exceptions.S2SFrameError, Warning)), name

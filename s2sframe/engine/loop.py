@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 
 from ..decode.invshare import SharedInventories
-from ..exceptions import ProcessingError
+from ..exceptions import ProcessingError, describe_error
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
 from .results import ColumnTypes, ResultTypeError
 from .status import Status
 from .warncount import WarningKey, merge
-from .worker import _ID, WorkerJob, _ChunkResult, _describe, _Failure, _process, _WorkerState
+from .worker import _ID, WorkerJob, _ChunkResult, _Failure, _process, _WorkerState
 
 #: Seconds the workers have to return their chunks when a run stops on an error of the
 #: function (they stop between two segments), before they are stopped (and restarted
@@ -245,7 +245,7 @@ class BatchRun:
                         raise exc  # the results of the function, not the machinery
                     else:
                         raise ProcessingError(
-                            f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
+                            f"{self.job.name}: a task failed outside the function: {describe_error(exc)}"
                         ) from exc
         except BaseException as exc:
             self.stop(inflight, exc)

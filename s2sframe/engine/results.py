@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from ..exceptions import ProcessingError
+from ..exceptions import ResultTypeError  # defined there; imported from here too
 
 if TYPE_CHECKING:
     from polars._typing import PolarsDataType
@@ -47,17 +47,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-class ResultTypeError(ProcessingError):
-    """One result column got values of two types (a ProcessingError; picklable)."""
-
-    def __init__(self, message: str, column: str = "", first: tuple = (), second: tuple = ()) -> None:
-        super().__init__(message)
-        self.column, self.first, self.second = column, first, second
-
-    def __reduce__(self) -> tuple:
-        return type(self), (str(self), self.column, self.first, self.second)
 
 
 def mixed_types(name: str, column: str, first: tuple[Any, Any], second: tuple[Any, Any],

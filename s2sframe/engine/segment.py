@@ -322,8 +322,6 @@ class Segment:
         return get(f"{prefix}.{name}")
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def make_segments(frame: pl.DataFrame, source: DBSource | None) -> list[Segment]:

@@ -33,9 +33,9 @@ from ..db import urls as _db
 from ..db.retry import is_transient
 from ..decode import counters
 from ..decode.invshare import SharedInventories
-from ..exceptions import SkipSegment
+from ..exceptions import SkipSegment, describe_error
 from .results import _ID, _result_frame
-from .segment import _describe, make_segments
+from .segment import make_segments
 from .source import DBSource
 from .warncount import CountWarnings, WarningKey
 
@@ -326,12 +326,12 @@ def _process(job: WorkerJob, chunk: pl.DataFrame, state: _WorkerState,
             try:
                 results[i] = func(segments[i])
             except skip as exc:
-                errors[i] = _describe(exc)
+                errors[i] = describe_error(exc)
                 skipped += 1
             except (Exception, SystemExit) as exc:  # sys.exit() in func: an error like another
                 if job.errors == "raise":
                     return _ChunkResult(pl.DataFrame(), failure=_failure(ids[i], exc))
-                errors[i] = _describe(exc)
+                errors[i] = describe_error(exc)
                 failed += 1
             segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
@@ -354,7 +354,7 @@ def _failure(segment_id: int, exc: BaseException) -> _Failure:
         frames.append((filename, tb.tb_lineno, code.co_name, code.co_firstlineno))
         tb = tb.tb_next
     first = next((i for i, f in enumerate(frames) if not f[0].startswith(_PACKAGE)), 0)
-    return _Failure(segment_id, _describe(exc), frames[first:],
+    return _Failure(segment_id, describe_error(exc), frames[first:],
                     "".join(traceback.format_exception_only(type(exc), exc)),
                     _try_pickle(exc))
 

@@ -33,7 +33,7 @@ from ..db.selection import where
 from ..decode import InventoryCache
 from ..engine.segment import Segment, make_segments
 from ..engine.source import DBSource
-from ..exceptions import DatabaseError
+from ..exceptions import DatabaseError, ReadOnlyError, describe_error
 from .series import Plot, to_plot
 from .userfuncs import PlotSegment, UserFunctions
 
@@ -44,10 +44,6 @@ META = [n for n in attributes.ATTRIBUTES if not n.startswith("classes.")
         and n not in ("classlabels_count", "download.log", "download.config")]
 #: The default selection of ``s2s show`` without one in the configuration.
 DEFAULT_SELECTION = {"has_valid_data": "true"}
-
-
-class ReadOnlyError(PermissionError):
-    """A write asked of a viewer opened with ``readonly=True``."""
 
 
 def parse_selection(text: str) -> dict[str, str]:
@@ -96,9 +92,7 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
-def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+describe = describe_error  # the name this module's users know
 
 
 class _LRU(OrderedDict):
