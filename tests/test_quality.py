@@ -177,7 +177,7 @@ def private_imports(root: Path, package: str) -> list[str]:
     Names other rooms use are the room's internal API: public in the defining module.
     Imports of private names of the module's own room are its business.
     """
-    from tests.test_architecture import layer, modules
+    from tests.test_architecture import import_source, layer, modules
 
     mods = modules(root, package)
 
@@ -190,12 +190,7 @@ def private_imports(root: Path, package: str) -> list[str]:
         other_rooms: dict[str, str] = {}  # local name -> module of another room
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[: len(base) - node.level + 1]
-                    source = ".".join([*base, *([node.module] if node.module else [])])
-                else:
-                    source = node.module or ""
+                source = import_source(name, is_pkg, node)
                 targets = [(f"{source}.{a.name}", f"{source}.{a.name}" if
                             f"{source}.{a.name}" in mods else source) for a in node.names]
             elif isinstance(node, ast.Import):
