@@ -64,9 +64,10 @@ def _like(func: Callable[..., Any], wrapper: C, signature: inspect.Signature) ->
 class FrameMethod(Generic[P, R]):
     """A namespace method made from a function whose first parameter is the frame.
 
-    On an instance (``df.s2s.name``) it is ``func`` with the frame bound: same
-    signature without the frame, same docstring. On the class it is a function of
-    ``self`` and the same parameters (for ``help()`` and documentation tools).
+    On an instance (``df.s2s.name``; its ``_frame`` is the frame) it is ``func`` with
+    the frame bound: same signature without the frame, same docstring. On the class it
+    is a function of ``self`` and the same parameters (for ``help()`` and documentation
+    tools).
 
     Parameters
     ----------
@@ -84,12 +85,12 @@ class FrameMethod(Generic[P, R]):
     >>> class Namespace:
     ...     count = FrameMethod(count)
     ...     def __init__(self, df):
-    ...         self.frame = df
+    ...         self._frame = df
     >>> ns = Namespace(pl.DataFrame({"id": [1, 2]}))
     >>> ns.count(times=3), list(inspect.signature(ns.count).parameters), ns.count.__doc__
     (6, ['times'], 'Rows times ``times``.')
-    >>> list(inspect.signature(Namespace.count).parameters)
-    ['self', 'times']
+    >>> list(inspect.signature(Namespace.count).parameters), Namespace.count(ns, times=2)
+    (['self', 'times'], 4)
     """
 
     def __init__(self, func: Callable[Concatenate[Any, P], R], *, collect: bool = False) -> None:
@@ -102,7 +103,7 @@ class FrameMethod(Generic[P, R]):
         self.__module__ = func.__module__  # its examples are run with func's module (doctest)
 
         def unbound(self_: Any, *args: Any, **kwargs: Any) -> Any:
-            return func(self_.frame, *args, **kwargs)
+            return self.__get__(self_)(*args, **kwargs)
 
         self.unbound = _like(func, unbound, sig.replace(
             parameters=[inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
@@ -118,7 +119,7 @@ class FrameMethod(Generic[P, R]):
     def __get__(self, obj: object | None, owner: type | None = None) -> Callable[..., R]:
         if obj is None:
             return self.unbound
-        frame = obj.frame  # type: ignore[attr-defined]
+        frame = obj._frame  # type: ignore[attr-defined]
         if self.collect and isinstance(frame, pl.LazyFrame):
             frame = frame.collect()
         func = self.func
@@ -149,7 +150,7 @@ def frame_method(func: Callable[Concatenate[Any, P], R]) -> FrameMethod[P, R]:
 class _Methods:
     """The methods of both namespaces: one declaration each, the function it calls."""
 
-    frame: pl.DataFrame | pl.LazyFrame
+    _frame: pl.DataFrame | pl.LazyFrame
 
     map_segments = FrameMethod(engine_run.map_segments, collect=True)
     segments = FrameMethod(engine_segment.iter_segments, collect=True)
@@ -177,7 +178,7 @@ class S2SNamespace(_Methods):
 
     def __init__(self, df: pl.DataFrame) -> None:
         _check(df.columns, "DataFrame")
-        self.frame = self._df = df
+        self._frame = df
 
 
 @pl.api.register_lazyframe_namespace("s2s")
@@ -186,7 +187,7 @@ class S2SLazyNamespace(_Methods):
 
     def __init__(self, lf: pl.LazyFrame) -> None:
         _check(lf.collect_schema().names(), "LazyFrame")
-        self.frame = self._lf = lf
+        self._frame = lf
 
 
 @overload
