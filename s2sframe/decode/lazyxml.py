@@ -45,6 +45,7 @@ from obspy.io.stationxml import core as _sx
 from ..exceptions import SkipSegment
 from .counters import SYSTEM_ERRORS
 from .responses import CachedResponse, enable_response_cache
+from .xmlskeleton import custom_namespaces, read_skeleton
 
 __all__ = ["LazyResponse", "parse_stationxml", "read_response"]
 
@@ -102,18 +103,30 @@ def parse_stationxml(xml: bytes) -> tuple[Inventory, int]:
         inventory = _sx._read_stationxml(io.BytesIO(xml))
         return enable_response_cache(inventory), SKELETON_FACTOR * len(xml)
     skeleton, fragments, document = cut
-    inventory = _sx._read_stationxml(io.BytesIO(skeleton))
-    nbytes = SKELETON_FACTOR * len(skeleton)
-    for network in inventory.networks:
-        for station in network.stations:
-            for channel in station.channels:
-                placeholder = channel.response
-                if placeholder is None:
-                    continue
-                data = fragments[int(placeholder.resource_id[len(_MARK):])]
-                channel.response = LazyResponse(data, document, shared=True)
-                nbytes += RESPONSE_FACTOR * len(data)
+    root = etree.fromstring(skeleton)
+    if custom_namespaces(root):  # ObsPy reads them into ``extra``: let it
+        inventory = _sx._read_stationxml(io.BytesIO(skeleton))
+        placeholders = [c for n in inventory for s in n for c in s if c.response is not None]
+        for channel in placeholders:
+            channel.response = _lazy(channel.response.resource_id, fragments, document)
+    else:
+        inventory = read_skeleton(root, lambda e: _lazy(e.get("resourceId"), fragments,
+                                                         document, e))
+    nbytes = SKELETON_FACTOR * len(skeleton) + RESPONSE_FACTOR * sum(map(len, fragments))
     return inventory, nbytes
+
+
+def _lazy(resource_id: str | None, fragments: list[bytes], document: _Document,
+          element: Any = None) -> Response:
+    """The LazyResponse of a placeholder ``<Response>`` (``resource_id``), or
+    ObsPy's Response of ``element`` if it is not a placeholder."""
+    if resource_id is None or not resource_id.startswith(_MARK):
+        if element is None:
+            raise ValueError("a <Response> not cut from its document")
+        response = _sx._read_response(element, _ns)
+        response._attempt_to_fix_units()
+        return response
+    return LazyResponse(fragments[int(resource_id[len(_MARK):])], document, shared=True)
 
 
 _MARK = "s2s-lazy:"
