@@ -152,8 +152,7 @@ def _cut_responses(xml: bytes) -> tuple[bytes, list[bytes], _Document] | None:
     element replaced by an empty one naming its index in ``responses`` (its bytes);
     None if the layout is not the plain one of FDSN web services (the root declares
     every namespace; no comments, CDATA or DTD) or the document has no responses."""
-    if xml.find(_OPEN) < 0 or any(xml.find(s) >= 0 for s in (b"<!--", b"<![CDATA[",
-                                                               b"<!DOCTYPE")):
+    if xml.find(_OPEN) < 0 or _declarations(xml):
         return None
     pos = 0
     while True:  # the root start tag, after the XML declaration
@@ -164,7 +163,7 @@ def _cut_responses(xml: bytes) -> tuple[bytes, list[bytes], _Document] | None:
         if pos < 2:
             return None
     end = xml.find(b">", start)
-    if start < 0 or end < 0 or xml.find(b"xmlns", end) >= 0 or xml[end - 1:end] == b"/":
+    if start < 0 or end < 0 or xml[end - 1:end] == b"/":
         return None
     name = xml[start + 1:end].split(None, 1)[0]
     tail = b"</" + name + b">"
@@ -196,7 +195,21 @@ def _cut_responses(xml: bytes) -> tuple[bytes, list[bytes], _Document] | None:
         fragments.append(xml[pos:stop])
         last = pos = stop
     parts.append(xml[last:])
-    return b"".join(parts), fragments, _Document(head, tail, root.attrib.get("schemaVersion"))
+    skeleton = b"".join(parts)
+    if skeleton.find(b"xmlns", end) >= 0:  # namespaces declared below the root (searched
+        return None  # here, not in the whole document: 20x faster; a response's own
+    # declarations are in its bytes)
+    return skeleton, fragments, _Document(head, tail, root.attrib.get("schemaVersion"))
+
+
+def _declarations(xml: bytes) -> bool:
+    """Whether ``xml`` has comments, CDATA or a DTD (``<!``): searched by its ``!``
+    (``xml.find(b"<!")`` takes ~1 ms for 700 KB, ``xml.find(b"!")`` 10 us)."""
+    pos = 0
+    while (pos := xml.find(b"!", pos) + 1) > 0:
+        if xml[pos - 2:pos - 1] == b"<":
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------- responses

@@ -313,12 +313,11 @@ def _read_station(element: Element, response: ResponseReader) -> Station:
             continue
         channel = _read_channel(channel_element, response)
         if channel is None:
-            msg = ("Channel %s.%s of station %s does not have a complete "
-                   "set of coordinates (latitude, longitude), elevation "
-                   "and depth and thus it cannot be read. It "
-                   "will not be part of the final inventory object." % (
-                       channel_element.get("locationCode"), channel_element.get("code"),
-                       element.get("code")))
+            msg = (f"Channel {channel_element.get('locationCode')}."
+                   f"{channel_element.get('code')} of station {element.get('code')} "
+                   "does not have a complete set of coordinates (latitude, longitude), "
+                   "elevation and depth and thus it cannot be read. It will not be part "
+                   "of the final inventory object.")
             warnings.warn(msg, UserWarning, stacklevel=2)
         else:
             channels.append(channel)
