@@ -159,8 +159,32 @@ def _read_floattype(kids: Kids, tag: str, cls: type, unit: bool = False,
         return _sx._read_floattype(_Single(tag, elem), tag, cls, unit=unit, datum=datum)
     if math.isnan(convert):
         return _sx._read_floattype(_Single(tag, elem), tag, cls, unit=unit, datum=datum)
-    obj = cls(convert)
     attrib = elem.attrib
+    key = (cls, unit, datum, *attrib.items())
+    template = _FLOATS.get(key)
+    if template is None:
+        template = _float_attributes(cls, attrib, unit, datum)
+        if len(_FLOATS) >= _MAX_FLOATS:
+            _FLOATS.clear()
+        _FLOATS[key] = template
+    if not cls._minimum <= convert <= cls._maximum:  # type: ignore[attr-defined]
+        return _new_float(cls, convert, attrib, unit, datum)  # raises as ObsPy
+    # ObsPy's object without its constructor (~10x faster): a float of the class with
+    # the attributes ObsPy's constructor and setters give it for these XML attributes
+    obj = float.__new__(cls, convert)
+    obj.__dict__ = template.copy()
+    return obj
+
+
+#: the instance attributes (``__dict__``) of ObsPy's float types by (class, unit,
+#: datum, XML attributes): what :func:`_new_float` gives them, whatever the value
+_FLOATS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_MAX_FLOATS = 1000
+
+
+def _new_float(cls: type, value: float, attrib: Any, unit: bool, datum: bool) -> Any:
+    """A float type made as ObsPy's ``_read_floattype`` makes it."""
+    obj = cls(value)
     if unit:
         obj.unit = attrib.get("unit")
     if datum:
@@ -171,6 +195,15 @@ def _read_floattype(kids: Kids, tag: str, cls: type, unit: bool = False,
     obj.upper_uncertainty = None if upper is None else float(upper)
     obj.measurement_method = attrib.get("measurementMethod")
     return obj
+
+
+def _float_attributes(cls: type, attrib: Any, unit: bool, datum: bool) -> dict[str, Any]:
+    """The ``__dict__`` of :func:`_new_float`'s objects (immutable values only)."""
+    attributes = dict(_new_float(cls, 0.0, attrib, unit, datum).__dict__)
+    for value in attributes.values():  # str, float, None: shared by copies
+        if value is not None and not isinstance(value, (str, float, int)):
+            raise TypeError(f"unexpected attribute of {cls.__name__}: {value!r}")
+    return attributes
 
 
 class _Single:
