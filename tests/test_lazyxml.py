@@ -38,14 +38,20 @@ from s2sframe.exceptions import SkipSegment
 from tests.conftest import example_stationxml
 
 
-def _obspy_documents() -> list[tuple[str, bytes]]:
-    root = Path(obspy.__file__).parent
+def _test_data_documents(package: Any) -> list[tuple[str, bytes]]:
+    """The FDSN StationXML documents of an installed package's test data."""
+    root = Path(package.__file__).parent
     out = []
     for path in sorted(root.glob("**/tests/data/**/*")):
         if path.is_file() and path.stat().st_size < 5_000_000:
             data = path.read_bytes()
             if b"FDSNStationXML" in data[:3000]:
-                out.append((str(path.relative_to(root)), data))
+                out.append((f"{package.__name__}/{path.relative_to(root)}", data))
+    return out
+
+
+def _obspy_documents() -> list[tuple[str, bytes]]:
+    out = _test_data_documents(obspy)
     buf = io.BytesIO()
     obspy.read_inventory().write(buf, format="STATIONXML")
     out.append(("obspy example inventory", buf.getvalue()))
@@ -142,6 +148,15 @@ def test_obspy_corpus_equal() -> None:
     # most are read lazily; the others (comments, CDATA...) by ObsPy at once
     assert sum(lazy for lazy, _ in results) >= 35
     assert sum(n for _, n in results) >= 50
+
+
+def test_pyasdf_corpus_equal() -> None:
+    """Real IRIS documents (pyasdf's test data: 1-3 stations, up to 260 KiB)."""
+    pyasdf = pytest.importorskip("pyasdf")
+    documents = _test_data_documents(pyasdf)
+    assert len(documents) >= 5
+    results = [_check_document(label, data) for label, data in documents]
+    assert sum(lazy for lazy, _ in results) >= 4 and sum(n for _, n in results) >= 5
 
 
 def test_geofon_documents_equal(example_db: Path) -> None:
@@ -285,9 +300,9 @@ def test_shared_inventories_between_processes_of_a_run(example_db: Path, tmp_pat
 def test_module_doctests() -> None:
     import doctest
 
-    from s2sframe.decode import invshare, lazyxml, stationxml
+    from s2sframe.decode import invshare, lazyxml, stationxml, xmlskeleton
 
-    for module in (lazyxml, stationxml, invshare):
+    for module in (lazyxml, stationxml, invshare, xmlskeleton):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 

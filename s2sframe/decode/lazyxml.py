@@ -151,8 +151,8 @@ def _cut_responses(xml: bytes) -> tuple[bytes, list[bytes], _Document] | None:
     """``(skeleton, responses, document)``: the document with each ``<Response>``
     element replaced by an empty one naming its index in ``responses`` (its bytes);
     None if the layout is not the plain one of FDSN web services (the root declares
-    every namespace; no comments, CDATA or DTD) or the document has no responses."""
-    if xml.find(_OPEN) < 0 or _declarations(xml):
+    every namespace; no comments, CDATA or DTD)."""
+    if _declarations(xml):
         return None
     pos = 0
     while True:  # the root start tag, after the XML declaration
