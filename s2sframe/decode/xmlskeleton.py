@@ -37,6 +37,7 @@ from obspy.core.inventory import (
     Channel,
     ClockDrift,
     Dip,
+    Comment,
     Distance,
     Equipment,
     Inventory,
@@ -81,6 +82,8 @@ def _ns(tag: str) -> str:
     "NumberSamples", "NumberSeconds", "ClockDrift", "CalibrationUnits", "Name",
     "Sensor", "PreAmplifier", "DataLogger", "Response", "Manufacturer", "Vendor",
     "Model", "SerialNumber", "InstallationDate", "RemovalDate", "CalibrationDate"))
+_VALUE, _BEGIN, _END, _AUTHOR = (_ns(t) for t in ("Value", "BeginEffectiveTime",
+                                                  "EndEffectiveTime", "Author"))
 
 _NONE: list[Any] = [None]
 
@@ -301,7 +304,7 @@ def _read_base_node(element: Element, kids: Kids, obj: Any) -> None:
         path = identifier.text
         identifiers.append(path if scheme is None else scheme + ":" + path)
     obj.identifiers = identifiers
-    obj.comments = [_sx._read_comment(c, _ns) for c in kids.get(_COMMENT, ())]
+    obj.comments = [_read_comment(c) for c in kids.get(_COMMENT, ())]
     availability = kids.get(_AVAILABILITY, _NONE)[0]
     if availability is not None:
         obj.data_availability = _sx._read_data_availability(availability, _ns)
@@ -432,7 +435,7 @@ def _base_node_attributes(element: Element, kids: Kids, attributes: dict[str, An
     attributes["_alternate_code"] = alternate.strip() if alternate else None
     attributes["_historical_code"] = historical.strip() if historical else None
     attributes["description"] = _tag2obj(kids, _DESCRIPTION, str)
-    attributes["comments"] = [_sx._read_comment(c, _ns) for c in kids.get(_COMMENT, ())]
+    attributes["comments"] = [_read_comment(c) for c in kids.get(_COMMENT, ())]
     availability = kids.get(_AVAILABILITY, _NONE)[0]
     attributes["data_availability"] = (None if availability is None else
                                        _sx._read_data_availability(availability, _ns))
@@ -465,5 +468,23 @@ def _read_equipment(element: Element) -> Equipment:
         "calibration_dates": [UTCDateTime(e.text) for e in kids.get(_CALIBRATION_DATE, ())],
         "resource_id": element.get("resourceId"),
     }
+    _extra(element, obj)
+    return obj
+
+
+def _read_comment(element: Element) -> Comment:
+    kids = _kids(element)
+    value = _tag2obj(kids, _VALUE, str)
+    begin = _tag2obj(kids, _BEGIN, _date)
+    end = _tag2obj(kids, _END, _date)
+    authors = [_sx._read_person(a, _ns) for a in kids.get(_AUTHOR, ())]
+    number = _attr2obj(element, "id", int)
+    subject = _attr2obj(element, "subject", str)
+    if number is not None and number < 0:  # ObsPy's constructor raises its error
+        return Comment(value=value, id=number)
+    obj = Comment.__new__(Comment)  # what its constructor and setters store, without them
+    obj.__dict__ = {"_value": str(value), "_begin_effective_time": begin,
+                    "_end_effective_time": end, "_authors": authors, "_id": number,
+                    "subject": subject}
     _extra(element, obj)
     return obj
