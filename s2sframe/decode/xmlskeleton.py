@@ -12,7 +12,7 @@ ObsPy objects with the same constructors, but:
   channel);
 - ``_read_extra`` (custom namespaces: a regular expression per element) runs only on
   elements with a namespaced attribute, in documents whose root declares no custom
-  namespace (the caller reads the others with ObsPy, see :func:`custom_namespaces`);
+  namespace (on every element as ObsPy in the others);
 - responses are not read here: ``response`` builds each channel's from its
   ``<Response>`` element (:mod:`.lazyxml` gives a lazy one).
 
@@ -224,9 +224,16 @@ class _Single:
         return self.child if tag == self.tag else None
 
 
+#: whether the document being read (in this thread) declares custom namespaces
+_STATE = threading.local()
+
+
 def _extra(element: Element, obj: Any) -> None:
-    """ObsPy's ``_read_extra`` where it can find something (a namespaced attribute;
-    custom namespaced elements are excluded by :func:`custom_namespaces`)."""
+    """ObsPy's ``_read_extra`` where it can find something: anywhere in documents
+    declaring custom namespaces, else on elements with a namespaced attribute."""
+    if getattr(_STATE, "custom", False):
+        _sx._read_extra(element, obj)
+        return
     for key in element.attrib:
         if "}" in key:
             _sx._read_extra(element, obj)
@@ -234,8 +241,7 @@ def _extra(element: Element, obj: Any) -> None:
 
 
 def custom_namespaces(root: Element) -> bool:
-    """Whether ``root`` declares a namespace whose elements ObsPy reads as ``extra``
-    (then :func:`read_skeleton` must not be used: ObsPy's reader must)."""
+    """Whether ``root`` declares a namespace whose elements ObsPy reads as ``extra``."""
     return any(not _STANDARD.match(ns) for ns in root.nsmap.values())
 
 
@@ -246,8 +252,8 @@ def read_skeleton(root: Element, response: ResponseReader) -> Inventory:
     Parameters
     ----------
     root : lxml.etree._Element
-        The document's root element; its document must declare no custom namespace
-        (:func:`custom_namespaces` false), nor any namespace below the root.
+        The document's root element; its document must declare no namespace below
+        the root (custom ones are read into ``extra`` as ObsPy does, if declared there).
     response : callable
         ``response(element)``: the channel's Response of its ``<Response>`` element.
 
@@ -277,12 +283,17 @@ def read_skeleton(root: Element, response: ResponseReader) -> Inventory:
     sender = _tag2obj(kids, _SENDER, str)
     module = _tag2obj(kids, _MODULE, str)
     module_uri = _tag2obj(kids, _MODULE_URI, str)
-    with warnings.catch_warnings():
-        if root.attrib.get("schemaVersion") == "1.0":
-            warnings.filterwarnings(
-                "ignore", "Setting Numerator/Denominator with a unit is deprecated.",
-                ObsPyDeprecationWarning)
-        networks = [_read_network(e, response) for e in kids.get(_NETWORK, ())]
+    custom = getattr(_STATE, "custom", False)
+    _STATE.custom = custom_namespaces(root)
+    try:
+        with warnings.catch_warnings():
+            if root.attrib.get("schemaVersion") == "1.0":
+                warnings.filterwarnings(
+                    "ignore", "Setting Numerator/Denominator with a unit is deprecated.",
+                    ObsPyDeprecationWarning)
+            networks = [_read_network(e, response) for e in kids.get(_NETWORK, ())]
+    finally:
+        _STATE.custom = custom
     inventory = Inventory(networks=networks, source=source, sender=sender, created=created,
                           module=module, module_uri=module_uri)
     _sx._read_extra(root, inventory)
