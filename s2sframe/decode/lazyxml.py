@@ -435,7 +435,7 @@ class LazyResponse(CachedResponse):
         if name.startswith("__") or name in LazyResponse.__slots__:
             raise AttributeError(name)
         try:
-            source = LazyResponse._source.__get__(self)  # type: ignore[attr-defined]
+            source = vars(LazyResponse)["_source"].__get__(self)  # the slot, unread: unset
         except AttributeError:
             source = None
         if source is None:

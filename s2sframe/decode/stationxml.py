@@ -22,7 +22,7 @@ import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import cachetools
 from obspy import Inventory
@@ -306,7 +306,8 @@ class InventoryCache:
         else:
             store, shared = self._shared
             if store is not None and station_id in shared:
-                value, nbytes = store.get_or_read(station_id, lambda: _read_or_error(data))
+                value, nbytes = store.get_or_read(cast(int, station_id),  # ids of the DB
+                                                  lambda: _read_or_error(data))
             else:
                 value, nbytes = _read_or_error(data)
             self._misses += 1

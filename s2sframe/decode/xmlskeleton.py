@@ -177,7 +177,7 @@ def _read_floattype(kids: Kids, tag: str, cls: type, unit: bool = False,
         return _new_float(cls, convert, attrib, unit, datum)  # raises as ObsPy
     # ObsPy's object without its constructor (~10x faster): a float of the class with
     # the attributes ObsPy's constructor and setters give it for these XML attributes
-    obj = float.__new__(cls, convert)
+    obj: Any = float.__new__(cls, convert)
     obj.__dict__ = template.copy()
     return obj
 
