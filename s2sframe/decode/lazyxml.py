@@ -310,8 +310,40 @@ def _cut_lists(data: bytes) -> tuple[bytes, list[dict[str, list]]]:
     return data, lists
 
 
+def _plain_list(body: bytes, tag: bytes) -> tuple[list[float], bytes] | None:
+    """(values, ``body`` without them) if ``body``'s ``tag`` elements are one run of
+    plain ``<tag>number</tag>`` (no attributes, entities, comments: what FDSN web
+    services write), else None. C-speed: ~5x faster than a regular expression."""
+    opening, closing = b"<" + tag + b">", b"</" + tag + b">"
+    first = body.find(opening)
+    last = body.rfind(closing)
+    if first < 0 or last < first:
+        return None
+    run = body[first:last + len(closing)]
+    count = run.count(opening)
+    text = run.replace(opening, b"").replace(closing, b" ")
+    if b"<" in text or b"&" in text or body.count(b"<" + tag) != count:
+        return None  # other elements among them, attributes...: the general reader
+    tokens = text.split()
+    if len(tokens) != count:
+        return None  # an empty element or one of several words
+    try:
+        values = list(map(float, tokens))
+    except ValueError:
+        return None
+    return values, body[:first] + body[last + len(closing):]
+
+
 def _coefficient_lists(body: bytes, items: dict) -> tuple[dict[str, list], bytes] | None:
     """(stage attribute -> coefficients, ``body`` without them), or None."""
+    if len(items) == 1:  # FIR: a run of NumeratorCoefficient, the bulk of a document
+        ((tag, (cls, _, attribute)),) = items.items()
+        plain = _plain_list(body, tag)
+        if plain is not None:
+            values, kept = plain
+            if any(map(math.isnan, values)):
+                return None  # ObsPy raises its error
+            return {attribute: _make(cls, values, None)}, kept
     total = sum(body.count(b"<" + tag) for tag in items)
     plain = _PLAIN.findall(body)  # no attributes: the common case, in one pass
     numbers: list | None = None
@@ -344,18 +376,30 @@ def _coefficient_lists(body: bytes, items: dict) -> tuple[dict[str, list], bytes
             index = [i for i, t in enumerate(tags) if t == tag]
             selected = [values[i] for i in index]
             nums = None if numbers is None else [numbers[i] for i in index]
-        # ObsPy's objects without their __init__ (3x faster): the same attributes
-        objs = list(map(float.__new__, itertools.repeat(cls, len(selected)), selected))
-        if nums is None:
-            for obj in objs:
-                obj.__dict__ = {"lower_uncertainty": None, "upper_uncertainty": None,
-                                "measurement_method": None, "_number": None}
-        else:
-            for obj, number in zip(objs, nums, strict=True):
-                obj.__dict__ = {"lower_uncertainty": None, "upper_uncertainty": None,
-                                "measurement_method": None, "_number": number}
+        objs = _make(cls, selected, nums)
         out[attribute] = objs
     return out, kept
+
+
+def _make(cls: type, values: list[float], numbers: list[int | None] | None) -> list[Any]:
+    """ObsPy's coefficient objects (``cls``) of ``values`` as ``_read_floattype_list``
+    makes them, without their constructor (~3x faster): the same attributes."""
+    new, objs = float.__new__, []
+    append = objs.append
+    if numbers is None:
+        copy = {"lower_uncertainty": None, "upper_uncertainty": None,
+                "measurement_method": None, "_number": None}.copy
+        for value in values:
+            obj = new(cls, value)
+            obj.__dict__ = copy()
+            append(obj)
+    else:
+        for value, number in zip(values, numbers, strict=True):
+            obj = new(cls, value)
+            obj.__dict__ = {"lower_uncertainty": None, "upper_uncertainty": None,
+                            "measurement_method": None, "_number": number}
+            append(obj)
+    return objs
 
 
 class LazyResponse(CachedResponse):
