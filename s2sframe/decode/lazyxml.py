@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import math
 import re
 import threading
@@ -338,12 +337,11 @@ def _coefficient_lists(body: bytes, items: dict) -> tuple[dict[str, list], bytes
     """(stage attribute -> coefficients, ``body`` without them), or None."""
     if len(items) == 1:  # FIR: a run of NumeratorCoefficient, the bulk of a document
         ((tag, (cls, _, attribute)),) = items.items()
-        plain = _plain_list(body, tag)
-        if plain is not None:
-            values, kept = plain
-            if any(map(math.isnan, values)):
+        run = _plain_list(body, tag)
+        if run is not None:
+            if any(map(math.isnan, run[0])):
                 return None  # ObsPy raises its error
-            return {attribute: _make(cls, values, None)}, kept
+            return {attribute: _make(cls, run[0], None)}, run[1]
     total = sum(body.count(b"<" + tag) for tag in items)
     plain = _PLAIN.findall(body)  # no attributes: the common case, in one pass
     numbers: list | None = None
@@ -384,13 +382,14 @@ def _coefficient_lists(body: bytes, items: dict) -> tuple[dict[str, list], bytes
 def _make(cls: type, values: list[float], numbers: list[int | None] | None) -> list[Any]:
     """ObsPy's coefficient objects (``cls``) of ``values`` as ``_read_floattype_list``
     makes them, without their constructor (~3x faster): the same attributes."""
-    new, objs = float.__new__, []
+    new = float.__new__
+    objs: list[Any] = []
     append = objs.append
     if numbers is None:
         copy = {"lower_uncertainty": None, "upper_uncertainty": None,
                 "measurement_method": None, "_number": None}.copy
         for value in values:
-            obj = new(cls, value)
+            obj: Any = new(cls, value)
             obj.__dict__ = copy()
             append(obj)
     else:
