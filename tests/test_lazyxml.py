@@ -16,6 +16,7 @@ import functools
 import gzip
 import io
 import pickle
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -331,3 +332,78 @@ def test_twin_responses_share_plans_and_memo_once_read(example_db: Path) -> None
     assert relative_error(rb[0], reference[0]) < 1e-8
     other.load()
     assert other._memo_token != a._memo_token and other._plans is not a._plans
+
+
+def _example_xml() -> bytes:
+    buf = io.BytesIO()
+    obspy.read_inventory().write(buf, format="STATIONXML")
+    return buf.getvalue()
+
+
+_HHZ = b'<Channel code="HHZ" startDate="2006-12-16T00:00:00.000000Z" locationCode="">'
+_SKELETON_VARIANTS = {
+    "identifiers, source id, description": (_HHZ, _HHZ.replace(
+        b">", b' sourceID="FDSN:GR_FUR__H_H_Z" alternateCode=" A1 " historicalCode="">')
+        + b'<Identifier type="DOI">10.1000/x</Identifier><Identifier>urn:y</Identifier>'
+        + b"<Description/>"),
+    "comments, equipment dates": (_HHZ, _HHZ + b'<Comment id="3" subject="s"><Value>v</Value>'
+                                  b"<BeginEffectiveTime>2010-01-01T00:00:00</BeginEffectiveTime>"
+                                  b"<Author><Name>n</Name></Author></Comment>"
+                                  b"<DataLogger><InstallationDate>2011-02-03T04:05:06Z"
+                                  b"</InstallationDate><CalibrationDate>2012-01-01</CalibrationDate>"
+                                  b"</DataLogger>"),
+    "negative comment id": (_HHZ, _HHZ + b'<Comment id="-1"><Value>v</Value></Comment>'),
+    "station without latitude": (b'<Latitude unit="DEGREES">48.162899</Latitude>', b""),
+    "channel without depth": (_HHZ + b'\n        <Latitude unit="DEGREES">48.162899</Latitude>'
+                              b'\n        <Longitude unit="DEGREES">11.2752</Longitude>'
+                              b"\n        <Elevation>565.0</Elevation>\n        <Depth>0.0</Depth>",
+                              _HHZ + b'<Latitude unit="DEGREES">48.162899</Latitude>'
+                              b'<Longitude unit="DEGREES">11.2752</Longitude>'
+                              b"<Elevation>565.0</Elevation>"),
+    "latitude out of bounds": (b'<Latitude unit="DEGREES">48.162899</Latitude>',
+                               b'<Latitude unit="DEGREES">95</Latitude>'),
+    "azimuth not a number": (b'<Azimuth unit="DEGREES">0.0</Azimuth>',
+                             b'<Azimuth unit="DEGREES">north</Azimuth>'),
+    "azimuth NaN": (b'<Azimuth unit="DEGREES">0.0</Azimuth>',
+                    b'<Azimuth unit="DEGREES">NaN</Azimuth>'),
+    "uncertainties": (b'<Elevation>565.0</Elevation>',
+                      b'<Elevation minusError="1.5" plusError="2" measurementMethod="GPS" '
+                      b'unit="M">565.0</Elevation>'),
+    "bad uncertainty": (b"<Elevation>565.0</Elevation>",
+                        b'<Elevation minusError="x">565.0</Elevation>'),
+    "custom attribute and element": (
+        b'xmlns="http://www.fdsn.org/xml/station/1"',
+        b'xmlns="http://www.fdsn.org/xml/station/1" xmlns:x="http://example.org/x"'),
+    "empty channel": (_HHZ, b"<Channel></Channel>" + _HHZ),
+    "sample rate ratio, bad date": (_HHZ, _HHZ.replace(b'startDate="2006', b'endDate="bad" '
+                                                        b'startDate="2006')
+                                    + b"<SampleRateRatio><NumberSamples>1</NumberSamples>"
+                                    b"<NumberSeconds>x</NumberSeconds></SampleRateRatio>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SKELETON_VARIANTS))
+def test_skeleton_variants_as_obspy(name: str) -> None:
+    """Networks, stations, channels are read as ObsPy reads them, also in its corner
+    cases: the same objects, warnings and errors (xmlskeleton's fast paths fall back
+    to ObsPy's code where they do not apply)."""
+    old, new = _SKELETON_VARIANTS[name]
+    data = _variant(_example_xml(), old, new)
+    if name == "custom attribute and element":  # used by a channel and a station
+        data = _variant(data, _HHZ, _HHZ.replace(b">", b' x:flag="1">') + b"<x:note>n</x:note>")
+        data = _variant(data, b"<Station code=", b'<Station x:a="b" code=')
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        try:
+            expected = _obspy(data)
+        except Exception as exc:  # noqa: BLE001 - ours must fail alike
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                parse_stationxml(data)
+            return
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        inventory, _ = parse_stationxml(data)
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (w.category, str(w.message)) for w in theirs]
+    assert inventory == expected
+    assert_same(inventory, expected, name)
