@@ -222,6 +222,23 @@ def read_response(data: bytes, document: _Document | None = None) -> Response:
         Where it was cut from (:func:`parse_stationxml`): read in the namespaces and
         encoding of its document's root, and its schema version (ObsPy silences a
         deprecation warning for 1.0).
+
+    Returns
+    -------
+    obspy.core.inventory.response.Response
+        Equal to the one ObsPy reads from the whole document.
+
+    Examples
+    --------
+    >>> import io, obspy
+    >>> buf = io.BytesIO()
+    >>> obspy.read_inventory().write(buf, format="STATIONXML")
+    >>> xml = buf.getvalue()
+    >>> start = xml.index(b"<Response")
+    >>> data = xml[start:xml.index(b"</Response>", start) + len(b"</Response>")]
+    >>> data = data.replace(b"<Response", b'<Response xmlns="http://www.fdsn.org/xml/station/1"', 1)
+    >>> read_response(data) == obspy.read_inventory(io.BytesIO(xml))[0][0][0].response
+    True
     """
     data, lists = _cut_lists(data)
     if document is None:
@@ -412,6 +429,27 @@ class LazyResponse(CachedResponse):
     evaluations (built from identical stages). If they cannot be read, that access
     raises :class:`~s2sframe.SkipSegment` ("invalid StationXML: ...", as
     ``segment.inventory()`` does for a document it cannot read).
+
+    Parameters
+    ----------
+    data : bytes
+        The ``<Response>`` element's bytes.
+    document : optional
+        Where they were cut from (see :func:`read_response`).
+    shared : bool
+        Whether to share plans and evaluations with twins once read.
+
+    Examples
+    --------
+    >>> import io, obspy
+    >>> buf = io.BytesIO()
+    >>> obspy.read_inventory().write(buf, format="STATIONXML")
+    >>> inventory, _ = parse_stationxml(buf.getvalue())
+    >>> response = inventory[0][0][0].response
+    >>> response.loaded, response.nbytes > 0
+    (False, True)
+    >>> len(response.response_stages), response.loaded
+    (2, True)
     """
 
     __slots__ = ("_shared", "_source")
