@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import obspy
 import pytest
+from obspy import UTCDateTime
 from obspy.core.inventory.response import Response
 
 from s2sframe.decode import (
@@ -407,3 +408,38 @@ def test_skeleton_variants_as_obspy(name: str) -> None:
         (w.category, str(w.message)) for w in theirs]
     assert inventory == expected
     assert_same(inventory, expected, name)
+
+
+def test_skeleton_dates_as_utcdatetime() -> None:
+    """The fast parser of plain ISO dates gives UTCDateTime's nanoseconds, and leaves
+    every other text to UTCDateTime (None)."""
+    from s2sframe.decode.xmlskeleton import _date, _iso_ns
+
+    rng = np.random.default_rng(0)
+    texts = ["1970-01-01T00:00:00", "2000-02-29T23:59:59.999999Z", "1899-12-31T12:00:00.5",
+             "2006-12-16T00:00:00.000000Z", "2599-12-31T23:59:59Z", "1601-03-01T00:00:00.0"]
+    for _ in range(2000):
+        year, month = int(rng.integers(1800, 2200)), int(rng.integers(1, 13))
+        day = int(rng.integers(1, 29 if month == 2 else 31))
+        text = (f"{year:04d}-{month:02d}-{day:02d}T{rng.integers(0, 24):02d}:"
+                f"{rng.integers(0, 60):02d}:{rng.integers(0, 60):02d}")
+        digits = int(rng.integers(0, 7))
+        if digits:
+            text += "." + "".join(str(d) for d in rng.integers(0, 10, digits))
+        texts.append(text + ["Z", "", "+00:00"][int(rng.integers(0, 3))])
+    for text in texts:
+        assert _iso_ns(text) == UTCDateTime(text).ns, text
+        assert _date(text) == UTCDateTime(text) and _date(text).precision == 6
+    others = ["2014-03-03T11:07:06+01:00", "2012-01-01", "2014-03-03T11:07:06-00:00", "2000-02-30T00:00:00",
+              "2001-02-29T00:00:00", "2000-01-01T24:00:00", "2000-01-01T00:60:00",
+              "2015-06-30T23:59:60", "2000-01-01T00:00:00.1234567", "2000-01-01 00:00:00",
+              " 2000-01-01T00:00:00", "2000-01-01T00:00:00z", "0000-01-01T00:00:00"]
+    for text in others:
+        assert _iso_ns(text) is None, text
+        try:
+            expected = UTCDateTime(text)
+        except Exception as exc:  # noqa: BLE001 - ours raises alike
+            with pytest.raises(type(exc)):
+                _date(text)
+        else:
+            assert _date(text) == expected

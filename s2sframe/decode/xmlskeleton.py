@@ -7,9 +7,10 @@ ObsPy objects with the same constructors, but:
 
 - each element's children are indexed once (tag -> elements) instead of one
   ``find`` per tag ObsPy looks for (~30 per channel, most absent);
-- dates are parsed once per distinct text (``UTCDateTime(text)`` costs ~20 us, a
-  new ``UTCDateTime(ns=...)`` 1 us; a document repeats its dates channel after
-  channel);
+- dates of the plain forms FDSN web services write (``2006-12-16T00:00:00.000000Z``,
+  ``...+00:00``)
+  are parsed by a regular expression and integer arithmetic, ~10x faster than
+  ``UTCDateTime(text)`` (~15-60 us), which parses any other;
 - ``_read_extra`` (custom namespaces: a regular expression per element) runs only on
   elements with a namespaced attribute, in documents whose root declares no custom
   namespace (on every element as ObsPy in the others);
@@ -24,6 +25,7 @@ attribute by attribute).
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import threading
@@ -101,24 +103,36 @@ def _kids(element: Element) -> Kids:
     return kids
 
 
-#: UTCDateTime's nanoseconds of date texts already parsed (bounded: cleared when full)
-_DATES: dict[str, int] = {}
-_MAX_DATES = 20_000
-_DATES_LOCK = threading.Lock()
+#: the dates of FDSN web services: ``YYYY-MM-DDThh:mm:ss[.ffffff][Z|+00:00]``
+_ISO = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:Z|\+00:00)?")
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+def _iso_ns(text: str) -> int | None:
+    """``UTCDateTime(text).ns`` of a plain ISO 8601 UTC date (10x faster than
+    UTCDateTime's parser: a document's dates are ~half the time of its channels),
+    None for any other text (left to UTCDateTime; tested equal on both)."""
+    match = _ISO.fullmatch(text)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second, fraction = match.groups()
+    hour_, minute_, second_ = int(hour), int(minute), int(second)
+    if hour_ > 23 or minute_ > 59 or second_ > 59:
+        return None
+    try:
+        days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+    micro = int(fraction.ljust(6, "0")) if fraction else 0
+    return ((days * 86400 + hour_ * 3600 + minute_ * 60 + second_) * 1_000_000 + micro) * 1000
 
 
 def _date(text: Any) -> UTCDateTime:
     """``UTCDateTime(text)`` (raises as it does), a new object for each call."""
-    ns = _DATES.get(text) if isinstance(text, str) else None
+    ns = _iso_ns(text) if isinstance(text, str) else None
     if ns is not None:
         return UTCDateTime(ns=ns)
-    value = UTCDateTime(text)
-    if isinstance(text, str) and value.precision == UTCDateTime.DEFAULT_PRECISION:
-        with _DATES_LOCK:
-            if len(_DATES) >= _MAX_DATES:
-                _DATES.clear()
-            _DATES[text] = value.ns
-    return value
+    return UTCDateTime(text)
 
 
 def _convert(text: Any, convert: Any) -> Any:
