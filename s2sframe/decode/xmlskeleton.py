@@ -109,7 +109,7 @@ _EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
 
 def _iso_ns(text: str) -> int | None:
-    """``UTCDateTime(text).ns`` of a plain ISO 8601 UTC date (10x faster than
+    """``UTCDateTime(text).ns`` of a plain ISO 8601 UTC date (~15x faster than
     UTCDateTime's parser: a document's dates are ~half the time of its channels),
     None for any other text (left to UTCDateTime; tested equal on both)."""
     match = _ISO.fullmatch(text)
@@ -119,19 +119,29 @@ def _iso_ns(text: str) -> int | None:
     hour_, minute_, second_ = int(hour), int(minute), int(second)
     if hour_ > 23 or minute_ > 59 or second_ > 59:
         return None
-    try:
-        days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
-    except ValueError:
-        return None
+    days = _DAYS.get(text[:10])
+    if days is None:
+        try:
+            days = datetime.date(int(year), int(month), int(day)).toordinal() - _EPOCH_ORDINAL
+        except ValueError:
+            return None
+        if len(_DAYS) >= 100_000:  # bounded: ~10 MB at most
+            _DAYS.clear()
+        _DAYS[text[:10]] = days
     micro = int(fraction.ljust(6, "0")) if fraction else 0
     return ((days * 86400 + hour_ * 3600 + minute_ * 60 + second_) * 1_000_000 + micro) * 1000
 
 
+#: days since 1970 of the ``YYYY-MM-DD`` texts met (a pure function: cached)
+_DAYS: dict[str, int] = {}
+
+
 def _date(text: Any) -> UTCDateTime:
     """``UTCDateTime(text)`` (raises as it does), a new object for each call."""
-    ns = _iso_ns(text) if isinstance(text, str) else None
-    if ns is not None:
-        return UTCDateTime(ns=ns)
+    if type(text) is str:
+        ns = _iso_ns(text)
+        if ns is not None:
+            return UTCDateTime(ns=ns)
     return UTCDateTime(text)
 
 
