@@ -186,10 +186,11 @@ def _read_floattype(kids: Kids, tag: str, cls: type, unit: bool = False,
         return _sx._read_floattype(_Single(tag, elem), tag, cls, unit=unit, datum=datum)
     if math.isnan(convert):
         return _sx._read_floattype(_Single(tag, elem), tag, cls, unit=unit, datum=datum)
-    attrib = elem.attrib
-    key = (cls, unit, datum, *attrib.items())
+    items = elem.items()  # a list: no attribute proxy
+    key = (cls, unit, datum, *items)
     template = _FLOATS.get(key)
     if template is None:
+        attrib = dict(items)
         try:
             template = _float_attributes(cls, attrib, unit, datum)
         except Exception:  # noqa: BLE001 - bad uncertainties...: ObsPy's error
@@ -198,7 +199,7 @@ def _read_floattype(kids: Kids, tag: str, cls: type, unit: bool = False,
             _FLOATS.clear()
         _FLOATS[key] = template
     if not cls._minimum <= convert <= cls._maximum:  # type: ignore[attr-defined]
-        return _new_float(cls, convert, attrib, unit, datum)  # raises as ObsPy
+        return _new_float(cls, convert, dict(items), unit, datum)  # raises as ObsPy
     # ObsPy's object without its constructor (~10x faster): a float of the class with
     # the attributes ObsPy's constructor and setters give it for these XML attributes
     obj: Any = float.__new__(cls, convert)
@@ -258,7 +259,7 @@ def _extra(element: Element, obj: Any) -> None:
     if getattr(_STATE, "custom", False):
         _sx._read_extra(element, obj)
         return
-    for key in element.attrib:
+    for key in element.keys():  # noqa: SIM118 - lxml: a list, no attribute proxy
         if "}" in key:
             _sx._read_extra(element, obj)
             return
@@ -483,8 +484,13 @@ def _base_node_setters(element: Element, kids: Kids, obj: Any) -> None:
         scheme = identifier.get("type")
         path = identifier.text
         identifiers.append(path if scheme is None else scheme + ":" + path)
-    obj.identifiers = identifiers
-    obj.source_id = element.get("sourceID")
+    source_id = element.get("sourceID")
+    if identifiers or source_id:  # ObsPy's setters check them (and warn)
+        obj.identifiers = identifiers
+        obj.source_id = source_id
+    else:  # what the setters store for none
+        obj.__dict__["_identifiers"] = identifiers
+        obj.__dict__["_source_id"] = None
     _extra(element, obj)
 
 
