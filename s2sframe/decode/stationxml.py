@@ -2,8 +2,8 @@
 
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
 * :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory` whose
-  channel responses are read on first use (:mod:`.lazyxml`: ~20x faster than ObsPy's
-  reader on GEOFON documents, 5-15x on small IRIS ones, equal inventories) and evaluated fast and memoized
+  channel responses are read on first use (:mod:`.lazyxml`: ~25x faster than ObsPy's
+  reader on GEOFON documents, 6-40x on others, equal inventories) and evaluated fast and memoized
   (:class:`~.responses.CachedResponse`).
 * :class:`InventoryCache`: station id -> parsed inventory (or the error), an LRU
   bounded in bytes, one per worker, so each StationXML is parsed at most once per
