@@ -9,11 +9,12 @@
    one from ``read_inventory`` (memoized responses), on the real inventory of the
    example database when ``../shared/fixtures`` is present, else on
    ``obspy.read_inventory()``'s example, for 20 Hz and 100 Hz 4-minute traces.
-3. StationXML -> Inventory, per document (the GEOFON ones of the example database, else
-   ObsPy's example): ``obspy.read_inventory`` vs ``s2sframe.decode.parse_stationxml``
-   (responses read on first use) vs loading it from a run's folder of shared
-   inventories (``s2sframe.decode.invshare``: what a worker does with a station
-   another worker of the run has parsed); each also with one response read. Median of
+3. StationXML -> Inventory, per document (the GEOFON ones of the example database,
+   ObsPy's example inventory, the larger real documents of ObsPy's and pyasdf's test
+   data): ``obspy.read_inventory`` vs ``s2sframe.decode.parse_stationxml`` (responses
+   read on first use) vs loading it from a run's folder of shared inventories
+   (``s2sframe.decode.invshare``: what a worker does with a station another worker of
+   the run has parsed); each also with one response read, and with all. Median of
    ``--repeat`` x 3 interleaved runs; every result is checked equal to ObsPy's.
 
 Timings are the best of ``--repeat`` interleaved runs (the machine may be shared). Usage::
@@ -230,57 +231,116 @@ def bench_response(repeat: int) -> None:
     print("(cached: steady state, same channel and length; 1st cached: the evaluating call)")
 
 
+#: real documents of installed test data (package, path in it), if installed
+CORPUS = [
+    ("obspy", "core/tests/data/IM_IL31__BHZ.xml"),
+    ("obspy", "io/arclink/tests/data/gols_station.xml"),
+    ("obspy", "core/tests/data/Modified_IRIS_response_level_station.xml"),
+    ("obspy", "io/stationxml/tests/data/full_random_stationxml.xml"),
+    ("obspy", "core/tests/data/hydrophone_response_PA.xml"),
+    ("obspy", "signal/tests/data/BW_RTSH.xml"),
+    ("obspy", "core/tests/data/IU_ANMO_BH.xml"),
+    ("pyasdf", "tests/data/big_station.xml"),
+    ("pyasdf", "tests/data/II.ABKT.xml"),
+    ("pyasdf", "tests/data/small_sample_data_set/TA.POKR..BH_.xml"),
+]
+
+
 def stationxml_documents() -> list[tuple[str, bytes]]:
-    """``(label, StationXML)`` of the example database's stations, else ObsPy's example."""
+    """``(label, StationXML)``: the example database's stations (GEOFON), ObsPy's
+    example inventory, and the larger real documents of ObsPy's and pyasdf's test data."""
+    import importlib
+
     from bench_map import example_stationxml
 
-    rows = example_stationxml()
-    if rows:
-        return [(name, gzip.decompress(blob)) for name, blob in rows]
+    out = [(name, gzip.decompress(blob)) for name, blob in example_stationxml()]
     buf = io.BytesIO()
     obspy.read_inventory().write(buf, format="STATIONXML")
-    return [("obspy.read_inventory() example", buf.getvalue())]
+    out.append(("obspy example", buf.getvalue()))
+    for package, path in CORPUS:
+        try:
+            root = Path(importlib.import_module(package).__file__ or "").parent
+        except ImportError:
+            continue
+        if (root / path).is_file():
+            out.append((f"{package}:{Path(path).stem}", (root / path).read_bytes()))
+    return out
+
+
+def _read_all(inventory: obspy.Inventory) -> None:
+    """Read every response of an inventory (no-op for ObsPy's)."""
+    for network in inventory:
+        for station in network:
+            for channel in station:
+                load = getattr(channel.response, "load", None)
+                if load is not None:
+                    load()
 
 
 def bench_stationxml(repeat: int) -> None:
-    from s2sframe.decode import parse_stationxml
+    import warnings
+
     from s2sframe.decode.invshare import SharedInventories
 
     print()
-    print("StationXML -> Inventory (ms, median of interleaved runs; '+1': and one response read)")
-    head = (f"{'document':<28}{'ObsPy':>8}{'+1':>8}{'lazy':>8}{'+1':>8}{'shared':>8}{'+1':>8}"
-            f"{'ObsPy/lazy':>12}{'lazy/shared':>13}")
+    print("StationXML -> Inventory (ms, median of 3 x --repeat interleaved runs; '+1': and "
+          "one response read; 'all': and every response read)")
+    head = (f"{'document':<34}{'ObsPy':>8}{'lazy':>7}{'+1':>7}{'all':>7}{'shared':>7}"
+            f"{'+1':>7}{'ObsPy/lazy':>11}{'/+1':>6}{'/all':>6}{'/shared':>8}{'CPU ratio':>10}")
     print(head)
     print("-" * len(head))
     store = SharedInventories.create()
     try:
         for key, (label, xml) in enumerate(stationxml_documents()):
-            store.get_or_read(key, lambda x=xml: parse_stationxml(x))  # written once
-            reference = obspy.read_inventory(io.BytesIO(xml))
-            assert store.get_or_read(key, lambda: (None, 0))[0] == reference
-            assert parse_stationxml(xml)[0] == reference
-            ways = {
-                "obspy": lambda x=xml: obspy.read_inventory(io.BytesIO(x)),
-                "lazy": lambda x=xml: parse_stationxml(x)[0],
-                "shared": lambda k=key: store.get_or_read(k, lambda: (None, 0))[0],
-            }
-            times: dict[str, list[float]] = {f"{w}{r}": [] for w in ways for r in ("", "+1")}
-            for _ in range(3 * repeat):  # interleaved: load from elsewhere hits all alike
-                for way, func in ways.items():
-                    t0 = time.perf_counter()
-                    inv = func()
-                    t1 = time.perf_counter()
-                    inv[0][0][0].response.response_stages  # noqa: B018 - read one response
-                    t2 = time.perf_counter()
-                    times[way].append(t1 - t0)
-                    times[way + "+1"].append(t2 - t0)
-            med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
-            print(f"{label + f' ({len(xml) // 1024} KiB)':<28}" + "".join(
-                f"{med[k]:>8.1f}" for k in ("obspy", "obspy+1", "lazy", "lazy+1", "shared",
-                                            "shared+1"))
-                + f"{med['obspy'] / med['lazy']:>11.1f}x{med['lazy'] / med['shared']:>12.1f}x")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bench_document(store, key, label, xml, repeat)
     finally:
         store.remove()
+    print("(lazy: s2sframe.decode.parse_stationxml, responses read on first use; shared: "
+          "loaded from the run's shared inventories, what a worker does with a station "
+          "another one has read; CPU ratio: ObsPy/lazy in process time, median)")
+
+
+def bench_document(store: object, key: int, label: str, xml: bytes, repeat: int) -> None:
+    from s2sframe.decode import parse_stationxml
+
+    store.get_or_read(key, lambda x=xml: parse_stationxml(x))  # type: ignore[attr-defined]
+    reference = obspy.read_inventory(io.BytesIO(xml))
+    assert store.get_or_read(key, lambda: (None, 0))[0] == reference  # type: ignore[attr-defined]
+    assert parse_stationxml(xml)[0] == reference
+    first = next(((i, j, k) for i, n in enumerate(reference) for j, s in enumerate(n)
+                  for k, c in enumerate(s) if c.response is not None), None)
+    ways = {
+        "obspy": lambda x=xml: obspy.read_inventory(io.BytesIO(x)),
+        "lazy": lambda x=xml: parse_stationxml(x)[0],
+        "shared": lambda k=key: store.get_or_read(k, lambda: (None, 0))[0],  # type: ignore[attr-defined]
+    }
+    times: dict[str, list[float]] = {f"{w}{r}": [] for w in ways for r in ("", "+1", "all")}
+    cpu: dict[str, list[float]] = {w: [] for w in ways}  # process time: less load-bound
+    for _ in range(3 * repeat):  # interleaved: load from elsewhere hits all alike
+        for way, func in ways.items():
+            inv = None  # the last one freed outside the timers (no gc.collect(): after one,
+            # a short parse runs ~2x slower, allocating again the memory it gave back)
+            c0, t0 = time.process_time(), time.perf_counter()
+            inv = func()
+            t1, c1 = time.perf_counter(), time.process_time()
+            cpu[way].append(c1 - c0)
+            if first is not None:  # read one response
+                inv[first[0]][first[1]][first[2]].response.response_stages  # noqa: B018
+            t2 = time.perf_counter()
+            _read_all(inv)
+            t3 = time.perf_counter()
+            times[way].append(t1 - t0)
+            times[way + "+1"].append(t2 - t0)
+            times[way + "all"].append(t3 - t0)
+    med = {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+    print(f"{label + f' ({len(xml) // 1024} KiB)':<34}"
+          + "".join(f"{med[k]:>{8 if k == 'obspy' else 7}.{1 if med[k] >= 10 else 2}f}"
+                    for k in ("obspy", "lazy", "lazy+1", "lazyall", "shared", "shared+1"))
+          + f"{med['obspy'] / med['lazy']:>10.1f}x{med['obspy'] / med['lazy+1']:>5.1f}x"
+          + f"{med['obspy'] / med['lazyall']:>5.1f}x{med['obspy'] / med['shared']:>7.1f}x"
+          + f"{np.median(cpu['obspy']) / np.median(cpu['lazy']):>9.1f}x", flush=True)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import functools
 import gzip
 import io
 import pickle
+import re
 import threading
 import warnings
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import obspy
 import pytest
+from obspy import UTCDateTime
 from obspy.core.inventory.response import Response
 
 from s2sframe.decode import (
@@ -38,14 +40,20 @@ from s2sframe.exceptions import SkipSegment
 from tests.conftest import example_stationxml
 
 
-def _obspy_documents() -> list[tuple[str, bytes]]:
-    root = Path(obspy.__file__).parent
+def _test_data_documents(package: Any) -> list[tuple[str, bytes]]:
+    """The FDSN StationXML documents of an installed package's test data."""
+    root = Path(package.__file__).parent
     out = []
     for path in sorted(root.glob("**/tests/data/**/*")):
         if path.is_file() and path.stat().st_size < 5_000_000:
             data = path.read_bytes()
             if b"FDSNStationXML" in data[:3000]:
-                out.append((str(path.relative_to(root)), data))
+                out.append((f"{package.__name__}/{path.relative_to(root)}", data))
+    return out
+
+
+def _obspy_documents() -> list[tuple[str, bytes]]:
+    out = _test_data_documents(obspy)
     buf = io.BytesIO()
     obspy.read_inventory().write(buf, format="STATIONXML")
     out.append(("obspy example inventory", buf.getvalue()))
@@ -142,6 +150,15 @@ def test_obspy_corpus_equal() -> None:
     # most are read lazily; the others (comments, CDATA...) by ObsPy at once
     assert sum(lazy for lazy, _ in results) >= 35
     assert sum(n for _, n in results) >= 50
+
+
+def test_pyasdf_corpus_equal() -> None:
+    """Real IRIS documents (pyasdf's test data: 1-3 stations, up to 260 KiB)."""
+    pyasdf = pytest.importorskip("pyasdf")
+    documents = _test_data_documents(pyasdf)
+    assert len(documents) >= 5
+    results = [_check_document(label, data) for label, data in documents]
+    assert sum(lazy for lazy, _ in results) >= 4 and sum(n for _, n in results) >= 5
 
 
 def test_geofon_documents_equal(example_db: Path) -> None:
@@ -285,9 +302,9 @@ def test_shared_inventories_between_processes_of_a_run(example_db: Path, tmp_pat
 def test_module_doctests() -> None:
     import doctest
 
-    from s2sframe.decode import invshare, lazyxml, stationxml
+    from s2sframe.decode import invshare, lazyxml, stationxml, xmlskeleton
 
-    for module in (lazyxml, stationxml, invshare):
+    for module in (lazyxml, stationxml, invshare, xmlskeleton):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
@@ -316,3 +333,114 @@ def test_twin_responses_share_plans_and_memo_once_read(example_db: Path) -> None
     assert relative_error(rb[0], reference[0]) < 1e-8
     other.load()
     assert other._memo_token != a._memo_token and other._plans is not a._plans
+
+
+def _example_xml() -> bytes:
+    buf = io.BytesIO()
+    obspy.read_inventory().write(buf, format="STATIONXML")
+    return buf.getvalue()
+
+
+_HHZ = b'<Channel code="HHZ" startDate="2006-12-16T00:00:00.000000Z" locationCode="">'
+_SKELETON_VARIANTS = {
+    "identifiers, source id, description": (_HHZ, _HHZ.replace(
+        b">", b' sourceID="FDSN:GR_FUR__H_H_Z" alternateCode=" A1 " historicalCode="">')
+        + b'<Identifier type="DOI">10.1000/x</Identifier><Identifier>urn:y</Identifier>'
+        + b"<Description/>"),
+    "comments, equipment dates": (_HHZ, _HHZ + b'<Comment id="3" subject="s"><Value>v</Value>'
+                                  b"<BeginEffectiveTime>2010-01-01T00:00:00</BeginEffectiveTime>"
+                                  b"<Author><Name>n</Name></Author></Comment>"
+                                  b"<DataLogger><InstallationDate>2011-02-03T04:05:06Z"
+                                  b"</InstallationDate><CalibrationDate>2012-01-01</CalibrationDate>"
+                                  b"</DataLogger>"),
+    "negative comment id": (_HHZ, _HHZ + b'<Comment id="-1"><Value>v</Value></Comment>'),
+    "station without latitude": (b'<Latitude unit="DEGREES">48.162899</Latitude>', b""),
+    "channel without depth": (_HHZ + b'\n        <Latitude unit="DEGREES">48.162899</Latitude>'
+                              b'\n        <Longitude unit="DEGREES">11.2752</Longitude>'
+                              b"\n        <Elevation>565.0</Elevation>\n        <Depth>0.0</Depth>",
+                              _HHZ + b'<Latitude unit="DEGREES">48.162899</Latitude>'
+                              b'<Longitude unit="DEGREES">11.2752</Longitude>'
+                              b"<Elevation>565.0</Elevation>"),
+    "latitude out of bounds": (b'<Latitude unit="DEGREES">48.162899</Latitude>',
+                               b'<Latitude unit="DEGREES">95</Latitude>'),
+    "azimuth not a number": (b'<Azimuth unit="DEGREES">0.0</Azimuth>',
+                             b'<Azimuth unit="DEGREES">north</Azimuth>'),
+    "azimuth NaN": (b'<Azimuth unit="DEGREES">0.0</Azimuth>',
+                    b'<Azimuth unit="DEGREES">NaN</Azimuth>'),
+    "uncertainties": (b'<Elevation>565.0</Elevation>',
+                      b'<Elevation minusError="1.5" plusError="2" measurementMethod="GPS" '
+                      b'unit="M">565.0</Elevation>'),
+    "bad uncertainty": (b"<Elevation>565.0</Elevation>",
+                        b'<Elevation minusError="x">565.0</Elevation>'),
+    "custom attribute and element": (
+        b'xmlns="http://www.fdsn.org/xml/station/1"',
+        b'xmlns="http://www.fdsn.org/xml/station/1" xmlns:x="http://example.org/x"'),
+    "empty channel": (_HHZ, b"<Channel></Channel>" + _HHZ),
+    "sample rate ratio, bad date": (_HHZ, _HHZ.replace(b'startDate="2006', b'endDate="bad" '
+                                                        b'startDate="2006')
+                                    + b"<SampleRateRatio><NumberSamples>1</NumberSamples>"
+                                    b"<NumberSeconds>x</NumberSeconds></SampleRateRatio>"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_SKELETON_VARIANTS))
+def test_skeleton_variants_as_obspy(name: str) -> None:
+    """Networks, stations, channels are read as ObsPy reads them, also in its corner
+    cases: the same objects, warnings and errors (xmlskeleton's fast paths fall back
+    to ObsPy's code where they do not apply)."""
+    old, new = _SKELETON_VARIANTS[name]
+    data = _variant(_example_xml(), old, new)
+    if name == "custom attribute and element":  # used by a channel and a station
+        data = _variant(data, _HHZ, _HHZ.replace(b">", b' x:flag="1">') + b"<x:note>n</x:note>")
+        data = _variant(data, b"<Station code=", b'<Station x:a="b" code=')
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        try:
+            expected = _obspy(data)
+        except Exception as exc:  # noqa: BLE001 - ours must fail alike
+            with pytest.raises(type(exc), match=re.escape(str(exc))):
+                parse_stationxml(data)
+            return
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        inventory, _ = parse_stationxml(data)
+    assert [(w.category, str(w.message)) for w in ours] == [
+        (w.category, str(w.message)) for w in theirs]
+    assert inventory == expected
+    assert_same(inventory, expected, name)
+
+
+def test_skeleton_dates_as_utcdatetime() -> None:
+    """The fast parser of plain ISO dates gives UTCDateTime's nanoseconds, and leaves
+    every other text to UTCDateTime (None)."""
+    from s2sframe.decode.xmlskeleton import _date, _iso_ns
+
+    rng = np.random.default_rng(0)
+    texts = ["1970-01-01T00:00:00", "2000-02-29T23:59:59.999999Z", "1899-12-31T12:00:00.5",
+             "2006-12-16T00:00:00.000000Z", "2599-12-31T23:59:59Z", "1601-03-01T00:00:00.0"]
+    for _ in range(2000):
+        year, month = int(rng.integers(1800, 2200)), int(rng.integers(1, 13))
+        day = int(rng.integers(1, 29 if month == 2 else 31))
+        text = (f"{year:04d}-{month:02d}-{day:02d}T{rng.integers(0, 24):02d}:"
+                f"{rng.integers(0, 60):02d}:{rng.integers(0, 60):02d}")
+        digits = int(rng.integers(0, 7))
+        if digits:
+            text += "." + "".join(str(d) for d in rng.integers(0, 10, digits))
+        texts.append(text + ["Z", "", "+00:00"][int(rng.integers(0, 3))])
+    for text in texts:
+        assert _iso_ns(text) == UTCDateTime(text).ns, text
+        assert _date(text) == UTCDateTime(text) and _date(text).precision == 6
+    others = ["2014-03-03T11:07:06+01:00", "2012-01-01", "2014-03-03T11:07:06-00:00", "2000-02-30T00:00:00",
+              "2001-02-29T00:00:00", "2000-01-01T24:00:00", "2000-01-01T00:60:00",
+              "2015-06-30T23:59:60", "2000-01-01T00:00:00.1234567", "2000-01-01 00:00:00",
+              " 2000-01-01T00:00:00", "2000-01-01T00:00:00z", "0000-01-01T00:00:00",
+              "\u0662000-01-01T00:00:00"]  # an Arabic-Indic digit
+    for text in others:
+        assert _iso_ns(text) is None, text
+        try:
+            expected = UTCDateTime(text)
+        except Exception as exc:  # noqa: BLE001 - ours raises alike
+            with pytest.raises(type(exc)):
+                _date(text)
+        else:
+            assert _date(text) == expected

@@ -7,7 +7,7 @@
   :func:`check_headers` checks the record headers of a batch of buffers at once, for
   :func:`read_mseed` to decode each of them later without checking again.
 * :func:`decompress`: gzip, bz2, zip (one member), zlib or plain bytes.
-* :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory`, 8-12x
+* :func:`read_inventory`: (compressed) StationXML -> :class:`obspy.Inventory`, ~25x
   faster than ObsPy's reader (channel responses are read on first use:
   :func:`parse_stationxml`, :class:`LazyResponse`), equal to ObsPy's, whose channel
   responses are evaluated fast and memoized (:class:`CachedResponse`), so plain

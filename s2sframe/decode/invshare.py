@@ -5,9 +5,9 @@ a station whose segments still span several chunks (more segments than a chunk, 
 at the edge of a batch) may be met by several workers. Its inventory goes through
 a :class:`SharedInventories` folder: the first worker to need it parses the
 StationXML and writes the inventory there, pickled with its responses still unread
-(their bytes: :class:`~.lazyxml.LazyResponse`), and the others load that, ~7x
-faster than parsing (GEOFON, 690 KiB: 10.6 ms to parse, 1.5 ms to lock, read
-and unpickle; ``benchmarks/bench_decode.py --parts stationxml``). A lock file per
+(their bytes: :class:`~.lazyxml.LazyResponse`), and the others load that, ~2x
+faster than parsing (GEOFON, 690 KiB: ~1.8 ms to parse, ~0.85 ms to lock, read and
+unpickle; ``benchmarks/bench_decode.py --parts stationxml``). A lock file per
 station (``flock``: released by the kernel if its holder dies) makes a worker that
 needs a station being parsed wait for it rather than parse it too, so each
 StationXML is parsed once per run. The folder lives in the temporary folder, one
