@@ -27,11 +27,11 @@ RELATIONS = S.RELATIONS
 KM_PER_DEG = 2 * 6371 * math.pi / 360
 
 _SA_TO_PL: dict[type, pl.DataType] = {
-    sa.Integer: pl.Int64,
-    sa.Float: pl.Float64,
-    sa.String: pl.String,
+    sa.Integer: pl.Int64(),
+    sa.Float: pl.Float64(),
+    sa.String: pl.String(),
     sa.DateTime: pl.Datetime("us"),
-    sa.Boolean: pl.Boolean,
+    sa.Boolean: pl.Boolean(),
 }
 
 
@@ -114,6 +114,20 @@ class Attribute:
     @property
     def is_plain(self) -> bool:
         return self.column is not None
+
+    @property
+    def element_dtype(self) -> pl.DataType:
+        """The dtype of one element of a list attribute (the class labels).
+
+        Examples
+        --------
+        >>> ATTRIBUTES["classes.label"].element_dtype
+        String
+        """
+        if not isinstance(self.dtype, pl.List):
+            raise TypeError(f"{self.name} is not a list attribute")
+        inner = self.dtype.inner
+        return inner if isinstance(inner, pl.DataType) else inner()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -213,38 +227,38 @@ def _derived() -> list[Attribute]:
     channel = ref("channel.channel")
     code = "letter of the channel code"
     return [
-        Attribute("has_data", pl.Boolean, "data is not null and not empty",
+        Attribute("has_data", pl.Boolean(), "data is not null and not empty",
                   expr=D.NonEmptyBlob(ref("data"))),
-        Attribute("has_valid_data", pl.Boolean, "has_data and download_code not null nor -2",
+        Attribute("has_valid_data", pl.Boolean(), "has_data and download_code not null nor -2",
                   expr=D.And((ref("has_data"), D.IsNotNull(ref("download_code")),
                               D.NotEqual(ref("download_code"), -2)))),
-        Attribute("event_distance_km", pl.Float64, "event_distance_deg in km",
+        Attribute("event_distance_km", pl.Float64(), "event_distance_deg in km",
                   expr=D.Arith("*", ref("event_distance_deg"), D.Const(KM_PER_DEG))),
-        Attribute("duration_sec", pl.Float64, "end_time - start_time, seconds",
+        Attribute("duration_sec", pl.Float64(), "end_time - start_time, seconds",
                   expr=D.Seconds(duration)),
-        Attribute("missing_data_sec", pl.Float64,
+        Attribute("missing_data_sec", pl.Float64(),
                   "(request_end - request_start) - (end_time - start_time), seconds",
                   expr=D.Seconds(D.Arith("-", requested, duration))),
-        Attribute("missing_data_ratio", pl.Float64,
+        Attribute("missing_data_ratio", pl.Float64(),
                   "1 - (end_time - start_time) / (request_end - request_start); "
                   "null if the request window is empty",
                   expr=D.Arith("-", D.Const(1.0), D.Arith("/", duration, requested))),
-        Attribute("seed_id", pl.String, "data_seed_id, else NET.STA.LOC.CHA",
+        Attribute("seed_id", pl.String(), "data_seed_id, else NET.STA.LOC.CHA",
                   expr=D.Coalesce((ref("data_seed_id"), D.Concat(
                       (network, station, ref("channel.location"), channel))))),
-        Attribute("classlabels_count", pl.Int64, "number of class labels of the segment",
+        Attribute("classlabels_count", pl.Int64(), "number of class labels of the segment",
                   expr=D.LabelCount()),
-        Attribute("station.netsta_code", pl.String, "NET.STA", relation="station",
+        Attribute("station.netsta_code", pl.String(), "NET.STA", relation="station",
                   expr=D.Concat((network, station))),
-        Attribute("station.has_inventory", pl.Boolean, "station has StationXML",
+        Attribute("station.has_inventory", pl.Boolean(), "station has StationXML",
                   relation="station", expr=D.NonEmptyBlob(ref("station.inventory_xml"))),
-        Attribute("channel.band_code", pl.String, f"1st {code}", relation="channel",
+        Attribute("channel.band_code", pl.String(), f"1st {code}", relation="channel",
                   expr=D.Substr(channel, 0, 1)),
-        Attribute("channel.instrument_code", pl.String, f"2nd {code}", relation="channel",
+        Attribute("channel.instrument_code", pl.String(), f"2nd {code}", relation="channel",
                   expr=D.Substr(channel, 1, 1)),
-        Attribute("channel.orientation_code", pl.String, f"3rd {code}", relation="channel",
+        Attribute("channel.orientation_code", pl.String(), f"3rd {code}", relation="channel",
                   expr=D.Substr(channel, 2, 1)),
-        Attribute("channel.band_instrument_code", pl.String,
+        Attribute("channel.band_instrument_code", pl.String(),
                   "first two letters of the channel code", relation="channel",
                   expr=D.Substr(channel, 0, 2)),
     ]

@@ -76,7 +76,7 @@ def add_class(bind: _Bind, label: str, description: str | None = None) -> int:
         if exists:
             raise ValueError(f"class {label!r} already exists (id {exists[0]})")
         res = conn.execute(sa.insert(S.classes).values(label=label, description=description))
-        return int(res.inserted_primary_key[0])
+        return S.inserted_id(res)
 
 
 def rename_class(bind: _Bind, label: str, new_label: str,

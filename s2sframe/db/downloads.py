@@ -88,7 +88,7 @@ def segment_counts(bind: _Bind, ids: Sequence[int]) -> dict[int, int]:
     q = (sa.select(sg.c.download_id, sa.func.count()).where(sg.c.download_id.in_(list(ids)))
          .group_by(sg.c.download_id))
     with _engine(bind, readonly=True).connect() as conn:
-        found = dict(conn.execute(q).all())
+        found: dict[int, int] = {r[0]: r[1] for r in conn.execute(q)}
     return {i: int(found.get(i, 0)) for i in ids}
 
 

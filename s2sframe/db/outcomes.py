@@ -155,10 +155,11 @@ def station_stats(bind: str | URL | sa.engine.Engine,
            .group_by(cha.c.station_id))
     if download_ids is not None:
         per = per.where(seg.c.download_id.in_(download_ids))
-    per = per.subquery()
+    counts = per.subquery()
     stmt = (sa.select(sta.c.id, sta.c.network, sta.c.station, sta.c.latitude, sta.c.longitude,
-                      sta.c.datacenter_id, per.c.n, per.c.ok)
-            .select_from(sta.outerjoin(per, per.c.station_id == sta.c.id)).order_by(sta.c.id))
+                      sta.c.datacenter_id, counts.c.n, counts.c.ok)
+            .select_from(sta.outerjoin(counts, counts.c.station_id == sta.c.id))
+            .order_by(sta.c.id))
     with engine.connect() as conn:
         return [{"id": r.id, "code": f"{r.network}.{r.station}", "lat": r.latitude,
                  "lon": r.longitude, "datacenter_id": r.datacenter_id,

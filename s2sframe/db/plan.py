@@ -126,7 +126,7 @@ def _where(
         if not relations:
             clauses.append(clause)
         elif relations <= {"channel", "station"}:
-            frm = S.channels
+            frm: sa.FromClause = S.channels
             if "station" in relations:
                 frm = frm.outerjoin(S.stations, S.RELATIONS["station"].on)
             sub = sa.select(S.channels.c.id).select_from(frm).where(clause)
@@ -160,7 +160,8 @@ def make_plan(
     if not output:
         output = ["id"]
     loaded, derived, classes = _expand(output)
-    parts, pushed_all = [], predicate is None
+    parts: list[tuple[sa.ColumnElement, set[str]]] = []
+    pushed_all = predicate is None
     if predicate is not None:
         parts, pushed_all = translate_parts(predicate, db.dialect.name, db.present)
     where, joins = _where(parts)
@@ -193,7 +194,7 @@ def make_plan(
     if "id" not in seg_cols:  # to check the order (and restore it after parallel reads)
         seg_cols["id"] = S.segments.c.id.label("id")
         helpers.append("id")
-    frm = S.segments
+    frm: sa.FromClause = S.segments
     for rel in S.relations_closure(joins):
         frm = frm.outerjoin(S.RELATIONS[rel].table, S.RELATIONS[rel].on)
     stmt = sa.select(*seg_cols.values()).select_from(frm)
@@ -222,10 +223,10 @@ def make_plan(
         if not cols:
             continue
         table, fk = S.RELATIONS[rel].table, S.RELATIONS[rel].fk
-        frm = table
+        rel_from: sa.FromClause = table
         if rel == "channel" and "station" in rel_cols:
-            frm = table.outerjoin(S.stations, S.RELATIONS["station"].on)
-        query = sa.select(table.c.id.label(KEY), *cols.values()).select_from(frm)
+            rel_from = table.outerjoin(S.stations, S.RELATIONS["station"].on)
+        query = sa.select(table.c.id.label(KEY), *cols.values()).select_from(rel_from)
         relations[rel] = (fk, compile_sql(db, query))
     return Plan(
         sql=[compile_sql(db, s) for s in statements],

@@ -211,7 +211,7 @@ class _Translator:
             target = body.get("dtype", {}).get("Literal")
             if kind2 == "sql" and dtype is not None and dtype.is_numeric() and target in _NUMERIC:
                 if dtype.is_integer() and target.startswith("Float"):
-                    return "sql", inner, pl.Float64
+                    return "sql", inner, pl.Float64()
                 if dtype == pl.Float64 and target == "Float64":
                     return "sql", inner, dtype
                 if dtype.is_integer() and target.startswith(("Int", "UInt")):
@@ -276,7 +276,7 @@ class _Translator:
     # -- boolean expressions ----------------------------------------------------
     def bool_(self, node: Any) -> sa.ColumnElement:
         if not isinstance(node, dict) or len(node) != 1:
-            if node == "Element" and self.element_dtype == pl.Boolean:
+            if node == "Element" and self.element is not None and self.element_dtype == pl.Boolean:
                 return self.element
             raise Untranslatable(str(node)[:50])
         (kind, body), = node.items()
@@ -354,6 +354,7 @@ class _Translator:
                 raise Untranslatable("is_in of a column")
             nonnull = [v for v in values if v is not None]
             nulls_equal = boolean["IsIn"].get("nulls_equal", False)
+            cond: sa.ColumnElement[bool]
             if not nonnull:
                 cond = sa.false()
             elif dtype == pl.Boolean:
@@ -427,11 +428,12 @@ class _Translator:
         if not self._is_classes(colnode):
             raise Untranslatable("list eval on other column")
         attr = A.ATTRIBUTES[colnode["Column"]]
+        assert attr.column is not None  # the classes.* attributes are columns of classes
         c = S.classes.c[attr.column]
-        sub = _Translator(self.ctx, element=c, element_dtype=attr.dtype.inner)
+        sub = _Translator(self.ctx, element=c, element_dtype=attr.element_dtype)
         cond = sub.bool_(inner["evaluation"])
         cl = S.class_labellings
-        query = (
+        query: sa.Select[Any] = (
             sa.select(sa.literal_column("1"))
             .select_from(cl.join(S.classes, S.classes.c.id == cl.c.class_id))
             .where(cl.c.segment_id == S.segments.c.id, cond)

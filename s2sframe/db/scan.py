@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import connectorx as cx
 import polars as pl
@@ -171,7 +172,7 @@ def _execute(
     db: Database, plan: Plan, predicate: pl.Expr | None, n_rows: int | None
 ) -> pl.DataFrame:
     types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
-    types.update({n: pl.Int64 for n in plan.helpers})
+    types.update({n: pl.Int64() for n in plan.helpers})
     # related tables are read while the segments are (connectorx releases the GIL):
     # their connection set-up costs nothing then, which matters for selective reads
     with ThreadPoolExecutor(max_workers=1 + len(plan.relations)) as pool:
@@ -180,7 +181,7 @@ def _execute(
         if not df["id"].is_sorted():  # e.g. partitions concatenated in completion order
             df = df.sort("id")
         for fk, future in related:
-            rel = _typed(future.result(), {**types, KEY: pl.Int64})
+            rel = _typed(future.result(), {**types, KEY: pl.Int64()})
             df = df.join(rel, left_on=fk, right_on=KEY, how="left", maintain_order="left")
     if plan.nulls:
         df = df.with_columns(pl.lit(None, A.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
@@ -204,10 +205,12 @@ def _attach_classes(db: Database, df: pl.DataFrame, names: list[str]) -> pl.Data
         .order_by(cl.c.segment_id, c.c.id)
     )
     labels = _read(db, [compile_sql(db, stmt)])
-    inner = {n: A.ATTRIBUTES[n].dtype.inner for n in names}  # type: ignore[union-attr]
+    # keys typed Any: DataFrame.cast takes a Mapping whose (invariant) key type is a union
+    dtypes: dict[Any, pl.DataType] = {"id": pl.Int64()}
+    dtypes.update((n, A.ATTRIBUTES[n].element_dtype) for n in names)
     if labels.height == 0:
-        labels = pl.DataFrame(schema={"id": pl.Int64, **inner})
-    labels = labels.cast({"id": pl.Int64, **inner})
+        labels = pl.DataFrame(schema=dtypes)
+    labels = labels.cast(dtypes)
     lists = labels.group_by("id", maintain_order=True).agg(names)
     out = df.join(lists, on="id", how="left", maintain_order="left")
     return out.with_columns(

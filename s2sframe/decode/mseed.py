@@ -29,7 +29,7 @@ from __future__ import annotations
 import struct
 import sys
 import threading
-from typing import Any
+from typing import Any, Literal
 
 import pymseed
 from obspy import Stream, Trace
@@ -68,7 +68,7 @@ except ImportError:  # pragma: no cover - older/newer pymseed layouts
             _configured.done = True
 
 
-def read_mseed(data: bytes, checked: Checked | None | bool = False) -> Stream:
+def read_mseed(data: bytes, checked: Checked | None | Literal[False] = False) -> Stream:
     """Decode miniSEED bytes into an ObsPy Stream, fast.
 
     The result is the same as ``obspy.read(io.BytesIO(data), format="MSEED")``:
@@ -146,7 +146,7 @@ def _read_mseed_obspy(data: bytes, libmseed_error: str = "") -> Stream:
     return stream
 
 
-def _read_mseed_fast(data: bytes, checked: Checked | None | bool = False) -> Stream:
+def _read_mseed_fast(data: bytes, checked: Checked | None | Literal[False] = False) -> Stream:
     """libmseed 3 decoding, provably grouped as ObsPy does; else raise _NotIdentical."""
     nbytes = len(data)
     if nbytes < 128:  # ObsPy refuses this with its own message

@@ -532,10 +532,8 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         # ids written by stream2segment: sequences behind them (moved under the run's lock)
         moved = run.write(schema.advance_sequences)
         def new_row(conn: sa.Connection) -> int:
-            key = conn.execute(schema.downloads.insert().values(
-                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
-                log="")).inserted_primary_key
-            return int(key[0]) if key else 0
+            return schema.inserted_id(conn.execute(schema.downloads.insert().values(
+                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}", log="")))
 
         report.download_id = run.write(new_row)
         capture.engine, capture.download_id = engine, report.download_id

@@ -92,7 +92,7 @@ def damage_records(records: list[bytes], how: str) -> list[bytes]:
 def _as_v3(record: bytes) -> bytes:
     from pymseed import DataEncoding, MS3Record
 
-    out = []
+    out: list[bytes] = []
     for msr in MS3Record.from_buffer(record, unpack_data=True):
         new = MS3Record(reclen=512, encoding=DataEncoding.STEIM2)
         new.formatversion = 3

@@ -65,7 +65,7 @@ class FDSNServer:
 
     def _base(self, k: int) -> str:
         host, port = self._servers[k].server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # ------------------------------------------------------------------ faults
     def fault(self, service: str, status: int | None = None, *, datacenter: int | None = None,

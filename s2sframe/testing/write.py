@@ -78,7 +78,7 @@ class _Writer:
                 pl.col(pl.Datetime).dt.strftime(_TS_FORMAT), pl.col(pl.Boolean).cast(pl.Int64)
             )
         marks = ", ".join([self.placeholder] * frame.width)
-        rows = zip(*(s.to_list() for s in frame.iter_columns()), strict=True)
+        rows = list(zip(*(s.to_list() for s in frame.iter_columns()), strict=True))
         self.cur.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
 
     @contextmanager
