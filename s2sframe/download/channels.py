@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import schema
+from .config import DownloadConfig
 from .http import Client
 from .routing import DataCenter, route
 from .rows import Skipped, bad_value, write_rows
@@ -58,7 +59,7 @@ def matches(value: str, patterns: list[str]) -> bool:
     return not any(fnmatchcase(value, p) for p in neg)
 
 
-def post_data(cfg: Any) -> str:
+def post_data(cfg: DownloadConfig) -> str:
     """The fdsnws-station POST body: positive patterns server side, the rest client side."""
     def codes(patterns: list[str], loc: bool = False) -> str:
         pos = [p for p in patterns if not p.startswith("!")]
@@ -118,7 +119,7 @@ def _dt(s: str) -> datetime | None:
     return datetime.fromisoformat(s.rstrip("Z")).replace(tzinfo=None) if s else None
 
 
-def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
+def fetch(client: Client, conn: sa.Connection, cfg: DownloadConfig, dcs: list[DataCenter],
           timeout: float, skipped: Skipped | None = None) -> list[Chan]:
     """Query, filter, de-duplicate and write channels; return those to download from."""
     skipped = skipped if skipped is not None else Skipped()
@@ -148,7 +149,7 @@ def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
     return chans
 
 
-def _filter(rows: list[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+def _filter(rows: list[dict[str, Any]], cfg: DownloadConfig) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         if (matches(r["network"], cfg.network) and matches(r["station"], cfg.station)
@@ -284,7 +285,7 @@ def _channel_ids(conn: sa.Connection, sids: list[int]) -> dict[tuple[int, str, s
     return out
 
 
-def _from_db(conn: sa.Connection, dc_ids: list[int], cfg: Any) -> list[Chan]:
+def _from_db(conn: sa.Connection, dc_ids: list[int], cfg: DownloadConfig) -> list[Chan]:
     st, ch = schema.stations, schema.channels
     q = (sa.select(ch.c.id, ch.c.station_id, st.c.datacenter_id, st.c.network, st.c.station,
                    ch.c.location, ch.c.channel, st.c.latitude, st.c.longitude, st.c.start_time,

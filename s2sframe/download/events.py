@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -303,7 +303,7 @@ def _describe(q: dict[str, Any]) -> str:
     return f"{q['starttime']} - {q['endtime']}{mags}"
 
 
-def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end: datetime,
+def fetch(client: Client, url: str, params: Mapping[str, Any], start: datetime, end: datetime,
           timeout: float, skipped: Skipped | None = None) -> list[dict[str, Any]]:
     """Events between ``start`` and ``end`` (splitting the request when refused)."""
     skipped = skipped if skipped is not None else Skipped()

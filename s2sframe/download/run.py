@@ -40,7 +40,7 @@ from ..db.urls import (
     sqlite_wal,
 )
 from . import channels, events, inventory, routing, segments
-from .config import SERVICE_KEYS, ConfigError, DownloadConfig, load, masked_yaml
+from .config import ConfigError, DownloadConfig, load, masked_yaml
 from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
 from .events import DownloadFailed
@@ -270,9 +270,9 @@ class _Run:
         self.capture = _Capture()
         self.step = "database"
         adv = cfg.advanced
-        self.client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
-                             blocksize=adv["download_blocksize"],
-                             deadline=adv["request_deadline"], on_response=self._on_response)
+        self.client = Client(max_retries=adv.max_retries, backoff=adv.backoff,
+                             blocksize=adv.download_blocksize,
+                             deadline=adv.request_deadline, on_response=self._on_response)
         self.lock: DatabaseLock | None = None
         self.atomic = _Atomic()
         self.skipped = Skipped(self.report.skipped)  # rows that cannot be stored
@@ -292,10 +292,10 @@ class _Run:
         self.capture.save(force)
 
     def max_bytes(self, service: str) -> int:
-        return int(self.cfg.advanced[SERVICE_KEYS[service][1]] * 1e6)
+        return self.cfg.advanced.max_bytes(service)
 
     def timeout(self, service: str) -> float:
-        return float(self.cfg.advanced[SERVICE_KEYS[service][0]])
+        return self.cfg.advanced.timeout(service)
 
     def _on_response(self, url: str, resp: Response) -> None:
         if not resp.ok and resp.status != 204:
@@ -337,12 +337,12 @@ class _Run:
                 log.warning("no event found: nothing to download")
                 return
             columns = schema.present_columns(self.engine)["events"]
-            name = events.catalog_name(cfg.raw.get("events_url"))
+            name = events.catalog_name(cfg.events_catalog)
             ev_ids = self.write(lambda conn: events.save(conn, cfg.events_url, rows, columns,
                                                          name, self.skipped))
         with self._step("data centers"):
             dcs = self.write(lambda conn: routing.fetch(
-                self.client, conn, cfg.data_url, adv["routing_service_url"],
+                self.client, conn, cfg.data_url, adv.routing_service_url,
                 self.timeout("stations")))
         with self._step("channels", {"unit": "data center", "total": len(dcs)}):
             chans = self.write(lambda conn: channels.fetch(self.client, conn, cfg, dcs,
@@ -357,7 +357,7 @@ class _Run:
                                          + ")")
                 log.warning("no channel found: nothing to download")
                 return
-        cap = adv["max_concurrent_downloads"] or DEFAULT_CONCURRENCY
+        cap = adv.max_concurrent_downloads or DEFAULT_CONCURRENCY
         limits = {d.id: AdaptiveLimit(cap, name=mask_web_url(d.host)) for d in dcs}
         with self._step("segments"):
             auths = _authorize(self.client, cfg, dcs, self.timeout("stations"))
@@ -392,7 +392,7 @@ class _Run:
 
         adv, report = self.cfg.advanced, self.report
         by_id = {d.id: d for d in dcs}
-        writer = SegmentWriter(self.engine, report.download_id or 0, adv["db_buf_size"],
+        writer = SegmentWriter(self.engine, report.download_id or 0, adv.db_buf_size,
                                self.skipped, write=self.write)
         groups = _groups(todo)
         workers = sum(lim.maximum for lim in limits.values())
