@@ -86,6 +86,26 @@ def test_traveltimes_within_half_a_second_of_taup():
     assert np.abs(got - ref).max() <= 0.5
 
 
+def test_download_is_the_package_and_calling_it_downloads(fresh, tmp_path):
+    """`s2sframe.download` is the package (its modules importable under it) and, called,
+    runs :func:`s2sframe.download.download`: every import path of before still works."""
+    import importlib
+    import types
+
+    import s2sframe.download.run as run_module
+    from s2sframe import download as from_top
+
+    package = importlib.import_module("s2sframe.download")
+    assert s2sframe.download is package is from_top
+    assert isinstance(package, types.ModuleType) and package.run is run_module
+    assert package.download is download and callable(package)
+    with pytest.raises(ConfigError, match="'dburl': missing"):
+        s2sframe.download({"starttime": "2021-01-01"})
+    url = f"sqlite:///{tmp_path / 'called.sqlite'}"
+    report = s2sframe.download(_config(fresh, url), progress=False)
+    assert report.segments == len(_rows(url)) > 0
+
+
 def test_download_exact_segments_and_rerun(fresh, db_url_factory):
     server = fresh
     url = db_url_factory()

@@ -30,7 +30,7 @@ from ..db import schema
 from ..db.locks import DatabaseLock
 from ..db.retry import attempts, transaction
 from ..db.urls import (
-    create_engine,
+    download_engine,
     is_sqlite,
     mask_text,
     mask_url,
@@ -51,9 +51,6 @@ from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
 DEFAULT_CONCURRENCY = 8
-#: seconds a SQLite write waits for a lock before it fails (then it is retried, see
-#: :func:`s2sframe.db.retry.transaction`)
-SQLITE_BUSY_TIMEOUT = 3.0
 #: the name of the per-database lock of a download run
 LOCK_NAME = "s2sframe download"
 
@@ -137,15 +134,8 @@ def _version() -> str:
 
 
 def _engine(dburl: str) -> sa.engine.Engine:
-    """The download's engine, from the one factory (:func:`s2sframe.db.urls.create_engine`:
-    pre-ping, foreign keys on SQLite, bound parameters never printed)."""
-    url = parse_url(dburl)
-    if is_sqlite(url):
-        if os.path.dirname(url.database or ""):
-            os.makedirs(os.path.dirname(url.database or ""), exist_ok=True)
-        return create_engine(url, poolclass=sa.pool.NullPool,
-                             connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-    return create_engine(url, connect_args={"application_name": "s2sframe download"})
+    """The download's engine (:func:`s2sframe.db.urls.download_engine`)."""
+    return download_engine(parse_url(dburl))
 
 
 def _create_tables(engine: sa.engine.Engine) -> None:
