@@ -11,10 +11,11 @@ Faults are injected on request with :meth:`FDSNServer.fault`.
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import ThreadingHTTPServer
 
 from .fdsn_data import Archive
@@ -113,7 +114,12 @@ class FDSNServer:
         """Start the hub server and one server per data center (threads)."""
         for k in range(self.archive.datacenters + 1):
             handler = type("Handler", (_Handler,), {"fdsn": self, "dc": None if k == 0 else k - 1})
-            srv = ThreadingHTTPServer(("127.0.0.1", self.port + k if self.port else 0), handler)
+            try:
+                srv = ThreadingHTTPServer(("127.0.0.1", self.port + k if self.port else 0),
+                                          handler)
+            except OSError:  # e.g. a port in use: the servers started are stopped
+                self.stop()
+                raise
             srv.daemon_threads = True
             th = threading.Thread(target=srv.serve_forever, daemon=True, name=f"fdsn-{k}")
             th.start()
@@ -194,19 +200,48 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
         server.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m s2sframe.testing.fdsn_server [--port 8080]``: serve the demo data until Ctrl-C."""
-    import argparse
+_DESCRIPTION = """\
+Serve the demo FDSN web services on 127.0.0.1 until Ctrl-C: an event catalog and
+the EIDA routing service on PORT, and data center k (fdsnws-station and
+fdsnws-dataselect) on PORT + 1 + k. The data are synthetic and the same for the
+same arguments. Point `s2s download` at it with the printed events_url and
+data_url (see docs/download.md)."""
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--stations", type=int, default=12)
-    parser.add_argument("--datacenters", type=int, default=2)
-    parser.add_argument("--fast", action="store_true", help="noise only, from memory")
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m s2sframe.testing``: serve the demo data until Ctrl-C.
+
+    Returns the exit status: 0 after Ctrl-C, 2 if a port is taken (the message names it).
+    """
+    import argparse
+    import errno
+
+    parser = argparse.ArgumentParser(prog="python -m s2sframe.testing",
+                                     description=_DESCRIPTION)
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port of the catalog and routing service; data center k "
+                             "listens on PORT + 1 + k (default: %(default)s)")
+    parser.add_argument("--events", type=int, default=20,
+                        help="number of events in the catalog (default: %(default)s)")
+    parser.add_argument("--stations", type=int, default=12,
+                        help="number of stations, 4 channels each (default: %(default)s)")
+    parser.add_argument("--datacenters", type=int, default=2, choices=(1, 2, 3),
+                        help="number of data centers (default: %(default)s)")
+    parser.add_argument("--fast", action="store_true",
+                        help="serve the same noise everywhere, from memory (benchmarks)")
     args = parser.parse_args(argv)
-    with fdsn_server(events=args.events, stations=args.stations, datacenters=args.datacenters,
-                     port=args.port, fast=args.fast) as server:
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(fdsn_server(
+                events=args.events, stations=args.stations, datacenters=args.datacenters,
+                port=args.port, fast=args.fast))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            last = args.port + args.datacenters
+            print(f"Error: a port from {args.port} to {last} is in use (another server "
+                  f"running?): stop it, or choose other ports with --port", file=sys.stderr)
+            return 2
         print(f"events_url: {server.event_url}\ndata_url: {server.dataselect_urls}\n"
               f"routing: {server.routing_url}\nCtrl-C to stop", flush=True)
         try:
@@ -214,7 +249,8 @@ def main(argv: list[str] | None = None) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())
