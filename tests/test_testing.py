@@ -20,7 +20,8 @@ import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown calls sa.orm.close_
 from obspy.geodetics import locations2degrees
 
 from s2sframe.db.schema import missing_required, present_columns
-from s2sframe.testing import _p_travel_time, example_database, make_database
+from s2sframe.testing import example_database, make_database
+from s2sframe.testing.catalog import _p_travel_time
 
 TABLES = (
     "web_services",

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import polars as pl
 
 from ..exceptions import SelectionError
-from . import attributes as A
+from . import attributes
 
 _OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
 _OPEN = {"[": True, "(": False, "]": False}
@@ -91,7 +91,7 @@ def where(selection: Mapping[str, Any] | None) -> pl.Expr:
 
 def condition(name: str, expression: Any) -> pl.Expr | None:
     """Return the Polars expression of one ``name: expression`` pair (None: no condition)."""
-    attr = A.get(str(name), context="selection")
+    attr = attributes.get(str(name), context="selection")
     ctx = f"selection {name!r}: {expression!r}"
     is_list = isinstance(attr.dtype, pl.List)
     dtype = attr.element_dtype if is_list else attr.dtype

@@ -401,14 +401,21 @@ def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
         _engine.cache_clear()
         if is_sqlite(url) and isinstance(exc, sa.exc.DatabaseError):
             raise DatabaseError(
-                f"not a SQLite database: {url.database}: {_first_line(exc, url)}"
+                f"not a SQLite database: {url.database}: {error_line(exc, url)}"
             ) from None
-        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}") from None
+        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {error_line(exc, url)}") from None
     return engine
 
 
-def _first_line(exc: BaseException, url: URL) -> str:
-    """First line of a driver error, with the password of ``url`` masked."""
+def error_line(exc: BaseException, url: URL) -> str:
+    """First line of a driver error, with the password of ``url`` masked.
+
+    Examples
+    --------
+    >>> url = parse_url("postgresql://me:secret@host/db")
+    >>> error_line(OSError("password secret refused for me\\nmore"), url)
+    'password *** refused for me'
+    """
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return mask_text(text[0] if text else type(exc).__name__, url)
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..db.schema import TABLE_ORDER, create_all, metadata, sequence_reset_sql
-from ..db.urls import _first_line, check_exists, create_engine, is_sqlite, mask_url
+from ..db.urls import check_exists, create_engine, error_line, is_sqlite, mask_url
 from ..exceptions import DatabaseError
 from .waveforms import _Waveforms
 
@@ -214,7 +214,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
             names = set(sa.inspect(engine).get_table_names())
         except sa.exc.OperationalError as exc:
             raise DatabaseError(
-                f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}"
+                f"Cannot connect to {mask_url(url)}: {error_line(exc, url)}"
             ) from None
         ours = [t for t in TABLE_ORDER if t in names]
         private = is_sqlite(url) and names <= set(metadata.tables)
