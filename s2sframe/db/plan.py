@@ -169,6 +169,35 @@ def make_plan(
     indexed = any(rels and rels <= {"channel", "station"} for _c, rels in parts)
     # PostgreSQL scans in parallel by itself: split only its full reads (measured)
     split = where is None or (db.sqlite and not indexed)
+    columns = _resolve_columns(db, loaded)
+    stmt = sa.select(*columns.segments.values()).select_from(_joined_segments(joins))
+    if where is not None:
+        stmt = stmt.where(where)
+    return Plan(
+        sql=[compile_sql(db, s) for s in _partitions(db, stmt, n_rows, nparts if split else 1)],
+        loaded=[n for n in loaded if n not in columns.nulls],
+        derived=derived,
+        nulls=columns.nulls,
+        classes=classes,
+        pushed_all=pushed_all,
+        output=output,
+        relations=_relation_queries(db, columns.related),
+        helpers=columns.helpers,
+    )
+
+
+@dataclass
+class _Columns:
+    """The SQL columns of the attributes a collect loads, by where they are read."""
+
+    segments: dict[str, sa.ColumnElement]  # read by the segments query
+    related: dict[str, dict[str, sa.ColumnElement]]  # relation -> read by its own query
+    nulls: list[str]  # absent from the database: null columns
+    helpers: list[str]  # read only to join and order (foreign keys, id)
+
+
+def _resolve_columns(db: Database, loaded: list[str]) -> _Columns:
+    """The SQL column of each attribute of ``loaded``, and the keys needed to join them."""
     seg_cols: dict[str, sa.ColumnElement] = {}
     rel_cols: dict[str, dict[str, sa.ColumnElement]] = {}
     nulls: list[str] = []
@@ -193,27 +222,41 @@ def make_plan(
     if "id" not in seg_cols:  # to check the order (and restore it after parallel reads)
         seg_cols["id"] = schema.segments.c.id.label("id")
         helpers.append("id")
+    return _Columns(seg_cols, rel_cols, nulls, helpers)
+
+
+def _joined_segments(joins: set[str]) -> sa.FromClause:
+    """The segments table outer-joined to the relations of ``joins`` (and those between)."""
     frm: sa.FromClause = schema.segments
     for rel in schema.relations_closure(joins):
         frm = frm.outerjoin(schema.RELATIONS[rel].table, schema.RELATIONS[rel].on)
-    stmt = sa.select(*seg_cols.values()).select_from(frm)
-    if where is not None:
-        stmt = stmt.where(where)
+    return frm
+
+
+def _partitions(db: Database, stmt: sa.Select, n_rows: int | None,
+                nparts: int) -> list[sa.Select]:
+    """``stmt`` limited to ``n_rows``, or split in ``nparts`` id ranges on large tables."""
     # No ORDER BY (a sort of every row on PostgreSQL): rows come in id order from a
     # table scan almost always, and Polars checks and sorts otherwise (cheap).
-    statements = [stmt]
     if n_rows is not None:
-        statements = [stmt.order_by(schema.segments.c.id).limit(max(int(n_rows), 0))]
-    elif nparts > 1 and split:
+        return [stmt.order_by(schema.segments.c.id).limit(max(int(n_rows), 0))]
+    if nparts > 1:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
             low, high = rng
             step = (high - low + 1) // nparts + 1
             edges = [low + i * step for i in range(nparts)] + [high + 1]
-            statements = [
+            return [
                 stmt.where(schema.segments.c.id >= a, schema.segments.c.id < b)
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
             ]
+    return [stmt]
+
+
+def _relation_queries(
+    db: Database, rel_cols: dict[str, dict[str, sa.ColumnElement]]
+) -> dict[str, tuple[str, str]]:
+    """relation -> (foreign key in segments, SQL reading its columns by :data:`KEY`)."""
     relations: dict[str, tuple[str, str]] = {}
     for rel in ("event", "datacenter", "download", "channel"):
         cols = dict(rel_cols.get(rel, {}))
@@ -227,14 +270,4 @@ def make_plan(
             rel_from = table.outerjoin(schema.stations, schema.RELATIONS["station"].on)
         query = sa.select(table.c.id.label(KEY), *cols.values()).select_from(rel_from)
         relations[rel] = (fk, compile_sql(db, query))
-    return Plan(
-        sql=[compile_sql(db, s) for s in statements],
-        loaded=[n for n in loaded if n not in nulls],
-        derived=derived,
-        nulls=nulls,
-        classes=classes,
-        pushed_all=pushed_all,
-        output=output,
-        relations=relations,
-        helpers=helpers,
-    )
+    return relations
