@@ -5,7 +5,8 @@ service, and one per data center with fdsnws-station (text and StationXML, GET a
 POST), fdsnws-dataselect (POST, miniSEED), ``/auth`` (EIDA token -> credentials) and
 ``queryauth`` (HTTP digest authentication). Data: :class:`~s2sframe.testing.fdsn_data.Archive`.
 
-Faults are injected on request with :meth:`FDSNServer.fault`.
+Faults are injected on request with :meth:`FDSNServer.fault` (for tests: the faults
+themselves live apart, in :mod:`s2sframe.testing.faults`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import ThreadingHTTPServer
 
+from .faults import Fault, FaultList
 from .fdsn_data import Archive
-from .fdsn_handler import VALID_TOKEN, Fault, _Handler  # noqa: F401 - VALID_TOKEN is public
+from .fdsn_handler import VALID_TOKEN, _Handler  # noqa: F401 - VALID_TOKEN is public
 
 
 class FDSNServer:
@@ -33,10 +35,9 @@ class FDSNServer:
         self.max_event_days = max_event_days
         self.max_event_count = max_event_count
         self.bad_lines = bad_lines
-        self.faults: list[Fault] = []
+        self._faults = FaultList()
         self.requests: list[tuple[str, int | None, str]] = []  # (service, dc, body or query)
         self.credentials = [(f"user{d}", secrets.token_hex(8)) for d in range(archive.datacenters)]
-        self._lock = threading.Lock()
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -86,28 +87,20 @@ class FDSNServer:
         ``datacenter`` / ``station``: only requests of that data center / asking for that
         station code; ``times``: only the first n matching requests (None: all).
         """
-        f = Fault(service, status, datacenter, station, times, retry_after, delay, mseed)
-        with self._lock:
-            self.faults.append(f)
-        return f
+        return self._faults.add(
+            Fault(service, status, datacenter, station, times, retry_after, delay, mseed))
 
     def clear_faults(self) -> None:
         """Remove all injected faults."""
-        with self._lock:
-            self.faults.clear()
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults injected (their ``hits``: how many requests each answered)."""
+        return self._faults.faults
 
     def _match(self, service: str, dc: int | None, stations: set[str]) -> Fault | None:
-        with self._lock:
-            for f in self.faults:
-                if f.service != service or (f.datacenter is not None and f.datacenter != dc):
-                    continue
-                if f.station is not None and f.station not in stations:
-                    continue
-                if f.times is not None and f.hits >= f.times:
-                    continue
-                f.hits += 1
-                return f
-        return None
+        return self._faults.match(service, dc, stations)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FDSNServer:
