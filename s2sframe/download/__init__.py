@@ -4,6 +4,13 @@ The package is callable: ``s2sframe.download(config, ...)`` is
 ``s2sframe.download.download(config, ...)``, while ``import s2sframe.download``
 (and ``s2sframe.download.run``, ``.config``...) give the package and its modules.
 
+Examples
+--------
+>>> import s2sframe
+>>> s2sframe.download({"dburl": "sqlite:///db.sqlite"})
+Traceback (most recent call last):
+s2sframe.download.config.ConfigError: download configuration: 'starttime': missing (required)
+
 Modules (one step each): ``config`` (download.yaml keys), ``events``, ``routing`` (data
 centers), ``channels``, ``traveltimes``, ``segments`` (what to download), ``dataselect``
 (waveforms and download codes), ``http`` (retries, adaptive concurrency), ``writer``,
