@@ -395,37 +395,10 @@ class _Run:
                 for k, (dc_id, n) in enumerate(sorted(per_dc.items()))}
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2s-dl")
         pending: dict[Future, list[Seg]] = {}
-        errors_seen: set[tuple[str, Any]] = set()
         timeout, max_bytes = self.timeout("waveforms"), self.max_bytes("waveforms")
         it = iter(groups)
-
-        def record(groups_done: list[list[Seg]]) -> None:
-            for group in groups_done:
-                if any(s.result.get("error") == ABORTED for s in group):
-                    continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
-                dc = by_id[group[0].datacenter_id]
-                counts = report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
-                for s in group:
-                    code = s.result.get("download_code")
-                    counts[code] += 1
-                    err = s.result.get("error")
-                    if err and (dc.host, code) not in errors_seen:
-                        errors_seen.add((dc.host, code))
-                        log.warning("%s: segments without data (code %s: %s); reported once "
-                                    "per data center and code", dc.host, code, err)
-                writer.add(group, dc.id in auths)
-                bars[dc.id].update(len(group))
-
-        def outcome(fut: Future, group: list[Seg]) -> list[list[Seg]]:
-            try:
-                return fut.result()
-            except Exception as exc:  # noqa: BLE001 - a failed request, not a failed run
-                log.error("%s: request of %d segment(s) failed unexpectedly (%s): recorded "
-                          "as URL error (-1)", by_id[group[0].datacenter_id].host, len(group),
-                          _first_line(exc))
-                for s in group:
-                    s.result = {"download_code": URL_ERROR, "error": _first_line(exc)}
-                return [group]
+        outcomes = _Outcomes(by_id, report, writer, bars, auths)
+        record, outcome = outcomes.record, outcomes.outcome
 
         try:
             # Ctrl-C is raised at one point of the loop only (check): inside wait() it
@@ -480,6 +453,47 @@ class _Run:
         if writer.kept:
             log.warning("%d segment(s) with data kept as they were: the new attempt (window "
                         "changed) brought no data; the next run tries again", writer.kept)
+
+
+class _Outcomes:
+    """The outcomes of the waveform requests: counted in the report (errors logged once
+    per data center and code), written, shown on the progress bars."""
+
+    def __init__(self, by_id: dict[int, routing.DataCenter], report: DownloadReport,
+                 writer: SegmentWriter, bars: dict[int, Any], auths: dict[int, Any]) -> None:
+        self.by_id, self.report, self.writer = by_id, report, writer
+        self.bars, self.auths = bars, auths
+        self.errors_seen: set[tuple[str, Any]] = set()
+
+    def record(self, groups_done: list[list[Seg]]) -> None:
+        """Count, write and show the segments of ``groups_done`` (those cut by Ctrl-C: not)."""
+        for group in groups_done:
+            if any(s.result.get("error") == ABORTED for s in group):
+                continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
+            dc = self.by_id[group[0].datacenter_id]
+            counts = self.report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
+            for s in group:
+                code = s.result.get("download_code")
+                counts[code] += 1
+                err = s.result.get("error")
+                if err and (dc.host, code) not in self.errors_seen:
+                    self.errors_seen.add((dc.host, code))
+                    log.warning("%s: segments without data (code %s: %s); reported once "
+                                "per data center and code", dc.host, code, err)
+            self.writer.add(group, dc.id in self.auths)
+            self.bars[dc.id].update(len(group))
+
+    def outcome(self, fut: Future, group: list[Seg]) -> list[list[Seg]]:
+        """The groups a request answered; a request that raised: its segments as URL errors."""
+        try:
+            return fut.result()
+        except Exception as exc:  # noqa: BLE001 - a failed request, not a failed run
+            log.error("%s: request of %d segment(s) failed unexpectedly (%s): recorded "
+                      "as URL error (-1)", self.by_id[group[0].datacenter_id].host, len(group),
+                      _first_line(exc))
+            for s in group:
+                s.result = {"download_code": URL_ERROR, "error": _first_line(exc)}
+            return [group]
 
 
 def _fetch(client: Client, url: str, group: list[Seg], timeout: float, limit: AdaptiveLimit,
