@@ -295,6 +295,28 @@ def test_bad_config_exit_2_naming_the_key(tmp_path, change, key):
         assert "did you mean 'channel'" in result.output
 
 
+def test_validated_config_is_typed_and_frozen(tmp_path):
+    """The download steps get one frozen, typed configuration (issue 22)."""
+    import dataclasses
+
+    from s2sframe.download.config import AdvancedSettings, RetrySettings, load
+
+    cfg = load({"dburl": "sqlite:///" + str(tmp_path / "x.sqlite"), "starttime": "2021-01-01",
+                "endtime": "2021-01-02", "events_url": "emsc", "data_url": "eida",
+                "search_radius": {"min": 0, "max": 3}, "time_window": [-1, 3],
+                "retry_server_err": False,
+                "advanced_settings": {"max_thread_workers": 4, "download_blocksize": 0}})
+    assert isinstance(cfg.advanced, AdvancedSettings) and isinstance(cfg.retry, RetrySettings)
+    assert cfg.advanced.max_concurrent_downloads == 4  # the stream2segment alias
+    assert cfg.advanced.download_blocksize == -1  # <= 0: the whole body at once
+    assert cfg.advanced.timeout("stations") == 120.0
+    assert cfg.retry.retry_server_err is False and cfg.retry.retry_url_err is True
+    assert cfg.events_catalog == "emsc" and cfg.traveltimes_model == "ak135_ttp+"
+    for obj, field in ((cfg, "dburl"), (cfg.advanced, "w_timeout"), (cfg.retry, "retry_url_err")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, field, None)
+
+
 def test_cli_download_summary_and_init_template(fresh, tmp_path):
     server = fresh
     result = CliRunner().invoke(cli, ["init", str(tmp_path / "demo"), "--yes"])
