@@ -35,19 +35,19 @@ from .db.urls import mask_url
 from .decode.fastresp import fast_response_stats
 from .decode.responses import fast_response
 from .download import DownloadReport
-from .engine.namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 from .engine.run import map_segments, shutdown_workers
 from .engine.segment import Segment
 from .exceptions import (
     DatabaseError,
     OutputError,
     ProcessingError,
+    ResultTypeError,
     S2SFrameError,
     SelectionError,
     SkipSegment,
 )
-from .export import to_asdf, to_seisbench, waveforms  # also adds df.s2s.to_seisbench() ...
-from .show import frames as _show_frames  # noqa: F401 - registers df.s2s.show()
+from .export import to_asdf, to_seisbench, waveforms
+from .namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 
 try:
     __version__ = _metadata.version("s2sframe")
@@ -59,6 +59,7 @@ __all__ = [
     "DownloadReport",
     "OutputError",
     "ProcessingError",
+    "ResultTypeError",
     "S2SFrameError",
     "S2SLazyNamespace",
     "S2SNamespace",

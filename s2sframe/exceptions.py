@@ -6,14 +6,19 @@ Hierarchy::
      ├── S2SFrameError              base of every s2sframe error
      │    ├── DatabaseError         database missing, unreachable or not a stream2segment one
      │    ├── ProcessingError       a user function failed and the run was aborted
+     │    │    └── ResultTypeError  a result column got values of two types
      │    ├── OutputError           an output file that cannot be used: owned by another
      │    │                         run, produced by a different run, a folder, not
      │    │                         writable, a format that is not supported there
      │    │                         (also a ValueError)
      │    └── BadInput              a wrong argument of the user: file, function, option
      │         │                    (also a ValueError; the ``s2s`` command exits with 2)
-     │         └── ConfigFileError  a YAML file (or text) that cannot be read: names the
-     │                              file, the line and the key
+     │    │    └── ConfigFileError  a YAML file (or text) that cannot be read: names the
+     │    │                         file, the line and the key
+     │    ├── ReadOnlyError         a write asked of a viewer opened read-only (``s2s show``;
+     │    │                         also a PermissionError)
+     │    └── PlotResultError       a plot function of ``s2s show`` returned something
+     │                              that cannot be drawn (also a TypeError)
      ├── ValueError
      │    └── SelectionError        bad attribute name or selection expression
      │                              (also an S2SFrameError)
@@ -27,6 +32,35 @@ Hierarchy::
 """
 
 from __future__ import annotations
+
+__all__ = [
+    "BadInput",
+    "ConfigFileError",
+    "ConfigWarning",
+    "DatabaseError",
+    "OutputError",
+    "PlotResultError",
+    "ProcessingError",
+    "ReadOnlyError",
+    "ResultTypeError",
+    "S2SFrameError",
+    "SelectionError",
+    "SkipSegment",
+    "describe_error",
+]
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message"``, or ``"Type"`` for an error without a message: how s2sframe
+    shows an error in one line (recorded segment errors, the viewer, the ``s2s`` command).
+
+    Examples
+    --------
+    >>> describe_error(ValueError("bad value")), describe_error(KeyboardInterrupt())
+    ('ValueError: bad value', 'KeyboardInterrupt')
+    """
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class S2SFrameError(Exception):
@@ -118,3 +152,35 @@ class ConfigFileError(BadInput):
 
 class ConfigWarning(UserWarning):
     """A configuration key that is probably a typo of a known key (it is ignored)."""
+
+
+class ResultTypeError(ProcessingError):
+    """One result column got values of two types (a ProcessingError; picklable).
+
+    ``column`` is the column; ``first`` and ``second`` are ``(type, segment id)`` of
+    the two values that do not merge.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> err = ResultTypeError("mixed types", "snr", ("Int64", 1), ("String", 2))
+    >>> copy = pickle.loads(pickle.dumps(err))
+    >>> copy.column, copy.first, copy.second
+    ('snr', ('Int64', 1), ('String', 2))
+    """
+
+    def __init__(self, message: str, column: str = "", first: tuple = (),
+                 second: tuple = ()) -> None:
+        super().__init__(message)
+        self.column, self.first, self.second = column, first, second
+
+    def __reduce__(self) -> tuple:
+        return type(self), (str(self), self.column, self.first, self.second)
+
+
+class ReadOnlyError(S2SFrameError, PermissionError):
+    """A write asked of a viewer opened with ``readonly=True`` (``s2s show``)."""
+
+
+class PlotResultError(S2SFrameError, TypeError):
+    """A plot function of ``s2s show`` returned something that cannot be drawn."""

@@ -50,6 +50,30 @@ def segments(url: str) -> list[sa.Row]:
     return rows
 
 
+class PeakRss:
+    """The peak resident memory (MB) of one running process, read from its ``VmHWM``
+    (the high-water mark of the program it runs) each time :meth:`poll` is called.
+
+    Not ``ru_maxrss`` from ``wait4``: on Linux a child's ``ru_maxrss`` starts from its
+    parent's size at fork (``exec`` keeps the larger), so a process started by a large
+    pytest worker reports the worker's size, not its own. Polled often while the process
+    runs, only growth in its last poll interval goes unseen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.mb = pid, 0.0
+
+    def poll(self) -> float:
+        """Read ``VmHWM`` now (nothing once the process has ended); the peak so far."""
+        try:
+            with open(f"/proc/{self.pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        self.mb = max(self.mb, int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+        return self.mb
+
+
 def wait_until(url: str, sql: str, proc: Any, limit: float = 90) -> None:
     """Until ``sql`` (one value) is true on the database at ``url``, while the process
     ``proc`` (a Popen) runs: AssertionError with its stderr if it ended, or after

@@ -25,6 +25,7 @@ LAYERS = {
     "compat": 3, "export": 3,
     "show": 4,
     "cli": 5,
+    "namespace": 5,  # the .s2s methods, gathered from engine, export and show
     "": 6, "process": 6, "orm": 6,
     "templates": 7,
 }
@@ -40,6 +41,15 @@ def modules(root: Path, package: str) -> dict[str, tuple[Path, bool]]:
     return out
 
 
+def import_source(name: str, is_pkg: bool, node: ast.ImportFrom) -> str:
+    """The absolute name of the module ``from ... import`` reads, in module ``name``."""
+    if not node.level:
+        return node.module or ""
+    base = name.split(".") if is_pkg else name.split(".")[:-1]
+    base = base[: len(base) - node.level + 1]
+    return ".".join([*base, *([node.module] if node.module else [])])
+
+
 def import_graph(root: Path, package: str) -> dict[str, set[str]]:
     """Module -> the modules of ``package`` it imports (anywhere in its code)."""
     mods = modules(root, package)
@@ -50,12 +60,7 @@ def import_graph(root: Path, package: str) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 targets.update(a.name for a in node.names if a.name in mods)
             elif isinstance(node, ast.ImportFrom):
-                if node.level:
-                    base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[: len(base) - node.level + 1]
-                    source = ".".join([*base, *([node.module] if node.module else [])])
-                else:
-                    source = node.module or ""
+                source = import_source(name, is_pkg, node)
                 for alias in node.names:
                     if f"{source}.{alias.name}" in mods:  # a submodule
                         targets.add(f"{source}.{alias.name}")

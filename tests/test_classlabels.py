@@ -102,3 +102,42 @@ def test_concurrent_writers_setting_the_same_labels_all_succeed(url, tmp_path):
     assert set(counts) <= set(range(len(segments) + 1))
     assert CL.set_label(url, segments[0], class_id, True) == len(_labelled(url, class_id))
     assert all(n == 1 for _, n in _labelled(url, class_id))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_labels_written_on_a_database_whose_sequences_stream2segment_left_behind(
+        backend, request, tmp_path):
+    """stream2segment writes explicit ids and leaves the id sequences at 1 (PostgreSQL):
+    new classes and labels, from the viewer's writer and from the ORM, still get new ids
+    (before: IntegrityError, and set_label's insert skipped the label silently)."""
+    from s2sframe.process import Class, Segment, close_session, get_session
+
+    db = ("sqlite:///" + str(tmp_path / "stale.sqlite") if backend == "sqlite"
+          else new_pg_database(request))
+    make_database(db, events=2, stations=2, seed=4, stale_sequences=True)
+    cl = S.class_labellings
+    with CL._engine(db, readonly=True).connect() as conn:
+        top_class = conn.execute(sa.select(sa.func.max(S.classes.c.id))).scalar_one()
+        labelled = conn.execute(sa.select(sa.func.count()).select_from(cl)).scalar_one()
+    assert top_class and labelled  # ids 1.. are taken in both tables
+    cid = CL.add_class(db, "Stale", "added after stream2segment")
+    assert cid == top_class + 1
+    sids = _segments(db)
+    assert [CL.set_label(db, sid, cid, True, annotator="t") for sid in sids] == \
+        list(range(1, len(sids) + 1))
+    session = get_session(db)
+    try:
+        session.add(Class(label="FromOrm", description="via the ORM"))
+        session.commit()
+        orm_class = session.query(Class).filter(Class.label == "FromOrm").one().id
+        seg = session.query(Segment).filter(Segment.id == sids[0]).one()
+        seg.add_classlabel(orm_class, annotator="me")
+        assert "FromOrm" in seg.classlabels
+    finally:
+        close_session(session)
+    assert orm_class == cid + 1
+    assert _labelled(db, cid) == [(sid, 1) for sid in sids]
+    assert _labelled(db, orm_class) == [(sids[0], 1)]
+    with CL._engine(db, readonly=True).connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(cl)).scalar_one() == \
+            labelled + len(sids) + 1

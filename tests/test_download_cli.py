@@ -170,6 +170,7 @@ def test_html_report_opens_offline_in_a_browser(two_runs, tmp_path):
         pg.wait_for_selector("body[data-ready='1']", timeout=30_000)
         tables = pg.locator(".run table").count()
         circles = pg.locator("#map svg circle").count()
+        land = pg.locator("#map svg path.land").get_attribute("d") or ""
         pg.locator(".run details").first.click()
         config = pg.locator(".run details pre").first.text_content()
         browser.close()
@@ -179,6 +180,7 @@ def test_html_report_opens_offline_in_a_browser(two_runs, tmp_path):
     stations = _scalar(url, "select count(distinct c.station_id) from segments s join channels "
                             "c on c.id = s.channel_id")
     assert circles == stations
+    assert land.count("M") >= 1 and land.endswith("Z")  # coastlines, drawn offline
     assert "dburl" in config and "time_window" in config
 
 

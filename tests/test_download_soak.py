@@ -25,6 +25,7 @@ import yaml
 
 from s2sframe.testing.fdsn_server import fdsn_server
 from tests.conftest import BACKENDS, new_pg_database
+from tests.dlkit import PeakRss
 from tests.hostile import DeadServer, HostileFront, Rule, refused_url
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,14 +98,15 @@ def _run(cfg: dict, path: Path, interrupt: str | None, rng: random.Random,
     except sa.exc.SQLAlchemyError:
         runs_before = 0
     proc = _start(cfg, path)
+    peak = PeakRss(proc.pid)
     done: dict = {}
 
-    def ended() -> bool:  # reaps the process with its own rusage (never proc.poll())
+    def ended() -> bool:
         if not done:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                done.update(code=os.waitstatus_to_exitcode(status), usage=usage)
-                proc.returncode = done["code"]
+            peak.poll()
+            code = proc.poll()
+            if code is not None:
+                done.update(code=code)
         return bool(done)
 
     try:
@@ -136,7 +138,7 @@ def _run(cfg: dict, path: Path, interrupt: str | None, rng: random.Random,
         if not done:
             proc.kill()
             proc.wait()
-    return done["code"], done["usage"].ru_maxrss / 1024, path.with_suffix(".err").read_text()
+    return done["code"], peak.mb, path.with_suffix(".err").read_text()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

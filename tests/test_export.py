@@ -10,7 +10,6 @@ time. Killed exports are real processes, blocked on segments the test chooses
 
 from __future__ import annotations
 
-import doctest
 import inspect
 import json
 import os
@@ -28,12 +27,8 @@ from obspy import UTCDateTime
 
 import s2sframe
 from s2sframe import OutputError
-from s2sframe.export import arrays as _arrays
 from s2sframe.export import asdf as _asdf
 from s2sframe.export import groups as _groups
-from s2sframe.export import options as _options
-from s2sframe.export import seisbench as _seisbench
-from s2sframe.export import traces as _traces
 from s2sframe.export.traces import RawTraces, Samples
 from s2sframe.testing import make_database
 from tests.conftest import BACKENDS, ROOT, new_pg_database
@@ -638,13 +633,6 @@ def test_groups_and_splits():
     splits = _groups.assign_splits(members, (1 / 3, 1 / 3, 1 / 3), seed=1)
     assert sorted(splits.to_list()) == ["dev", "test", "train"]
     assert _groups.assign_splits(members, (1, 0, 0), seed=1).to_list() == ["train"] * 3
-
-
-def test_module_doctests():
-    for module in (_options, _groups, _traces, _asdf, _seisbench, _arrays,
-                   __import__("s2sframe.engine.namespace", fromlist=["x"])):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0, module.__name__
 
 
 def test_manifest_masks_the_password(tmp_path):

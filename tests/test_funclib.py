@@ -6,7 +6,6 @@ hand-computed numbers, ObsPy/SciPy primitives), not by the code under test.
 
 from __future__ import annotations
 
-import doctest
 import inspect
 
 import numpy as np
@@ -79,18 +78,6 @@ def test_module_paths_and_names():
     assert {"powspec", "ampspec", "fft", "dfreq", "freqs", "snr", "trim", "argtrim", "cumsumsq",
             "triangsmooth", "ResponseSpectrum", "NewmarkBeta", "NigamJennings", "respspec"} \
         <= set(vars(s2sframe.process.funclib.ndarrays))
-
-
-def test_docstring_examples_run():
-    from s2sframe.process import funclib
-    from s2sframe.process import gui as gui_module
-    from s2sframe.signal import common, oscillators
-
-    for module in (nd, tr_, gui_module, funclib, oscillators, common):
-        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0, module.__name__
-    for module in (nd, tr_, gui_module, oscillators):
-        assert doctest.testmod(module).attempted > 0, module.__name__
 
 
 # ------------------------------------------------------------------------ traces

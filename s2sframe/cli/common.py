@@ -19,6 +19,7 @@ from ..exceptions import (
     OutputError,
     ProcessingError,
     SelectionError,
+    describe_error,
 )
 
 
@@ -95,7 +96,7 @@ def _show_config_warnings() -> None:
 def _failure_text(exc: BaseException) -> str:
     """An exception as a message; a processing function's (``imap``/``process`` set
     ``segment_id`` and a note naming the segment) with its traceback, user frames only."""
-    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    what = describe_error(exc)
     notes = getattr(exc, "__notes__", None)
     if getattr(exc, "segment_id", None) is None or not notes:
         return what

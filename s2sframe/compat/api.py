@@ -52,9 +52,9 @@ from .runner import (
     _P,
     _R,
     ProcessResult,
+    ProcessRun,
     _abort,
     _Log,
-    _Run,
     completed,
     get_default_segments_selection,
     logger,
@@ -146,12 +146,12 @@ def imap(
     1 5036
     2 5226
     """
-    run = _Run(pyfunc, dburl, segments_selection, config, multi_process, chunksize,
+    run = ProcessRun(pyfunc, dburl, segments_selection, config, multi_process, chunksize,
                skip_exceptions, mode="imap")
     return _imap(run, logfile, verbose)
 
 
-def _imap(run: _Run, logfile: str | os.PathLike, verbose: bool) -> Iterator[Any]:
+def _imap(run: ProcessRun, logfile: str | os.PathLike, verbose: bool) -> Iterator[Any]:
     log = _Log(logfile, verbose)
     t0 = time.time()
     total = 0
@@ -240,7 +240,7 @@ def process(
     >>> process(main, dburl, {"has_valid_data": "true"}, outfile="out.parquet")  # doctest: +SKIP
     ProcessResult(total=2, processed=2, skipped=0, written=2, outfile='.../out.parquet', ...)
     """
-    run = _Run(pyfunc, dburl, segments_selection, config, multi_process, chunksize,
+    run = ProcessRun(pyfunc, dburl, segments_selection, config, multi_process, chunksize,
                skip_exceptions, mode="row")
     existed = outfile is not None and os.path.isfile(outfile)
     writer = None

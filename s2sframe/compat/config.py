@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ..exceptions import BadInput
+from ..exceptions import BadInput, describe_error
 from ..yamlfile import Known, read_yaml, warn_near_misses
 
 __all__ = ["CONFIG_KEYS", "BadInput", "MissingFile", "check_pyfunc", "load_config",
@@ -197,7 +197,7 @@ def load_module(pyfile: str | os.PathLike) -> ModuleType:
             hint = (" (a stream2segment module: replace 'stream2segment' with 's2sframe' in "
                     "the imports, e.g. 'from s2sframe.process import gui', "
                     "'from s2sframe.process.funclib.traces import bandpass')")
-        raise BadInput(f"Cannot import {path}: {type(exc).__name__}: {exc}{hint}") from exc
+        raise BadInput(f"Cannot import {path}: {describe_error(exc)}{hint}") from exc
     finally:
         if added:
             sys.path.remove(folder)

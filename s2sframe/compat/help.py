@@ -7,7 +7,7 @@ import inspect
 import re
 from typing import Any
 
-from ..db import attributes as A
+from ..db import attributes
 from .orm import Segment
 
 #: The methods shown first, as in stream2segment; the others follow alphabetically.
@@ -32,14 +32,14 @@ def _type_name(dtype: Any) -> str:
 
 
 def _attributes() -> list[tuple[str, str]]:
-    return [(a.name, f"{_type_name(a.dtype)}: {a.doc}") for a in A.ATTRIBUTES.values()
+    return [(a.name, f"{_type_name(a.dtype)}: {a.doc}") for a in attributes.ATTRIBUTES.values()
             if a.name not in _HIDDEN]
 
 
 def _methods() -> list[tuple[str, str]]:
     """``(name + signature, first paragraph of the docstring)`` of the Segment's methods
     and properties that are not attributes of the vocabulary nor relations."""
-    skip = {a.rsplit(".", 1)[0] for a in A.ATTRIBUTES} | set(A.ATTRIBUTES) | {
+    skip = {a.rsplit(".", 1)[0] for a in attributes.ATTRIBUTES} | set(attributes.ATTRIBUTES) | {
         "metadata", "registry"}
     rows = []
     for name in dict.fromkeys((*_MAIN, *sorted(dir(Segment)))):

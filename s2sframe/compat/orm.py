@@ -45,16 +45,17 @@ from sqlalchemy.orm import (
     relationship,
 )
 
-from ..db import attributes as A
-from ..db import schema as S
+from ..db import attributes, schema
 from ..decode import InventoryCache
 from ..engine import segment_io
 from .orm_base import Base, _hybrid, _many
 from .query import OptionalColumn, query
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
     from obspy import Inventory, Stream
-    from sqlalchemy.orm import Query
+    from sqlalchemy.orm import Mapped, Query
 
 __all__ = [
     "Base",
@@ -75,7 +76,7 @@ __all__ = [
 class WebService(Base):
     """A web service (e.g. the event catalog queried by the download)."""
 
-    __table__ = S.web_services
+    __table__ = schema.web_services
 
 
 class DataCenter(Base):
@@ -93,7 +94,11 @@ class DataCenter(Base):
     'https://geofon.gfz.de/fdsnws/dataselect/1/query'
     """
 
-    __table__ = S.data_centers
+    __table__ = schema.data_centers
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        station_url: Mapped[str]
+        dataselect_url: Mapped[str]
 
 
 _FDSN_PATH = re.compile(r"^/fdsnws/(?P<service>station|dataselect|event)/"
@@ -126,16 +131,19 @@ def _fill_fdsn_urls(_mapper: Any, _connection: Any, target: DataCenter) -> None:
 class Download(Base):
     """One execution of stream2segment's download (``config`` holds its YAML)."""
 
-    __table__ = S.downloads
+    __table__ = schema.downloads
 
 
 class Event(Base):
     """A seismic event. ``event_type`` is None on databases lacking that column."""
 
-    __table__ = S.events
+    __table__ = schema.events
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        event_id: Mapped[str]
     __mapper_args__ = {"exclude_properties": ["event_type"]}
-    event_type = column_property(OptionalColumn(S.events.c.event_type))
-    webservice = relationship(WebService, backref=_many("events", S.events))
+    event_type = column_property(OptionalColumn(schema.events.c.event_type))
+    webservice = relationship(WebService, backref=_many("events", schema.events))
 
     @property
     def url(self) -> str:
@@ -146,20 +154,30 @@ class Event(Base):
 class Class(Base):
     """A class label (``label``, ``description``) that segments can be annotated with."""
 
-    __table__ = S.classes
+    __table__ = schema.classes
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
 
 
 class ClassLabelling(Base):
     """One (segment, class label) annotation."""
 
-    __table__ = S.class_labellings
+    __table__ = schema.class_labellings
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
 
 
 class Station(Base):
     """A station; ``inventory()`` parses its StationXML (once per object)."""
 
-    __table__ = S.stations
-    datacenter = relationship(DataCenter, backref=_many("stations", S.stations))
+    __table__ = schema.stations
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        network: Mapped[str]
+        station: Mapped[str]
+        start_time: Mapped[datetime]
+        inventory_xml: Mapped[bytes | None]
+    datacenter = relationship(DataCenter, backref=_many("stations", schema.stations))
 
     netsta_code = _hybrid("station.netsta_code")
     has_inventory = _hybrid("station.has_inventory")
@@ -194,8 +212,8 @@ class Station(Base):
 class Channel(Base):
     """A channel of a station."""
 
-    __table__ = S.channels
-    station = relationship(Station, backref=_many("channels", S.channels))
+    __table__ = schema.channels
+    station = relationship(Station, backref=_many("channels", schema.channels))
 
     band_code = _hybrid("channel.band_code")
     instrument_code = _hybrid("channel.instrument_code")
@@ -207,7 +225,7 @@ def _classes_matching(class_ids_or_labels: tuple[int | str, ...]) -> sa.ColumnEl
     """Condition on ``classes``: id among the ints, or label among the other values."""
     ids = {x for x in class_ids_or_labels if isinstance(x, int)}
     labels = {str(x) for x in class_ids_or_labels if not isinstance(x, int)}
-    return sa.or_(S.classes.c.id.in_(ids), S.classes.c.label.in_(labels))
+    return sa.or_(schema.classes.c.id.in_(ids), schema.classes.c.label.in_(labels))
 
 
 class Segment(Base):
@@ -224,27 +242,33 @@ class Segment(Base):
     2
     """
 
-    __table__ = S.segments
+    __table__ = schema.segments
+    if TYPE_CHECKING:  # the columns of __table__ used in this module, for type checkers
+        id: Mapped[int]
+        event_id: Mapped[int]
+        data: Mapped[bytes | None]
+        request_start: Mapped[datetime]
+        request_end: Mapped[datetime]
 
-    event = relationship(Event, backref=_many("segments", S.segments))
-    channel = relationship(Channel, backref=_many("segments", S.segments))
-    datacenter = relationship(DataCenter, backref=_many("segments", S.segments))
-    download = relationship(Download, backref=_many("segments", S.segments))
+    event = relationship(Event, backref=_many("segments", schema.segments))
+    channel = relationship(Channel, backref=_many("segments", schema.segments))
+    datacenter = relationship(DataCenter, backref=_many("segments", schema.segments))
+    download = relationship(Download, backref=_many("segments", schema.segments))
     station = relationship(
         Station,
-        secondary=S.channels,
-        primaryjoin=S.segments.c.channel_id == S.channels.c.id,
-        secondaryjoin=S.channels.c.station_id == S.stations.c.id,
+        secondary=schema.channels,
+        primaryjoin=schema.segments.c.channel_id == schema.channels.c.id,
+        secondaryjoin=schema.channels.c.station_id == schema.stations.c.id,
         uselist=False,
         viewonly=True,
-        backref=_many("segments", S.segments, viewonly=True),
+        backref=_many("segments", schema.segments, viewonly=True),
     )
     classes = relationship(
         Class,
-        secondary=S.class_labellings,
+        secondary=schema.class_labellings,
         lazy="dynamic",
         viewonly=True,
-        backref=_many("segments", S.segments, viewonly=True),
+        backref=_many("segments", schema.segments, viewonly=True),
     )
 
     has_data = _hybrid("has_data")
@@ -360,13 +384,14 @@ class Segment(Base):
         """
         session = self._session()
         session.flush()
-        cl = S.class_labellings
+        cl = schema.class_labellings
         cond = cl.c.segment_id == self.id
         if class_ids_or_labels:
-            wanted = sa.select(S.classes.c.id).where(_classes_matching(class_ids_or_labels))
+            wanted = sa.select(schema.classes.c.id).where(_classes_matching(class_ids_or_labels))
             cond = sa.and_(cond, cl.c.class_id.in_(wanted))
         gone = set(session.execute(sa.select(cl.c.id).where(cond)).scalars())
-        deleted = bool(gone) and session.execute(sa.delete(cl).where(cond)).rowcount > 0
+        result = session.execute(sa.delete(cl).where(cond))
+        deleted = bool(gone) and isinstance(result, sa.CursorResult) and result.rowcount > 0
         for obj in list(session.identity_map.values()):
             if isinstance(obj, ClassLabelling) and obj.id in gone:
                 session.expunge(obj)
@@ -397,16 +422,17 @@ class Segment(Base):
         names = matching_attributes or (
             "station.id", "channel.location", "channel.band_instrument_code", "event_id")
         values = {name: self._value(name) for name in names}
-        expr = None
+        expr: pl.Expr | None = None
         for name, value in values.items():
             cond = pl.col(name).is_null() if value is None else pl.col(name) == value
             expr = cond if expr is None else expr & cond
+        assert expr is not None  # names is never empty
         if not include_self:
-            expr = expr & (pl.col("id") != self.id)  # type: ignore[operator]
+            expr = expr & (pl.col("id") != self.id)
         return query(self._session(), Segment, expr)
 
     def _value(self, name: str) -> Any:
-        A.get(name, context="siblings")
+        attributes.get(name, context="siblings")
         obj: Any = self
         if "." in name:
             rel, name = name.split(".", 1)

@@ -14,8 +14,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm import Session as _Session
 
-from ..db import attributes as A
-from ..db import schema as S
+from ..db import attributes, schema
 from .query import DerivedSQL, present_columns
 
 
@@ -49,7 +48,7 @@ def _sqlite_foreign_keys(session: Any, transaction: Any, connection: sa.Connecti
 def _hybrid(name: str) -> hybrid_property:
     """The registry's derived attribute ``name``: its Python value on objects, its SQL
     in queries (both from its one definition in :mod:`s2sframe.db.attributes`)."""
-    attr = A.ATTRIBUTES[name]
+    attr = attributes.ATTRIBUTES[name]
 
     def fget(self: Base) -> Any:
         return attr.value(_getter(self, attr.relation))
@@ -70,7 +69,7 @@ def _getter(obj: Base, own: str | None) -> Any:
     """
 
     def get(name: str) -> Any:
-        attr = A.ATTRIBUTES.get(name)
+        attr = attributes.ATTRIBUTES.get(name)
         if attr is not None and attr.expr is not None:
             return attr.value(get)
         relation, _, column = name.rpartition(".")
@@ -94,7 +93,7 @@ _MAXCHARS = 10
 class Base(DeclarativeBase):
     """Base of the models: ``str(obj)`` lists loaded attributes and related objects."""
 
-    metadata = S.metadata
+    metadata = schema.metadata
 
     def __str__(self) -> str:
         state = sa.inspect(self)

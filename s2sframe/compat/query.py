@@ -20,14 +20,13 @@ from sqlalchemy import orm as sa_orm
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from ..db import attributes as A
-from ..db import schema as S
+from ..db import attributes, schema
 from ..db.pushdown import translate
 from ..exceptions import SelectionError
 
 #: table name -> attribute prefix of its model in selections (None: segments).
 PREFIXES: dict[str, str | None] = {
-    S.segments.name: None, **{r.table.name: name for name, r in S.RELATIONS.items()}
+    schema.segments.name: None, **{r.table.name: name for name, r in schema.RELATIONS.items()}
 }
 
 
@@ -41,7 +40,7 @@ def present_columns(bind: sa.engine.Engine | sa.engine.Connection) -> dict[str, 
     engine = bind.engine if isinstance(bind, sa.engine.Connection) else bind
     present = getattr(engine.dialect, "_s2s_present", None)
     if present is None:
-        present = S.present_columns(engine)
+        present = schema.present_columns(engine)
         engine.dialect._s2s_present = present  # type: ignore[attr-defined]
     return present
 
@@ -88,12 +87,12 @@ class DerivedSQL(sa.sql.expression.ColumnElement):
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.type = _SA_TYPES[A.ATTRIBUTES[name].dtype]()
+        self.type = _SA_TYPES[attributes.ATTRIBUTES[name].dtype]()
 
     @property
     def _from_objects(self) -> list:
-        attr = A.ATTRIBUTES[self.name]
-        table = S.segments if attr.relation is None else S.RELATIONS[attr.relation].table
+        attr = attributes.ATTRIBUTES[self.name]
+        table = schema.segments if attr.relation is None else schema.RELATIONS[attr.relation].table
         return [table]
 
 
@@ -112,24 +111,24 @@ def derived_sql(name: str, dialect: sa.engine.Dialect) -> sa.ColumnElement:
     >>> print(sql.compile(compile_kwargs={"literal_binds": True}))
     stations.network || '.' || stations.station
     """
-    attr = A.ATTRIBUTES[name]
+    attr = attributes.ATTRIBUTES[name]
     present = getattr(dialect, "_s2s_present", None)
     if present is None:
-        present = {t.name: frozenset(t.columns.keys()) for t in S.metadata.tables.values()}
-    ctx = A.SQLContext(dialect.name, present)
+        present = {t.name: frozenset(t.columns.keys()) for t in schema.metadata.tables.values()}
+    ctx = attributes.SQLContext(dialect.name, present)
     expr = attr.sql_expr(ctx)
     if attr.relation is None and ctx.relations:
-        joined = [S.RELATIONS[r] for r in S.relations_closure(ctx.relations)]
+        joined = [schema.RELATIONS[r] for r in schema.relations_closure(ctx.relations)]
         tables = [r.table for r in joined]
         conds = [r.on for r in joined]
         expr = sa.select(expr).select_from(*tables).where(*conds).scalar_subquery()
     return expr
 
 
-def context(session: sa_orm.Session) -> A.SQLContext:
+def context(session: sa_orm.Session) -> attributes.SQLContext:
     """The attribute registry's SQL context of the database of ``session``."""
     bind = session.get_bind()
-    return A.SQLContext(bind.dialect.name, present_columns(bind))
+    return attributes.SQLContext(bind.dialect.name, present_columns(bind))
 
 
 def _order_terms(orderby: Any) -> list[tuple[str, bool]]:
@@ -149,7 +148,7 @@ def _order_terms(orderby: Any) -> list[tuple[str, bool]]:
 
 
 def query(
-    session: sa_orm.Session, model: type, expr: pl.Expr | None, orderby: Any = None,
+    session: sa_orm.Session, model: type[Any], expr: pl.Expr | None, orderby: Any = None,
 ) -> sa_orm.Query:
     """ORM query of the ``model`` objects matching the selection ``expr``, ordered by id last.
 
@@ -168,16 +167,16 @@ def query(
     terms = []
     for name, desc in _order_terms(orderby):
         full = name if prefix is None else f"{prefix}.{name}"
-        attr = A.get(full, context="orderby")
+        attr = attributes.get(full, context="orderby")
         try:
             col = attr.sql_expr(ctx)
-        except A.MissingColumnError as exc:
+        except attributes.MissingColumnError as exc:
             raise SelectionError(f"Cannot order by {full}: {exc}") from None
         terms.append(col.desc() if desc else col.asc())
-    out = session.query(model)
+    out: sa_orm.Query[Any] = session.query(model)
     if prefix is None:
-        for rel in S.relations_closure(ctx.relations):
-            out = out.outerjoin(S.RELATIONS[rel].table, S.RELATIONS[rel].on)
+        for rel in schema.relations_closure(ctx.relations):
+            out = out.outerjoin(schema.RELATIONS[rel].table, schema.RELATIONS[rel].on)
     if not complete:
         if prefix is not None:
             raise SelectionError(f"This selection on {model.__name__} cannot be translated to SQL")

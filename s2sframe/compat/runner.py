@@ -16,7 +16,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +24,12 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import attributes as A
+from ..db import attributes
 from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
 from ..engine.results import ResultTypeError, mixed_types
-from ..engine.run import _Mapper, chunk_size, resolve_workers, skip_tuple
+from ..engine.run import MapRun, chunk_size, resolve_workers, skip_tuple
 from ..engine.status import Status
 from ..exceptions import ProcessingError, SelectionError, SkipSegment
 from .config import BadInput, check_pyfunc, load_config
@@ -148,6 +148,7 @@ class _Call:
 
 def _row(out: Any, segment_id: int) -> dict[str, Any]:
     """The output of ``pyfunc`` as table columns (dict: by key; list/tuple: "0", "1"...)."""
+    items: Iterable[tuple[Any, Any]]
     if isinstance(out, Mapping):
         items = out.items()
     elif isinstance(out, list | tuple) or (hasattr(out, "ndim") and getattr(out, "ndim", 0) == 1):
@@ -231,7 +232,7 @@ class _Log:
         self.handlers = []
 
 
-class _Run:
+class ProcessRun:
     """Validated arguments of an ``imap`` / ``process`` call, and its execution."""
 
     def __init__(self, pyfunc: Callable, dburl: str | URL, segments_selection: Any,
@@ -249,7 +250,8 @@ class _Run:
         self.workers = _workers(multi_process)
         try:
             self.chunksize = chunk_size(0, 1, chunksize) if chunksize is not None else None
-            self.skip = (SkipSegment, *skip_tuple(skip_exceptions))
+            self.skip: tuple[type[BaseException], ...] = (SkipSegment,
+                                                          *skip_tuple(skip_exceptions))
         except (TypeError, ValueError) as exc:
             raise BadInput(str(exc)) from None
         if mode == "imap":
@@ -286,7 +288,7 @@ class _Run:
 
         ``done``: the ids already in the output (appending), which are not processed.
         """
-        columns = [n for n in A.ATTRIBUTES if n not in _NOT_LOADED]
+        columns = [n for n in attributes.ATTRIBUTES if n not in _NOT_LOADED]
         if not self.by_ids:
             logger.info("Fetching segments to process (please wait)")
         df = self.scan.filter(self.selection).select(columns).collect()
@@ -316,7 +318,7 @@ class _Run:
         batch = chunk if workers <= 1 else chunk * workers * 4
         bar = tqdm(total=df.height, disable=not verbose, unit="seg", desc=self.name,
                    file=sys.stderr, dynamic_ncols=True)
-        mapper = _Mapper(self.call, workers=workers, chunksize=chunk, errors="raise",
+        mapper = MapRun(self.call, workers=workers, chunksize=chunk, errors="raise",
                          dburl=self.url, error_column=_P + "error", total=df.height,
                          status=Status(self.name, bar, logger))
         try:
@@ -361,7 +363,7 @@ class _Run:
         original.add_note(note)
         if getattr(original, "segment_id", None) is None:
             with contextlib.suppress(AttributeError, TypeError):  # e.g. __slots__ exceptions
-                original.segment_id = exc.segment_id
+                setattr(original, "segment_id", exc.segment_id)  # noqa: B010 - any exception
         return original
 
     def _count(self, out: pl.DataFrame) -> None:

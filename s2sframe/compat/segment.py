@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..engine.segment import Segment
-from . import orm as M
+from .orm import Segment as OrmSegment
 
 __all__ = ["ProcessingSegment"]
 
@@ -33,7 +33,7 @@ class ProcessingSegment(Segment):
 
     __slots__ = ("_orm",)
 
-    def __init__(self, segment: Segment, orm: Callable[[int], M.Segment]) -> None:
+    def __init__(self, segment: Segment, orm: Callable[[int], OrmSegment]) -> None:
         super().__init__(segment._rows, segment._index, segment._source)
         self._orm = orm
 
@@ -42,7 +42,7 @@ class ProcessingSegment(Segment):
                "del_classlabel"]
         return sorted({*super().__dir__(), *own})
 
-    def orm(self) -> M.Segment:
+    def orm(self) -> OrmSegment:
         """The ORM :class:`s2sframe.orm.Segment` of this segment (in the worker's session)."""
         return self._orm(self.id)
 

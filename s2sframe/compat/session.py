@@ -10,25 +10,36 @@ query joins what the SQL needs; a selection that cannot be translated entirely
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy import orm as sa_orm
 from sqlalchemy.engine import URL
 
+from ..db import schema
 from ..db import urls as _db
 from ..db.selection import where
 from ..exceptions import DatabaseError, SelectionError
-from . import orm as M
+from . import orm
 from .query import PREFIXES, present_columns, query
 
 #: the models get_db_items can select with conditions.
-_SELECTABLE = (M.Segment, M.Event, M.Station, M.Channel, M.DataCenter, M.Download)
+_SELECTABLE = (orm.Segment, orm.Event, orm.Station, orm.Channel, orm.DataCenter, orm.Download)
 _BATCH = 1000
 
 
-def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> sa_orm.Session:
+@overload
+def get_session(dburl: str | URL, scoped: Literal[False] = False,
+                **engine_args: Any) -> sa_orm.Session: ...
+@overload
+def get_session(dburl: str | URL, scoped: Literal[True],
+                **engine_args: Any) -> sa_orm.scoped_session[sa_orm.Session]: ...
+@overload
+def get_session(dburl: str | URL, scoped: bool = False,
+                **engine_args: Any) -> sa_orm.Session | sa_orm.scoped_session[sa_orm.Session]: ...
+def get_session(dburl: str | URL, scoped: bool = False,
+                **engine_args: Any) -> sa_orm.Session | sa_orm.scoped_session[sa_orm.Session]:
     """Open an ORM session on a stream2segment database.
 
     Parameters
@@ -76,7 +87,21 @@ def get_session(dburl: str | URL, scoped: bool = False, **engine_args: Any) -> s
             f"{_db.mask_url(url)} is not a stream2segment database (no 'segments' table)"
         )
     factory = sa_orm.sessionmaker(bind=engine)
+    sa.event.listen(factory, "before_flush", _sequences_past_ids)
     return sa_orm.scoped_session(factory) if scoped else factory()
+
+
+def _sequences_past_ids(session: sa_orm.Session, _context: Any, _instances: Any) -> None:
+    """Before new rows are flushed (PostgreSQL): bring the id sequences of their tables
+    past the largest id. stream2segment writes explicit ids and never advances them, so
+    in a database it wrote the next default id may be taken (``IntegrityError``)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    tables = {obj.__table__.name for obj in session.new
+              if hasattr(obj, "__table__")}
+    if tables:
+        schema.advance_sequences(session.connection(),
+                                 tuple(t for t in schema.TABLE_ORDER if t in tables))
 
 
 def close_session(session: sa_orm.Session, dispose_engine: bool = True) -> bool:
@@ -131,6 +156,7 @@ def load_only(*attrs: Any, raiseload: bool = False) -> Any:
 def _resolve_names(state: Any) -> None:
     for opt in state.user_defined_options:
         if isinstance(opt, _LoadOnlyNames):
+            assert opt.payload is not None  # set by _LoadOnlyNames.__init__
             names, raiseload = opt.payload
             descriptions = state.statement.column_descriptions
             entity = descriptions[0].get("entity") if descriptions else None
@@ -255,7 +281,7 @@ def get_segments(
     load_only: str | Sequence[Any] | None = None,
     defer: str | Sequence[Any] | None = None,
     orderby: Any = None,
-) -> Iterator[M.Segment]:
+) -> Iterator[orm.Segment]:
     """Yield the Segments matching ``conditions`` (see :func:`get_db_items`).
 
     With a URL the session is closed after the loop: the segments are then
@@ -269,11 +295,11 @@ def get_segments(
     >>> [seg.id for seg in get_segments("sqlite:///example.db.sqlite", sel)]  # doctest: +SKIP
     [1, 2]
     """
-    return get_db_items(db, M.Segment, conditions, load_only=load_only, defer=defer,
+    return get_db_items(db, orm.Segment, conditions, load_only=load_only, defer=defer,
                         orderby=orderby)
 
 
-def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
+def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[orm.Class]:
     """Yield the class labels (``Class`` objects: ``id``, ``label``, ``description``).
 
     Examples
@@ -281,5 +307,5 @@ def get_classlabels(db: str | URL | sa_orm.Session) -> Iterator[M.Class]:
     >>> [c.label for c in get_classlabels("sqlite:///example.db.sqlite")]  # doctest: +SKIP
     []
     """
-    return get_db_items(db, M.Class)
+    return get_db_items(db, orm.Class)
 

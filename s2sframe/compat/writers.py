@@ -415,13 +415,13 @@ class HdfWriter(Writer):
             if name == SEGMENT_ID_COLNAME:
                 continue
             if dtype.is_integer() or dtype == pl.Null:
-                casts[name] = pl.Float64
+                casts[name] = pl.Float64()
             elif dtype == pl.Boolean and any(name not in f.columns or f[name].null_count()
                                              for f in parts):
-                casts[name] = pl.Float64
+                casts[name] = pl.Float64()
             elif dtype == pl.String:
-                sizes[name] = max([int(f[name].str.len_bytes().max() or 0) for f in parts
-                                   if name in f.columns] + [1])
+                sizes[name] = max([int(f.select(pl.col(name).str.len_bytes().max()).item() or 0)
+                                   for f in parts if name in f.columns] + [1])
         columns = [self.idcol, *(c for c in union if c != SEGMENT_ID_COLNAME)]
         if self.columns is not None:
             columns = self.columns

@@ -75,6 +75,7 @@ def add_class(bind: _Bind, label: str, description: str | None = None) -> int:
         exists = conn.execute(sa.select(schema.classes.c.id).where(schema.classes.c.label == label)).first()
         if exists:
             raise ValueError(f"class {label!r} already exists (id {exists[0]})")
+        schema.advance_sequences(conn, ("classes",))  # stream2segment leaves them behind
         res = conn.execute(sa.insert(schema.classes).values(label=label, description=description))
         return schema.inserted_id(res)
 
@@ -136,7 +137,10 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
     insert skips a label that exists (``ON CONFLICT DO NOTHING``); on SQLite the
     write lock is taken first (``BEGIN IMMEDIATE``), so concurrent writers wait for
     each other instead of failing with "database is locked"; a write that still
-    meets a transient error (a locked file, a lost connection) is retried.
+    meets a transient error (a locked file, a lost connection) is retried. On
+    PostgreSQL the id sequence is first brought past the largest id
+    (:func:`~s2sframe.db.schema.advance_sequences`): stream2segment writes explicit ids
+    and leaves the sequences behind, and a taken id would make the insert skip the label.
     """
     engine = _engine(bind)
     cl = schema.class_labellings
@@ -159,6 +163,8 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
             if not conn.execute(sa.select(schema.segments.c.id)
                                 .where(schema.segments.c.id == segment_id)).first():
                 raise LookupError(f"no segment with id {segment_id}")
+            if value:  # a stale id sequence would make the insert skip the label silently
+                schema.advance_sequences(conn, ("class_labellings",))
             conn.execute(write)
             count = int(conn.execute(sa.select(sa.func.count()).select_from(cl)
                                      .where(cl.c.class_id == class_id)).scalar_one())

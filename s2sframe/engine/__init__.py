@@ -1,1 +1,1 @@
-"""Map engine: the Segment handed to user functions, ``map_segments`` (chunks, executors, retries), the worker side, crash-safe output parts, the ``.s2s`` namespace."""
+"""Map engine: the Segment handed to user functions, ``map_segments`` (chunks, executors, retries), the worker side, crash-safe output parts (the ``.s2s`` namespace over them is :mod:`s2sframe.namespace`)."""

@@ -69,12 +69,11 @@ def _code_files(func: Callable) -> dict[tuple[str, int], str]:
         if isinstance(code, types.CodeType):
             todo.append(code)
         elif isinstance(obj, type) and obj.__module__ == getattr(module, "__name__", None):
-            todo.extend(getattr(getattr(m, "__func__", m), "__code__", None)
-                        for m in vars(obj).values())
+            codes = (getattr(getattr(m, "__func__", m), "__code__", None)
+                     for m in vars(obj).values())
+            todo.extend(c for c in codes if isinstance(c, types.CodeType))
     while todo:
         code = todo.pop()
-        if not isinstance(code, types.CodeType):
-            continue
         found.setdefault((code.co_name, code.co_firstlineno), code.co_filename)
         todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
     return found

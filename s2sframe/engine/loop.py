@@ -23,13 +23,13 @@ import numpy as np
 import polars as pl
 
 from ..decode.invshare import SharedInventories
-from ..exceptions import ProcessingError
+from ..exceptions import ProcessingError, describe_error
 from .output import _Parts
 from .pool import _InlineExecutor, _is_crash, _Lease
 from .results import ColumnTypes, ResultTypeError
 from .status import Status
 from .warncount import WarningKey, merge
-from .worker import _ID, _ChunkResult, _describe, _Failure, _Job, _process, _WorkerState
+from .worker import _ID, WorkerJob, _ChunkResult, _Failure, _process, _WorkerState
 
 #: Seconds the workers have to return their chunks when a run stops on an error of the
 #: function (they stop between two segments), before they are stopped (and restarted
@@ -75,7 +75,9 @@ class _Sharing:
 
 
 @dataclass
-class _Tally:
+class BatchTally:
+    """Counts and result frames of the batches of a run."""
+
     done: int = 0
     skipped: int = 0
     failed: int = 0
@@ -131,11 +133,11 @@ def format_failure(f: _Failure, files: Callable[[str, int], str | None]) -> str:
     return f"Traceback (most recent call last):\n{stack}{f.exception_text}"
 
 
-class _Run:
+class BatchRun:
     """One batch of a run on the parent side: chunks to the executor, results back."""
 
     def __init__(
-        self, df: pl.DataFrame, job: _Job, sent: tuple[bytes, tuple[str, ...]],
+        self, df: pl.DataFrame, job: WorkerJob, sent: tuple[bytes, tuple[str, ...]],
         executor: cf.Executor | None,
         lease: _Lease | None, state: _WorkerState | None, output: _Parts | None, bar: Any,
         deaths: _Deaths, files: Callable[[str, int], str | None],
@@ -154,7 +156,7 @@ class _Run:
         self.bar = bar
         self.deaths = deaths
         self.files = files
-        self.tally = _Tally()
+        self.tally = BatchTally()
         self.types = ColumnTypes(job.name, fixed=job.dtypes, skip=(job.error_column,))
 
     def executor(self, alone: bool = False) -> cf.Executor:
@@ -243,7 +245,7 @@ class _Run:
                         raise exc  # the results of the function, not the machinery
                     else:
                         raise ProcessingError(
-                            f"{self.job.name}: a task failed outside the function: {_describe(exc)}"
+                            f"{self.job.name}: a task failed outside the function: {describe_error(exc)}"
                         ) from exc
         except BaseException as exc:
             self.stop(inflight, exc)

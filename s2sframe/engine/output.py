@@ -18,7 +18,7 @@ import polars as pl
 from ..exceptions import OutputError, ProcessingError
 from .owner import OutputFiles, differences
 from .parts import atomic_write
-from .worker import _ID, _Job
+from .worker import _ID, WorkerJob
 
 #: Extensions of ``output=``: map_segments writes Parquet (the frame may hold lists).
 SUFFIXES = (".parquet", ".pq")
@@ -92,7 +92,7 @@ class _Parts:
         self.files.release()
 
 
-def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: _Job) -> pl.DataFrame:
+def _assemble(df: pl.DataFrame, frames: list[tuple[int, pl.DataFrame]], job: WorkerJob) -> pl.DataFrame:
     """Input columns + result columns (in input row order) + the error column."""
     ordered = [f for _, f in sorted(frames, key=lambda kf: kf[0]) if f.height]
     err = job.error_column

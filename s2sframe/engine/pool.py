@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
-from ..exceptions import ProcessingError
-from .segment import _describe
+from ..exceptions import ProcessingError, describe_error
 from .status import Status
 from .worker import THREAD_VARS, _init_worker, _worker_pid
 
@@ -39,7 +38,7 @@ class _InlineExecutor(cf.Executor):
 # ------------------------------------------------------------------- starting workers
 def _start_failed(exc: BaseException) -> ProcessingError:
     return ProcessingError(
-        f"The worker processes could not start ({_describe(exc)}); see the errors printed above"
+        f"The worker processes could not start ({describe_error(exc)}); see the errors printed above"
     )
 
 

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 
-from ..exceptions import ProcessingError
+from ..exceptions import ResultTypeError  # defined there; imported from here too
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 
-class _Job(Protocol):
-    """What the columns of a run depend on (:class:`s2sframe.engine.worker._Job` has it)."""
+class ColumnSpec(Protocol):
+    """What the columns of a run depend on (:class:`s2sframe.engine.worker.WorkerJob` has it)."""
 
     name: str  # column of non-dict results
     dtypes: dict[str, pl.DataType]  # declared column types
@@ -44,17 +47,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-class ResultTypeError(ProcessingError):
-    """One result column got values of two types (a ProcessingError; picklable)."""
-
-    def __init__(self, message: str, column: str = "", first: tuple = (), second: tuple = ()) -> None:
-        super().__init__(message)
-        self.column, self.first, self.second = column, first, second
-
-    def __reduce__(self) -> tuple:
-        return type(self), (str(self), self.column, self.first, self.second)
 
 
 def mixed_types(name: str, column: str, first: tuple[Any, Any], second: tuple[Any, Any],
@@ -77,6 +69,11 @@ _SCALARS: dict[type, pl.DataType] = {
     datetime.timedelta: pl.Duration("us"),
 }
 _INT64 = (-(2**63), 2**63)
+
+
+def _instance(dtype: PolarsDataType) -> pl.DataType:
+    """``pl.Int64`` -> ``pl.Int64()``: Polars takes both forms of the simple types."""
+    return dtype() if isinstance(dtype, type) else dtype
 
 
 def merge_dtypes(a: pl.DataType, b: pl.DataType) -> pl.DataType | None:
@@ -108,9 +105,9 @@ def merge_dtypes(a: pl.DataType, b: pl.DataType) -> pl.DataType | None:
         inner = merge_dtypes(a.inner, b.inner)  # type: ignore[arg-type]
         return None if inner is None else pl.List(inner)
     if isinstance(a, pl.Struct) and isinstance(b, pl.Struct):
-        fields = {f.name: f.dtype for f in a.fields}
+        fields = {f.name: _instance(f.dtype) for f in a.fields}
         for f in b.fields:
-            merged = merge_dtypes(fields.get(f.name, pl.Null()), f.dtype)
+            merged = merge_dtypes(fields.get(f.name, pl.Null()), _instance(f.dtype))
             if merged is None:
                 return None
             fields[f.name] = merged
@@ -181,7 +178,8 @@ def _column(key: str, values: list, dtype: pl.DataType | None, ids: list[int],
     for i, value in enumerate(values):
         if value is None:
             continue
-        if type(value) is same and (same is not int or _INT64[0] <= value < _INT64[1]):
+        if type(value) is same and (not isinstance(value, int)
+                                    or _INT64[0] <= value < _INT64[1]):
             continue
         kind = dtype_of(value)
         if kind == pl.Object:
@@ -226,7 +224,7 @@ def _converted(key: str, values: list, dtype: pl.DataType) -> tuple[pl.Series, l
 
 
 def _result_frame(
-    ids: list[int], results: list[Any], errors: list[str | None], job: _Job
+    ids: list[int], results: list[Any], errors: list[str | None], job: ColumnSpec
 ) -> tuple[pl.DataFrame, int]:
     """Columns of the results of one chunk; values that fit no column become errors."""
     n = len(ids)
@@ -270,11 +268,11 @@ class ColumnTypes:
     Columns with a declared type (``fixed``) and ``skip`` columns are not checked.
     """
 
-    def __init__(self, name: str, idcol: str = _ID, fixed: Mapping[str, Any] = (),
+    def __init__(self, name: str, idcol: str = _ID, fixed: Mapping[str, Any] | None = None,
                  skip: tuple[str, ...] = (), hint: str | None = None,
                  rename: Any = None) -> None:
         self.name, self.idcol, self.hint = name, idcol, hint
-        self.ignore = {idcol, *skip, *dict(fixed)}
+        self.ignore = {idcol, *skip, *(fixed or {})}
         self.rename = rename or (lambda column: column)
         self.types: dict[str, tuple[pl.DataType, Any]] = {}
 

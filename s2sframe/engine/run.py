@@ -11,7 +11,7 @@ fetch the chunk's waveform bytes in ONE query, call the function on each
 segment, return a small Polars frame (``id`` + result columns + error column).
 The parent never sees waveform bytes.
 
-A run (:class:`_Mapper`) may span several frames (``imap``/``process`` batches):
+A run (:class:`MapRun`) may span several frames (``imap``/``process`` batches):
 one run id, so workers keep their database engines and parsed inventories, one
 leased worker pool, one count of worker deaths.
 
@@ -38,17 +38,17 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import schema as S
+from ..db import schema
 from ..db import urls as _db
 from ..decode.invshare import SharedInventories
 from .functions import _code_files, _import_paths, _name_of, check_function
-from .loop import _Chunk, _Deaths, _Run, _Sharing, _Tally
+from .loop import BatchRun, BatchTally, _Chunk, _Deaths, _Sharing
 from .output import _assemble, _Parts
 from .owner import function_fingerprint, ids_fingerprint
 from .pool import _Lease, shutdown_workers
 from .status import LockWatch, Status
 from .warncount import WarningKey, merge, warning_lines
-from .worker import _ID, _Job, _SecretURL, _WorkerState
+from .worker import _ID, WorkerJob, _SecretURL, _WorkerState
 
 __all__ = ["map_segments", "shutdown_workers"]
 
@@ -60,7 +60,7 @@ def _station_ids(df: pl.DataFrame, url: URL) -> pl.Series:
     """Station id of every row (from ``station.id`` or the database), for grouping."""
     if "station.id" in df.columns:
         return df.get_column("station.id").cast(pl.Int64)
-    seg, cha = S.segments, S.channels
+    seg, cha = schema.segments, schema.channels
     query = (
         sa.select(seg.c.id, cha.c.station_id)
         .join(cha, cha.c.id == seg.c.channel_id)
@@ -153,7 +153,7 @@ def chunk_size(total: int, workers: int, chunksize: int | None = None, cap: int 
     return max(1, min(cap, -(-total // (max(workers, 1) * 4))))
 
 
-def _validate(df: pl.DataFrame) -> None:
+def validate_frame(df: pl.DataFrame) -> None:
     if _ID not in df.columns:
         raise ValueError("map_segments needs the segment 'id' column in the frame")
     if not df.schema[_ID].is_integer():
@@ -165,7 +165,7 @@ def _validate(df: pl.DataFrame) -> None:
 
 
 # ------------------------------------------------------------------------- the run
-class _Mapper:
+class MapRun:
     """A run of a function over one or more frames (``map`` per frame; ``close`` at the end).
 
     One run id for all frames (workers keep their caches), one pool lease, one
@@ -197,7 +197,7 @@ class _Mapper:
         self.user_executor = executor
         self.inline = executor is None and self.workers <= 1
         dtypes = {str(k): v for k, v in (return_dtypes or {}).items()}
-        self.job = _Job(uuid.uuid4().hex, func, _SecretURL(self.url), self.name, errors, skip,
+        self.job = WorkerJob(uuid.uuid4().hex, func, _SecretURL(self.url), self.name, errors, skip,
                         dtypes, error_column)
         self.paths = () if self.inline else _import_paths(func)
         self.state = _WorkerState() if self.inline else None
@@ -216,7 +216,7 @@ class _Mapper:
         self.carry: int | None = None  # last station of the last batch, if shared
         self.sharing: _Sharing | None = None  # where workers share inventories
 
-    def __enter__(self) -> _Mapper:
+    def __enter__(self) -> MapRun:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -283,7 +283,7 @@ class _Mapper:
     def map(self, df: pl.DataFrame, *, output: str | os.PathLike | None = None,
             overwrite: bool = False, progress: bool = True) -> pl.DataFrame:
         """Results of the function on the segments of ``df`` (see :func:`map_segments`)."""
-        _validate(df)
+        validate_frame(df)
         name, job = self.name, self.job
         self.deaths.total = max(self.deaths.total, df.height)
         parts = None
@@ -337,7 +337,7 @@ class _Mapper:
         )
         if self.own_status:
             self.status.bar = bar
-        run = _Run(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
+        run = BatchRun(df, job, (self.job_bytes, self.paths), self.user_executor, self.lease, self.state, parts,
                    bar, self.deaths, self.files, status=self.status, sharing=self.sharing)
         run.tally.resumed = resumed
         if resumed and parts is not None:
@@ -467,7 +467,7 @@ def map_segments(
     """
     if isinstance(df, pl.LazyFrame):
         df = df.collect()
-    with _Mapper(
+    with MapRun(
         func, workers=workers, executor=executor, chunksize=chunksize, errors=errors,
         skip_exceptions=skip_exceptions, return_dtypes=return_dtypes, dburl=dburl,
         error_column=error_column, total=df.height,
@@ -475,7 +475,7 @@ def map_segments(
         return mapper.map(df, output=output, overwrite=overwrite, progress=progress)
 
 
-def _summary(t: _Tally, total: int, name: str, seconds: float, show: bool,
+def _summary(t: BatchTally, total: int, name: str, seconds: float, show: bool,
              warned: list[str]) -> None:
     ok = t.done - t.skipped - t.failed
     rate = t.done / seconds if seconds > 0 else 0.0

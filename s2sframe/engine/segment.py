@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from sqlalchemy.engine import URL
 
-from ..db import attributes as A
+from ..db import attributes
 from ..db import urls as _db
 from ..exceptions import SkipSegment
 from . import segment_io
@@ -32,7 +32,7 @@ __all__ = ["Rows", "Segment", "get_segment", "iter_segments"]
 #: Names with a meaning of their own on Segment: a frame column with the same name
 #: is shadowed by them.
 _OWN = ("id", "data", "stream", "inventory", "sds_path", "url", "seed_id")
-_RELATIONS = (*A.RELATIONS, "classes")
+_RELATIONS = (*attributes.RELATIONS, "classes")
 #: stream2segment attributes of related objects computed, not read from a column.
 _RELATED_EXTRAS = ("url", "inventory_xml")
 
@@ -150,10 +150,10 @@ class Segment:
         prefix = name + "."
         if name in _RELATIONS or any(c.startswith(prefix) for c in rows.columns):
             return _Related(self, name)
-        if name in A.ATTRIBUTES:
+        if name in attributes.ATTRIBUTES:
             return self._fetch(name)
         if "." in name:
-            candidates = sorted(set(rows.columns) | set(A.ATTRIBUTES))
+            candidates = sorted(set(rows.columns) | set(attributes.ATTRIBUTES))
         else:
             candidates = sorted(self._names(""))
         close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
@@ -170,7 +170,7 @@ class Segment:
         return self._extra[name]
 
     def _names(self, prefix: str) -> set[str]:
-        names = set(self._rows.columns) | set(A.ATTRIBUTES)
+        names = set(self._rows.columns) | set(attributes.ATTRIBUTES)
         out = set()
         for n in names:
             if n.startswith(prefix):
@@ -194,7 +194,7 @@ class Segment:
         needed = ("data_seed_id", "station.network", "station.station", "channel.location",
                   "channel.channel")
         if all(p in rows.columns for p in needed):  # the registry's one definition
-            return A.ATTRIBUTES["seed_id"].value(lambda name: rows.value(name, self._index))
+            return attributes.ATTRIBUTES["seed_id"].value(lambda name: rows.value(name, self._index))
         return self._fetch("seed_id")
 
     @property
@@ -322,8 +322,6 @@ class Segment:
         return get(f"{prefix}.{name}")
 
 
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def make_segments(frame: pl.DataFrame, source: DBSource | None) -> list[Segment]:

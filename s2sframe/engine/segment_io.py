@@ -117,7 +117,8 @@ def station_inventory(
         raise ValueError(f"format must be None, 'stationxml' or 'stationtxt', not {format!r}")
     try:
         if fmt == "stationxml":
-            return read_inventory(data() if callable(data) else data, format=fmt)
+            # None and b"" alike: "no inventory (station has no StationXML)"
+            return read_inventory((data() if callable(data) else data) or b"", format=fmt)
         if reload and station_id in cache:
             del cache[station_id]
         inventory = cache.get_or_read(station_id, data)

@@ -16,7 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import schema as S
+from ..db import schema
 from ..db import urls as _db
 from ..db.retry import with_retries
 
@@ -73,7 +73,7 @@ class DBSource:
     # -- waveforms -------------------------------------------------------------------
     def load(self, ids: Sequence[int]) -> None:
         """Fetch data and station id of the segments ``ids`` in one query (new batch)."""
-        seg, cha = S.segments, S.channels
+        seg, cha = schema.segments, schema.channels
         query = (
             sa.select(seg.c.id, seg.c.data, cha.c.station_id)
             .join(cha, cha.c.id == seg.c.channel_id)
@@ -84,9 +84,9 @@ class DBSource:
         self._checked = None
         self._attrs = None
 
-        def read() -> list[tuple]:
+        def read() -> Sequence[tuple[Any, ...]]:
             with self.engine.connect() as conn:
-                return conn.execute(query, {"ids": self._batch}).all()
+                return conn.execute(query, {"ids": self._batch}).tuples().all()
 
         for sid, data, station_id in with_retries(read):
             self._data[sid] = bytes(data) if isinstance(data, memoryview) else data
@@ -127,16 +127,16 @@ class DBSource:
         if station_id not in self._inv_bytes:
             wanted = {self._station[s] for s in self._batch if s in self._station}
             wanted = {s for s in wanted if s not in self._inv_bytes} | {station_id}
-            sta = S.stations
+            sta = schema.stations
             query = sa.select(sta.c.id, sta.c.inventory_xml).where(
                 sta.c.id.in_(sa.bindparam("ids", expanding=True))
             )
             # keep only this batch's stations: memory stays bounded
             self._inv_bytes = {k: v for k, v in self._inv_bytes.items() if k in wanted}
 
-            def read() -> list[tuple]:
+            def read() -> Sequence[tuple[Any, ...]]:
                 with self.engine.connect() as conn:
-                    return conn.execute(query, {"ids": sorted(wanted)}).all()
+                    return conn.execute(query, {"ids": sorted(wanted)}).tuples().all()
 
             for sid, xml in with_retries(read):
                 self._inv_bytes[sid] = bytes(xml) if isinstance(xml, memoryview) else xml
@@ -166,15 +166,14 @@ class DBSource:
         key = (table, column)
         values = self._lookups.get(key)
         if values is None:
-            tab = S.metadata.tables[table]
+            tab = schema.metadata.tables[table]
             query = sa.select(tab.c.id, tab.c[column])
 
-            def read() -> list[tuple]:
+            def read() -> Sequence[tuple[Any, ...]]:
                 with self.engine.connect() as conn:
-                    return conn.execute(query).all()
+                    return conn.execute(query).tuples().all()
 
             values = self._lookups[key] = dict(with_retries(read))
-        try:
-            return values[row_id]
-        except KeyError:
-            raise LookupError(f"no row with id {row_id} in {table}") from None
+        if row_id is None or row_id not in values:
+            raise LookupError(f"no row with id {row_id} in {table}")
+        return values[row_id]

@@ -19,6 +19,7 @@ import threading
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
+from types import FrameType
 from typing import Any
 
 #: (file, line, function name, its first line, category, message) of a warning
@@ -55,9 +56,10 @@ class CountWarnings:
                 _SAVED[:] = [saved]
                 warnings.simplefilter("always")
                 for action, message, category, module, lineno in reversed(kept):
-                    warnings.filterwarnings(action, message.pattern if message else "",
-                                            category, module.pattern if module else "",
-                                            lineno)
+                    warnings.filterwarnings("ignore" if action == "ignore" else "error",
+                                            message.pattern if message else "",
+                                            category if isinstance(category, type) else Warning,
+                                            module.pattern if module else "", lineno)
                 warnings.showwarning = _dispatcher(shown)
             _ACTIVE[0] += 1
         _LOCAL.counts = self.counts
@@ -79,7 +81,7 @@ def _dispatcher(shown: Callable[..., Any]) -> Callable[..., Any]:
             shown(message, category, filename, lineno, file, line)
             return
         name, first = "", 0
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None:  # the frame that warned: its function (and module's file)
             code = frame.f_code
             if code.co_filename == filename and frame.f_lineno == lineno:

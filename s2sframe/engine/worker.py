@@ -33,9 +33,9 @@ from ..db import urls as _db
 from ..db.retry import is_transient
 from ..decode import counters
 from ..decode.invshare import SharedInventories
-from ..exceptions import SkipSegment
+from ..exceptions import SkipSegment, describe_error
 from .results import _ID, _result_frame
-from .segment import _describe, make_segments
+from .segment import make_segments
 from .source import DBSource
 from .warncount import CountWarnings, WarningKey
 
@@ -77,7 +77,7 @@ class _SecretURL:
 
 
 @dataclass
-class _Job:
+class WorkerJob:
     """What every chunk of one run needs (cloudpickled once per run)."""
 
     run_id: str
@@ -124,7 +124,7 @@ class _WorkerState:
 
     def __init__(self) -> None:
         self.run_id: str | None = None
-        self.job: _Job | None = None
+        self.job: WorkerJob | None = None
         self.engines: dict[str, sa.engine.Engine] = {}
         self.inventories: Any = None
         self.limited = False
@@ -134,7 +134,7 @@ class _WorkerState:
     def aborted(self) -> bool:
         return self.abort is not None and self.abort.is_set()
 
-    def start(self, run_id: str, job: _Job | bytes, paths: tuple[str, ...] = ()) -> _Job:
+    def start(self, run_id: str, job: WorkerJob | bytes, paths: tuple[str, ...] = ()) -> WorkerJob:
         """The job of run ``run_id`` (caches reset if a new run); ``paths``: the parent's
         import path (workers import from the folders the parent imports from)."""
         if run_id != self.run_id or self.job is None:
@@ -242,7 +242,8 @@ class _DeferredPackage(types.ModuleType):
         with _DEFER_LOCK:
             if type(self) is _DeferredPackage:
                 modules = {k: v for k, v in vars(self).items() if isinstance(v, types.ModuleType)}
-                self.__class__ = types.ModuleType
+                # a plain module from now on (mypy rejects assigning __class__ a base class)
+                object.__setattr__(self, "__class__", types.ModuleType)
                 assert self.__spec__ is not None and self.__spec__.loader is not None
                 self.__spec__.loader.exec_module(self)
                 for key, module in modules.items():  # submodules imported before stay
@@ -292,7 +293,7 @@ def _run_chunk(run_id: str, job_bytes: bytes, chunk: pl.DataFrame,
     return _process(job, chunk, _STATE, shared)
 
 
-def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
+def _process(job: WorkerJob, chunk: pl.DataFrame, state: _WorkerState,
              shared: Shared | None = None) -> _ChunkResult:
     if state.aborted():
         return _ChunkResult(pl.DataFrame(), aborted=True)
@@ -316,7 +317,8 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
     results: list[Any] = [None] * n
     errors: list[str | None] = [None] * n
     skipped = failed = 0
-    func, skip = job.func, (SkipSegment, *job.skip)
+    func = job.func
+    skip: tuple[type[BaseException], ...] = (SkipSegment, *job.skip)
     with CountWarnings() as warned:  # each warning counted, not printed per segment
         for i in range(n):
             if state.aborted():  # the run stopped (errors="raise" elsewhere): pool kept
@@ -324,12 +326,12 @@ def _process(job: _Job, chunk: pl.DataFrame, state: _WorkerState,
             try:
                 results[i] = func(segments[i])
             except skip as exc:
-                errors[i] = _describe(exc)
+                errors[i] = describe_error(exc)
                 skipped += 1
             except (Exception, SystemExit) as exc:  # sys.exit() in func: an error like another
                 if job.errors == "raise":
                     return _ChunkResult(pl.DataFrame(), failure=_failure(ids[i], exc))
-                errors[i] = _describe(exc)
+                errors[i] = describe_error(exc)
                 failed += 1
             segments[i] = None  # drop the decoded stream now
     frame, bad = _result_frame(ids, results, errors, job)
@@ -352,7 +354,7 @@ def _failure(segment_id: int, exc: BaseException) -> _Failure:
         frames.append((filename, tb.tb_lineno, code.co_name, code.co_firstlineno))
         tb = tb.tb_next
     first = next((i for i, f in enumerate(frames) if not f[0].startswith(_PACKAGE)), 0)
-    return _Failure(segment_id, _describe(exc), frames[first:],
+    return _Failure(segment_id, describe_error(exc), frames[first:],
                     "".join(traceback.format_exception_only(type(exc), exc)),
                     _try_pickle(exc))
 

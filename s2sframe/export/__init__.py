@@ -15,12 +15,11 @@ Modules: :mod:`.options` (the parameters the exports share), :mod:`.traces` (wha
 the workers compute per segment), :mod:`.groups` (3-component groups, splits,
 stacking), :mod:`.run` (batches through the engine, crash-safe parts, resume),
 :mod:`.seisbench`, :mod:`.asdf`, :mod:`.arrays` (the three formats),
-:mod:`.namespace` (the ``df.s2s`` methods).
+and :mod:`s2sframe.namespace` declares them as ``df.s2s`` methods.
 
 ``h5py`` and ``pyasdf`` are imported when used (extra ``s2sframe[export]``).
 """
 
-from . import namespace as _namespace  # noqa: F401 - adds the methods to df.s2s / lf.s2s
 from .arrays import waveforms
 from .asdf import to_asdf
 from .seisbench import to_seisbench

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 from sqlalchemy.engine import URL
 
-from . import groups as G
+from . import groups
 from .options import TraceOptions, check_fraction
 from .run import ERROR, Job, MemoryParts, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
@@ -101,9 +101,9 @@ def waveforms(
     """
     options = TraceOptions(components, window, sampling_rate, remove_response)
     check_fraction("min_completeness", min_completeness)
-    df, url, members, keys = G.prepare(df, dburl, components)
+    df, url, members, keys = groups.prepare(df, dburl, components)
     job = Job("waveforms", Samples(options), SAMPLE_DTYPES, (),
-              lambda out: G.array_part(out, components, options, min_completeness,
+              lambda out: groups.array_part(out, components, options, min_completeness,
                                        _group_keys if components else None),
               segment_bytes=4.0 * (sampling_rate or 100.0) * (
                   sum(options.window) if options.window else 600.0) * 2)
@@ -157,12 +157,12 @@ def _shape(parts: list[Any]) -> tuple[int, int] | None:
 def _rows(part: pl.DataFrame, components: str | None,
           shape: tuple[int, int] | None) -> pl.DataFrame:
     """The output rows of one part (one per group), in group order."""
-    outcome = G.outcome([part])
+    outcome = groups.outcome([part])
     leads = part.filter(pl.col("__x_written").is_not_null())
     ok = pl.col("__x_written")
     body = leads.select(
         "id", "group", *(_GROUP_KEYS if components else ()),
-        *[pl.col(G.id_column(c)).alias(f"id_{c}") for c in components or ""],
+        *[pl.col(groups.id_column(c)).alias(f"id_{c}") for c in components or ""],
         pl.when(ok).then(_array(leads, components, shape)).alias("waveform"),
         pl.when(ok).then(pl.from_epoch("__x_start_ns", time_unit="ns")).alias("waveform_start"),
         pl.when(ok).then(pl.col("__x_rate")).alias("waveform_sampling_rate"),

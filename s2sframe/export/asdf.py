@@ -20,10 +20,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import schema as S
+from ..db import schema
 from ..db import urls as _db
 from ..db.retry import with_retries
-from . import groups as G
+from . import groups
 from .run import ERROR, Job, Output, manifest, run, summary
 from .traces import RAW_DTYPES, RawTraces, traces_of
 
@@ -105,7 +105,7 @@ def to_asdf(
     if not isinstance(tag, str) or not re.fullmatch(r"[a-z0-9_]+", tag):
         raise ValueError(f"tag={tag!r}: ASDF tags are lower case letters, digits and "
                          "underscores (e.g. 'raw_recording')")
-    df, url, members, keys = G.prepare(df, dburl, None)
+    df, url, members, keys = groups.prepare(df, dburl, None)
     target = Path(path)
     outcome_file = target.with_name(f".{target.name}.s2s-segments.parquet")
     out = Output(target, lambda: [p for p in (target, outcome_file) if p.exists()],
@@ -225,7 +225,7 @@ def _add_stations(ds: Any, url: URL, stations: list[int]) -> None:
     from ..exceptions import SkipSegment
 
     engine = _db.get_engine(url, readonly=True)
-    sta = S.stations
+    sta = schema.stations
     query = sa.select(sta.c.id, sta.c.inventory_xml).where(
         sta.c.id.in_(sa.bindparam("ids", expanding=True))).order_by(sta.c.id)
     for start in range(0, len(stations), 200):

@@ -23,7 +23,7 @@ from sqlalchemy.engine import URL
 from ..db.retry import with_retries
 from ..db.scan import scan
 from ..db.urls import default_url
-from ..engine.run import _validate
+from ..engine.run import validate_frame
 from .options import TraceOptions, wanted
 from .traces import ns
 
@@ -68,7 +68,7 @@ def prepare(df: pl.DataFrame | pl.LazyFrame, dburl: str | URL | None, components
     and :data:`STACK_COLUMNS`, in the frame's row order)."""
     if isinstance(df, pl.LazyFrame):
         df = df.collect()
-    _validate(df)  # an id column of unique integers
+    validate_frame(df)  # an id column of unique integers
     url = default_url(dburl)
     wanted = ("id", *KEY_COLUMNS, *STACK_COLUMNS)
     keys = with_columns(df.select([c for c in wanted if c in df.columns]), url, wanted)

@@ -3,7 +3,7 @@
 ::
 
     members (segments of each group, in group order) ─► batches of whole groups
-      ─► engine run (:class:`~s2sframe.engine.run._Mapper`, one for all batches: workers
+      ─► engine run (:class:`~s2sframe.engine.run.MapRun`, one for all batches: workers
          keep their database engines and parsed inventories) ─► the batch's results
       ─► ``part(results)`` (the export's: arrays stacked, metadata) ─► a part file
     finish: the export streams the parts into its files, which replace the old ones
@@ -31,9 +31,9 @@ import polars as pl
 from sqlalchemy.engine import URL
 
 from ..db import urls as _db
-from ..engine.loop import _Tally
+from ..engine.loop import BatchTally
 from ..engine.owner import OutputFiles, differences, ids_fingerprint
-from ..engine.run import _Mapper, resolve_workers
+from ..engine.run import MapRun, resolve_workers
 from ..exceptions import OutputError
 from .groups import with_columns
 
@@ -169,10 +169,10 @@ def manifest(producer: str, url: URL, members: pl.DataFrame,
 
 def run(keys: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | MemoryParts, *,
         url: URL, workers: int | None, chunksize: int | None,
-        progress: bool) -> tuple[_Tally, float]:
+        progress: bool) -> tuple[BatchTally, float]:
     """Process the groups of ``members`` not in ``sink`` yet, batch by batch, into ``sink``;
     the counts of segments (``done``, ``failed``: with an error, ``resumed``) and the seconds."""
-    tally = _Tally()
+    tally = BatchTally()
     done = sink.done_ids()
     if len(done):
         finished = members.filter(pl.col("id").is_in(done.implode())).get_column("group")
@@ -190,7 +190,7 @@ def run(keys: pl.DataFrame, members: pl.DataFrame, job: Job, sink: Output | Memo
     bar = tqdm(total=members.height + tally.resumed, initial=tally.resumed, unit="seg",
                desc=job.name, disable=not progress, dynamic_ncols=True, smoothing=0.05)
     t0 = perf_counter()
-    mapper = _Mapper(job.func, workers=workers, chunksize=chunksize, errors="record",
+    mapper = MapRun(job.func, workers=workers, chunksize=chunksize, errors="record",
                      return_dtypes=job.dtypes, dburl=url, error_column=ERROR,
                      total=members.height)
     def save(out: pl.DataFrame, key: int) -> None:
@@ -232,7 +232,7 @@ def _batches(members: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
         start = end
 
 
-def summary(name: str, counts: tuple[_Tally, float], written: str, progress: bool) -> None:
+def summary(name: str, counts: tuple[BatchTally, float], written: str, progress: bool) -> None:
     """Print the export's summary line (with ``progress``)."""
     if not progress:
         return

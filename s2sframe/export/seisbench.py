@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy.engine import URL
 
-from . import groups as G
+from . import groups
 from .options import UNITS, TraceOptions, check_fraction
 from .run import ERROR, Job, Output, manifest, run, summary
 from .traces import SAMPLE_DTYPES, Samples
@@ -246,8 +246,8 @@ def to_seisbench(
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ValueError(f"{name}={value!r}: a positive integer")
-    df, url, members, keys = G.prepare(df, dburl, components)
-    splits = G.assign_splits(members, split, seed)
+    df, url, members, keys = groups.prepare(df, dburl, components)
+    splits = groups.assign_splits(members, split, seed)
     folder = Path(path)
     settings = {**options.settings(), "min_completeness": min_completeness,
                 "split": list(split) if split is not None else None, "seed": seed,
@@ -265,7 +265,7 @@ def to_seisbench(
             components)
         job = Job("to_seisbench", Samples(options), SAMPLE_DTYPES,
                   (*SOURCE_COLUMNS.values(), "classes.label"),
-                  lambda out: G.array_part(
+                  lambda out: groups.array_part(
                       out, components, options, min_completeness,
                       lambda leads: _metadata(leads, _classes(out))),
                   segment_bytes=per_segment)
@@ -468,7 +468,7 @@ def _meta_column(name: str, rows: pl.DataFrame) -> pl.Expr:
         return pl.when(pl.col("__x_arrival_sample").is_not_null()).then(
             pl.lit("predicted")).alias(name)
     if name.startswith("trace_") and name.endswith("_segment_id"):
-        return pl.col(G.id_column(name[6:-11])).alias(name)
+        return pl.col(groups.id_column(name[6:-11])).alias(name)
     return pl.col(name) if name in rows.columns else pl.lit(None, dtype=pl.String).alias(name)
 
 
@@ -494,7 +494,7 @@ def _data_format(components: str, options: TraceOptions, traces: pl.DataFrame) -
 def _segments(parts: list[Path], layout: pl.DataFrame, names: list[str],
               splits: pl.Series | None) -> pl.DataFrame:
     """The outcome of every segment: ``id``, ``trace_name``, ``chunk``, ``split``, ``s2s_error``."""
-    rows = G.outcome([pl.scan_parquet(p) for p in parts])
+    rows = groups.outcome([pl.scan_parquet(p) for p in parts])
     rows = rows.join(layout.select("group", "trace_name", "__x_chunk"), on="group", how="left",
                      maintain_order="left")
     chunk = (pl.col("__x_chunk").replace_strict(dict(enumerate(names)), default=None,

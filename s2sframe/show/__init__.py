@@ -6,14 +6,13 @@ rows of a frame with ``df.s2s.show()``; :mod:`s2sframe.show.gui` holds the
 
 Layout: :mod:`.viewer` (state and answers, no HTTP), :mod:`.server` (HTTP, security,
 static files), :mod:`.series` (plot results -> decimated JSON), :mod:`.userfuncs`
-(the user's module), :mod:`.frames` (``df.s2s.show()``), ``static/`` (the page).
+(the user's module), :mod:`.frames` (``show_frame``, the ``df.s2s.show()`` method), ``static/`` (the page).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import frames as _frames  # noqa: F401 - registers df.s2s.show() / lf.s2s.show()
 from . import gui
 
 __all__ = ["gui", "show"]

@@ -1,8 +1,7 @@
-"""``df.s2s.show()``: the viewer on the rows of a frame, registered on the ``.s2s`` namespace.
+"""``df.s2s.show()``: the viewer on the rows of a frame (the function behind the method).
 
-The namespace lives in the engine layer, which must not depend on the viewer
-above it; this module adds the ``show`` method to it instead, when
-:mod:`s2sframe.show` is imported (``import s2sframe`` does it).
+The ``.s2s`` namespace (:mod:`s2sframe.namespace`, above this layer) declares
+:func:`show_frame` as its ``show`` method.
 """
 
 from __future__ import annotations
@@ -13,15 +12,14 @@ import polars as pl
 from sqlalchemy.engine import URL
 
 from ..db.urls import default_url
-from ..engine.namespace import S2SLazyNamespace, S2SNamespace
 
 if TYPE_CHECKING:
     from .server import ShowServer
 
-__all__ = ["frame_show", "lazyframe_show"]
+__all__ = ["show_frame"]
 
 
-def frame_show(self: S2SNamespace, *, dburl: str | URL | None = None,
+def show_frame(df: pl.DataFrame | pl.LazyFrame, *, dburl: str | URL | None = None,
                **kwargs: Any) -> ShowServer:
     """Open these segments, in row order, in the browser viewer (``s2s show``).
 
@@ -43,16 +41,5 @@ def frame_show(self: S2SNamespace, *, dburl: str | URL | None = None,
     """
     from .app import show  # the server and its dependencies load on first use
 
-    frame: pl.DataFrame = self._df
-    return show(default_url(dburl), ids=frame.get_column("id").to_list(), **kwargs)
-
-
-def lazyframe_show(self: S2SLazyNamespace, *, dburl: str | URL | None = None,
-                   **kwargs: Any) -> ShowServer:
-    """Collect the ids, then :func:`frame_show`."""
-    lf: pl.LazyFrame = self._lf
-    return frame_show(S2SNamespace(lf.select("id").collect()), dburl=dburl, **kwargs)
-
-
-S2SNamespace.show = frame_show  # type: ignore[attr-defined]
-S2SLazyNamespace.show = lazyframe_show  # type: ignore[attr-defined]
+    ids = df.lazy().select("id").collect().get_column("id").to_list()
+    return show(default_url(dburl), ids=ids, **kwargs)

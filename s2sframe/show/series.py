@@ -25,11 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import PlotResultError  # defined there; imported from here too
+
 __all__ = ["STYLE", "Plot", "PlotResultError", "decimate", "style_of", "to_plot"]
-
-
-class PlotResultError(TypeError):
-    """A plot function returned something that cannot be drawn."""
 
 
 #: Plotly trace properties drawn by the page (``line.*`` and ``marker.*`` as nested dicts,

@@ -47,8 +47,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..db import outcomes
-from ..db import schema as S
+from ..db import outcomes, schema
 from ..db import urls as _db
 from ..db.attributes import ATTRIBUTES
 from ..exceptions import DatabaseError, SelectionError
@@ -379,7 +378,7 @@ class _Api:
                 "stations": outcomes.station_stats(engine)}
 
     def get_download_log(self, query: dict) -> dict:
-        d = S.downloads
+        d = schema.downloads
         with self.viewer.ro_engine.connect() as conn:
             row = conn.execute(sa.select(d.c.log, d.c.config)
                                .where(d.c.id == int(query.get("id", -1)))).first()

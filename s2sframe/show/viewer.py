@@ -26,30 +26,24 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from ..db import attributes as A
-from ..db import classlabels as CL
-from ..db import schema as S
+from ..db import attributes, classlabels, schema
 from ..db import urls as _db
 from ..db.scan import scan
 from ..db.selection import where
 from ..decode import InventoryCache
 from ..engine.segment import Segment, make_segments
 from ..engine.source import DBSource
-from ..exceptions import DatabaseError
+from ..exceptions import DatabaseError, ReadOnlyError, describe_error
 from .series import Plot, to_plot
 from .userfuncs import PlotSegment, UserFunctions
 
 __all__ = ["META", "ReadOnlyError", "Viewer", "format_selection", "parse_selection"]
 
 #: Attributes shown in the metadata panel (labels are read fresh, logs on the downloads page).
-META = [n for n in A.ATTRIBUTES if not n.startswith("classes.")
+META = [n for n in attributes.ATTRIBUTES if not n.startswith("classes.")
         and n not in ("classlabels_count", "download.log", "download.config")]
 #: The default selection of ``s2s show`` without one in the configuration.
 DEFAULT_SELECTION = {"has_valid_data": "true"}
-
-
-class ReadOnlyError(PermissionError):
-    """A write asked of a viewer opened with ``readonly=True``."""
 
 
 def parse_selection(text: str) -> dict[str, str]:
@@ -98,9 +92,7 @@ def _epoch(value: Any) -> float | None:
     return None
 
 
-def describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+describe = describe_error  # the name this module's users know
 
 
 class _LRU(OrderedDict):
@@ -245,7 +237,7 @@ class Viewer:
 
     def siblings(self, segment: Segment) -> list[Segment]:
         """The other components (same event, station, location, band and instrument)."""
-        seg, cha = S.segments, S.channels
+        seg, cha = schema.segments, schema.channels
         me = sa.select(seg.c.event_id, cha.c.station_id, cha.c.location, cha.c.channel) \
             .join(cha, cha.c.id == seg.c.channel_id).where(seg.c.id == segment.id)
         with self.ro_engine.connect() as conn:
@@ -327,10 +319,10 @@ class Viewer:
     def _computed(self, cache: _LRU, key: Any, compute: Any) -> Any:
         """``compute()`` once per key of ``cache``; callers meanwhile wait for its result."""
         with self._lock:
-            fut = cache.get(key)
-            owner = fut is None
+            found: Future[Any] | None = cache.get(key)
+            owner = found is None
+            fut: Future[Any] = Future() if found is None else found
             if owner:
-                fut = Future()
                 cache.put(key, fut)
         if owner:
             fut.set_result(compute())
@@ -362,7 +354,7 @@ class Viewer:
             "index": index, "count": self.count, "id": segment.id,
             "seed_id": row.get("seed_id"),
             "metadata": [[k, _json(v)] for k, v in row.items()],
-            "labels": CL.segment_labels(self.ro_engine, segment.id),
+            "labels": classlabels.segment_labels(self.ro_engine, segment.id),
             "main": main,
         }
         if components:
@@ -462,22 +454,22 @@ class Viewer:
             raise LookupError(f"segment {segment_id} is not in the current selection")
         with self._label_lock:  # this viewer's clients one at a time
             try:
-                count = CL.set_label(engine, segment_id, class_id, value,
-                                     annotator=CL.annotator_stamp(self.annotator))
+                count = classlabels.set_label(engine, segment_id, class_id, value,
+                                     annotator=classlabels.annotator_stamp(self.annotator))
             except DatabaseError:  # e.g. another program inserted the same label first
-                if (class_id in CL.segment_labels(self.ro_engine, segment_id)) != value:
+                if (class_id in classlabels.segment_labels(self.ro_engine, segment_id)) != value:
                     raise
-                count = CL.find_class(self.ro_engine, class_id)["count"]
-        return {"count": count, "labels": CL.segment_labels(self.ro_engine, segment_id)}
+                count = classlabels.find_class(self.ro_engine, class_id)["count"]
+        return {"count": count, "labels": classlabels.segment_labels(self.ro_engine, segment_id)}
 
     def classes(self) -> list[dict[str, Any]]:
-        return CL.list_classes(self.ro_engine)
+        return classlabels.list_classes(self.ro_engine)
 
     def add_class(self, label: str, description: str | None) -> list[dict[str, Any]]:
-        CL.add_class(self.rw_engine, label, description)
+        classlabels.add_class(self.rw_engine, label, description)
         return self.classes()
 
     def delete_class(self, class_id: int) -> list[dict[str, Any]]:
-        cls = CL.find_class(self.ro_engine, int(class_id))
-        CL.delete_class(self.rw_engine, cls["label"])
+        cls = classlabels.find_class(self.ro_engine, int(class_id))
+        classlabels.delete_class(self.rw_engine, cls["label"])
         return self.classes()

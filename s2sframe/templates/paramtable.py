@@ -185,7 +185,8 @@ def main(segment: Any, config: dict[str, Any]) -> dict[str, Any]:
 
     # Fourier amplitude spectrum of the signal window (m/s) at the configured
     # frequencies, not smoothed, interpolated on a log-frequency axis:
-    fas_freqs, fas = ampspec(acc, starttime=sig_start, endtime=sig_end, return_freqs=True)
+    freqs, fas = ampspec(acc, starttime=sig_start, endtime=sig_end, return_freqs=True)
+    fas_freqs = np.asarray(freqs)  # return_freqs=True: the frequencies, not their step
     fas = fas * acc.stats.delta
     required = np.asarray(config["freqs_interp"], dtype=float)
     amps = np.interp(
@@ -243,7 +244,7 @@ def spectrum(
     )
     if conf["smoothing_wlen_ratio"] > 0:
         values = triangsmooth(values, winlen_ratio=conf["smoothing_wlen_ratio"])
-    return df, values
+    return float(df), values  # return_freqs=False: the frequency step
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ async function map(data) {
     if (text != null) e.textContent = text;
     svg.append(e); return e;
   };
-  const rings = (await land()).filter(r => {  // those in view only
+  // the report file carries its outlines (no server to fetch them from)
+  const rings = (data.land || await land()).filter(r => {  // those in view only
     let a = Infinity, b = -Infinity, c = Infinity, d = -Infinity;
     for (let i = 0; i < r.length; i += 2) {
       a = Math.min(a, r[i]); b = Math.max(b, r[i]); c = Math.min(c, r[i + 1]); d = Math.max(d, r[i + 1]);
