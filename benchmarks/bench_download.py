@@ -1,6 +1,6 @@
 """Benchmark of ``s2s download`` against the local FDSN server, and ObsPy's MassDownloader.
 
-The server (``python -m s2sframe.testing.fdsn_server --fast``) runs in its own process and
+The server (``python -m s2sframe.testing --fast``) runs in its own process and
 answers from memory (template records patched per channel and window), as 3 data centers.
 Each client runs in its own process; we measure its wall time, CPU time (user + system,
 all threads) and peak RSS. Two sizes show whether memory stays flat with the number of
@@ -44,7 +44,7 @@ def _free_port(span: int) -> int:
 
 def _serve(port: int, events: int, stations: int) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": ROOT}
-    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.testing.fdsn_server", "--fast",
+    proc = subprocess.Popen([sys.executable, "-m", "s2sframe.testing", "--fast",
                              "--port", str(port), "--events", str(events), "--stations",
                              str(stations), "--datacenters", "3"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib.metadata as _metadata
 
+from . import download  # the package, callable as its function download(config, ...)
 from .db.copy import copy_database
 from .db.info import attributes
 from .db.scan import explain, scan
@@ -33,7 +34,7 @@ from .db.selection import where
 from .db.urls import mask_url
 from .decode.fastresp import fast_response_stats
 from .decode.responses import fast_response
-from .download import DownloadReport, download  # the function shadows the subpackage name
+from .download import DownloadReport
 from .engine.run import map_segments, shutdown_workers
 from .engine.segment import Segment
 from .exceptions import (

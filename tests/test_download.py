@@ -86,6 +86,26 @@ def test_traveltimes_within_half_a_second_of_taup():
     assert np.abs(got - ref).max() <= 0.5
 
 
+def test_download_is_the_package_and_calling_it_downloads(fresh, tmp_path):
+    """`s2sframe.download` is the package (its modules importable under it) and, called,
+    runs :func:`s2sframe.download.download`: every import path of before still works."""
+    import importlib
+    import types
+
+    import s2sframe.download.run as run_module
+    from s2sframe import download as from_top
+
+    package = importlib.import_module("s2sframe.download")
+    assert s2sframe.download is package is from_top
+    assert isinstance(package, types.ModuleType) and package.run is run_module
+    assert package.download is download and callable(package)
+    with pytest.raises(ConfigError, match="'dburl': missing"):
+        s2sframe.download({"starttime": "2021-01-01"})
+    url = f"sqlite:///{tmp_path / 'called.sqlite'}"
+    report = s2sframe.download(_config(fresh, url), progress=False)
+    assert report.segments == len(_rows(url)) > 0
+
+
 def test_download_exact_segments_and_rerun(fresh, db_url_factory):
     server = fresh
     url = db_url_factory()
@@ -273,6 +293,28 @@ def test_bad_config_exit_2_naming_the_key(tmp_path, change, key):
     assert not (tmp_path / "x.sqlite").exists()  # refused before any work
     if key == "channnel":
         assert "did you mean 'channel'" in result.output
+
+
+def test_validated_config_is_typed_and_frozen(tmp_path):
+    """The download steps get one frozen, typed configuration (issue 22)."""
+    import dataclasses
+
+    from s2sframe.download.config import AdvancedSettings, RetrySettings, load
+
+    cfg = load({"dburl": "sqlite:///" + str(tmp_path / "x.sqlite"), "starttime": "2021-01-01",
+                "endtime": "2021-01-02", "events_url": "emsc", "data_url": "eida",
+                "search_radius": {"min": 0, "max": 3}, "time_window": [-1, 3],
+                "retry_server_err": False,
+                "advanced_settings": {"max_thread_workers": 4, "download_blocksize": 0}})
+    assert isinstance(cfg.advanced, AdvancedSettings) and isinstance(cfg.retry, RetrySettings)
+    assert cfg.advanced.max_concurrent_downloads == 4  # the stream2segment alias
+    assert cfg.advanced.download_blocksize == -1  # <= 0: the whole body at once
+    assert cfg.advanced.timeout("stations") == 120.0
+    assert cfg.retry.retry_server_err is False and cfg.retry.retry_url_err is True
+    assert cfg.events_catalog == "emsc" and cfg.traveltimes_model == "ak135_ttp+"
+    for obj, field in ((cfg, "dburl"), (cfg.advanced, "w_timeout"), (cfg.retry, "retry_url_err")):
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(obj, field, None)
 
 
 def test_cli_download_summary_and_init_template(fresh, tmp_path):

@@ -1,4 +1,4 @@
-"""`s2s download` against hostile servers (s2sframe.testing.hostile, real HTTP on
+"""`s2s download` against hostile servers (tests/hostile.py, real HTTP on
 127.0.0.1): slots never leak, slow bodies are cut at a deadline, responses are capped in
 size (gzip bombs too), garbage is not stored as StationXML, dead or refused data centers
 cost seconds, credentials in URLs are masked and digest credentials stay with their host,
@@ -25,9 +25,9 @@ from click.testing import CliRunner
 from s2sframe.cli import main as cli
 from s2sframe.download import ConfigError, download
 from s2sframe.download.http import AdaptiveLimit, Client
-from s2sframe.testing.hostile import DeadServer, HostileFront, refused_url
 from tests.conftest import popen
 from tests.dlkit import PeakRss, config, query, wait_until
+from tests.hostile import DeadServer, HostileFront, refused_url
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -459,7 +459,7 @@ def test_docstring_examples_of_the_download_modules_run():
 
     from s2sframe.db import locks, outcomes, retry
     from s2sframe.download import config, http, inventory
-    from s2sframe.testing import hostile
+    from tests import hostile
 
     for module in (http, inventory, config, locks, outcomes, retry, hostile):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

@@ -251,8 +251,8 @@ def test_a_damaged_record_costs_only_its_channel(faulty, db_url_factory):
                                       ("v3", "miniSEED 3 record"), ("truncate", "malformed record")])
 def test_split_response_names_why_a_channel_is_refused(how, why):
     from s2sframe.download.dataselect import Seg, split_response
+    from s2sframe.testing.faults import damage_records
     from s2sframe.testing.fdsn_data import Archive
-    from s2sframe.testing.fdsn_formats import damage_records
 
     arch = Archive.build(events=1, stations=1, datacenters=1)
     t0, t1 = datetime(2021, 1, 2), datetime(2021, 1, 2, 0, 4)
@@ -449,8 +449,8 @@ def test_miniseed_3_is_refused_clearly_by_the_reader():
     """What the download refuses, the reader of stored segments refuses too, by name."""
     from s2sframe.decode.mseed import read_mseed
     from s2sframe.exceptions import SkipSegment
+    from s2sframe.testing.faults import damage_records
     from s2sframe.testing.fdsn_data import Archive
-    from s2sframe.testing.fdsn_formats import damage_records
 
     arch = Archive.build(events=1, stations=1)
     recs = arch.records(arch.channels[0], datetime(2021, 1, 2), datetime(2021, 1, 2, 0, 1))

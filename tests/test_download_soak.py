@@ -1,5 +1,5 @@
 """Soak test: `s2s download` runs again and again, for a bounded time, against servers
-that inject every fault at random (s2sframe.testing.hostile: slow bodies, hangs, closed
+that inject every fault at random (tests/hostile.py: slow bodies, hangs, closed
 and reset connections, truncated bodies, HTTP errors, HTML pages with status 200, gzip
 bombs, huge bodies, gzip files; the demo server's damaged miniSEED: truncated, corrupt,
 shifted, sample rate 0, over-claimed samples, miniSEED 3), on data with station epochs
@@ -24,9 +24,9 @@ import sqlalchemy as sa
 import yaml
 
 from s2sframe.testing.fdsn_server import fdsn_server
-from s2sframe.testing.hostile import DeadServer, HostileFront, Rule, refused_url
 from tests.conftest import BACKENDS, new_pg_database
 from tests.dlkit import PeakRss
+from tests.hostile import DeadServer, HostileFront, Rule, refused_url
 
 ROOT = Path(__file__).resolve().parents[1]
 SOAK_SECONDS = float(os.environ.get("S2S_SOAK_SECONDS", "20"))

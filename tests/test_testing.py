@@ -20,7 +20,8 @@ import sqlalchemy.orm  # noqa: F401 - conftest's pg teardown calls sa.orm.close_
 from obspy.geodetics import locations2degrees
 
 from s2sframe.db.schema import missing_required, present_columns
-from s2sframe.testing import _p_travel_time, example_database, make_database
+from s2sframe.testing import example_database, make_database
+from s2sframe.testing.catalog import _p_travel_time
 
 TABLES = (
     "web_services",
@@ -609,3 +610,54 @@ def test_inventory_template_invalid(
 ) -> None:
     with pytest.raises(error, match="inventory_template"):
         make_database(sqlite_url_factory(), events=1, stations=1, inventory_template=template)
+
+
+# --------------------------------------------------------------------------- the demo server command
+def _demo_server(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-W", "error::RuntimeWarning", "-m", "s2sframe.testing", *args]
+
+
+def test_demo_server_help_names_its_options_without_warnings() -> None:
+    import subprocess
+
+    done = subprocess.run(_demo_server("--help"), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr
+    for words in ("python -m s2sframe.testing", "--port", "PORT + 1 + k", "--events",
+                  "--stations", "--datacenters", "--fast"):
+        assert words in done.stdout
+
+
+def test_demo_server_serves_until_interrupted_and_names_a_busy_port() -> None:
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(_demo_server("--port", str(port), "--datacenters", "1"),
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert f"a port from {port} to {port + 1} is in use" in done.stderr
+    assert "Traceback" not in done.stderr and "Warning" not in done.stderr
+    # --port 0: free ports; it serves until Ctrl-C, which stops it cleanly
+    proc = subprocess.Popen(_demo_server("--port", "0", "--events", "2", "--stations", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        assert first.startswith("events_url: http://127.0.0.1:")
+        text = urllib.request.urlopen(first.split(": ", 1)[1].strip() + "?format=text",
+                                      timeout=30).read().decode()
+        assert len(text.splitlines()) == 3  # header + 2 events
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert "Warning" not in proc.stderr.read()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -18,20 +18,20 @@ from typing import Any
 import polars as pl
 import sqlalchemy as sa
 
-from . import derive as D
-from . import schema as S
+from . import derive
+from . import schema as db_schema
 
 #: relation prefix -> how it joins segments (the one map: :data:`s2sframe.db.schema.RELATIONS`).
-RELATIONS = S.RELATIONS
+RELATIONS = db_schema.RELATIONS
 
 KM_PER_DEG = 2 * 6371 * math.pi / 360
 
 _SA_TO_PL: dict[type, pl.DataType] = {
-    sa.Integer: pl.Int64,
-    sa.Float: pl.Float64,
-    sa.String: pl.String,
+    sa.Integer: pl.Int64(),
+    sa.Float: pl.Float64(),
+    sa.String: pl.String(),
     sa.DateTime: pl.Datetime("us"),
-    sa.Boolean: pl.Boolean,
+    sa.Boolean: pl.Boolean(),
 }
 
 
@@ -57,10 +57,10 @@ class SQLContext:
     def col(self, relation: str | None, column: str) -> sa.ColumnElement:
         """The SQL column ``relation.column`` (``relation`` None: segments), noting the join."""
         if relation is None:
-            table = S.segments
+            table = db_schema.segments
         else:
             table = RELATIONS[relation].table
-            self.relations.update(S.relations_closure({relation}))
+            self.relations.update(db_schema.relations_closure({relation}))
         if column not in self.present.get(table.name, ()):
             raise MissingColumnError(table.name, column)
         return table.c[column]
@@ -109,11 +109,25 @@ class Attribute:
     doc: str = ""
     relation: str | None = None
     column: str | None = None
-    expr: D.Node | None = None
+    expr: derive.Node | None = None
 
     @property
     def is_plain(self) -> bool:
         return self.column is not None
+
+    @property
+    def element_dtype(self) -> pl.DataType:
+        """The dtype of one element of a list attribute (the class labels).
+
+        Examples
+        --------
+        >>> ATTRIBUTES["classes.label"].element_dtype
+        String
+        """
+        if not isinstance(self.dtype, pl.List):
+            raise TypeError(f"{self.name} is not a list attribute")
+        inner = self.dtype.inner
+        return inner if isinstance(inner, pl.DataType) else inner()
 
     @property
     def requires(self) -> tuple[str, ...]:
@@ -142,7 +156,7 @@ class Attribute:
         assert self.expr is not None and self.in_polars, self.name
         return self.expr.polars()
 
-    def value(self, get: D.Getter) -> Any:
+    def value(self, get: derive.Getter) -> Any:
         """Python value of this attribute for a row whose values ``get(name)`` returns.
 
         Examples
@@ -205,48 +219,48 @@ def _plain(relation: str | None, table: sa.Table, skip: tuple[str, ...] = ()) ->
 
 
 def _derived() -> list[Attribute]:
-    ref = D.Ref
+    ref = derive.Ref
     # milliseconds, as stream2segment rounds them (on every path: see derive.Millis)
-    duration = D.Millis(ref("start_time"), ref("end_time"))
-    requested = D.Millis(ref("request_start"), ref("request_end"))
+    duration = derive.Millis(ref("start_time"), ref("end_time"))
+    requested = derive.Millis(ref("request_start"), ref("request_end"))
     network, station = ref("station.network"), ref("station.station")
     channel = ref("channel.channel")
     code = "letter of the channel code"
     return [
-        Attribute("has_data", pl.Boolean, "data is not null and not empty",
-                  expr=D.NonEmptyBlob(ref("data"))),
-        Attribute("has_valid_data", pl.Boolean, "has_data and download_code not null nor -2",
-                  expr=D.And((ref("has_data"), D.IsNotNull(ref("download_code")),
-                              D.NotEqual(ref("download_code"), -2)))),
-        Attribute("event_distance_km", pl.Float64, "event_distance_deg in km",
-                  expr=D.Arith("*", ref("event_distance_deg"), D.Const(KM_PER_DEG))),
-        Attribute("duration_sec", pl.Float64, "end_time - start_time, seconds",
-                  expr=D.Seconds(duration)),
-        Attribute("missing_data_sec", pl.Float64,
+        Attribute("has_data", pl.Boolean(), "data is not null and not empty",
+                  expr=derive.NonEmptyBlob(ref("data"))),
+        Attribute("has_valid_data", pl.Boolean(), "has_data and download_code not null nor -2",
+                  expr=derive.And((ref("has_data"), derive.IsNotNull(ref("download_code")),
+                              derive.NotEqual(ref("download_code"), -2)))),
+        Attribute("event_distance_km", pl.Float64(), "event_distance_deg in km",
+                  expr=derive.Arith("*", ref("event_distance_deg"), derive.Const(KM_PER_DEG))),
+        Attribute("duration_sec", pl.Float64(), "end_time - start_time, seconds",
+                  expr=derive.Seconds(duration)),
+        Attribute("missing_data_sec", pl.Float64(),
                   "(request_end - request_start) - (end_time - start_time), seconds",
-                  expr=D.Seconds(D.Arith("-", requested, duration))),
-        Attribute("missing_data_ratio", pl.Float64,
+                  expr=derive.Seconds(derive.Arith("-", requested, duration))),
+        Attribute("missing_data_ratio", pl.Float64(),
                   "1 - (end_time - start_time) / (request_end - request_start); "
                   "null if the request window is empty",
-                  expr=D.Arith("-", D.Const(1.0), D.Arith("/", duration, requested))),
-        Attribute("seed_id", pl.String, "data_seed_id, else NET.STA.LOC.CHA",
-                  expr=D.Coalesce((ref("data_seed_id"), D.Concat(
+                  expr=derive.Arith("-", derive.Const(1.0), derive.Arith("/", duration, requested))),
+        Attribute("seed_id", pl.String(), "data_seed_id, else NET.STA.LOC.CHA",
+                  expr=derive.Coalesce((ref("data_seed_id"), derive.Concat(
                       (network, station, ref("channel.location"), channel))))),
-        Attribute("classlabels_count", pl.Int64, "number of class labels of the segment",
-                  expr=D.LabelCount()),
-        Attribute("station.netsta_code", pl.String, "NET.STA", relation="station",
-                  expr=D.Concat((network, station))),
-        Attribute("station.has_inventory", pl.Boolean, "station has StationXML",
-                  relation="station", expr=D.NonEmptyBlob(ref("station.inventory_xml"))),
-        Attribute("channel.band_code", pl.String, f"1st {code}", relation="channel",
-                  expr=D.Substr(channel, 0, 1)),
-        Attribute("channel.instrument_code", pl.String, f"2nd {code}", relation="channel",
-                  expr=D.Substr(channel, 1, 1)),
-        Attribute("channel.orientation_code", pl.String, f"3rd {code}", relation="channel",
-                  expr=D.Substr(channel, 2, 1)),
-        Attribute("channel.band_instrument_code", pl.String,
+        Attribute("classlabels_count", pl.Int64(), "number of class labels of the segment",
+                  expr=derive.LabelCount()),
+        Attribute("station.netsta_code", pl.String(), "NET.STA", relation="station",
+                  expr=derive.Concat((network, station))),
+        Attribute("station.has_inventory", pl.Boolean(), "station has StationXML",
+                  relation="station", expr=derive.NonEmptyBlob(ref("station.inventory_xml"))),
+        Attribute("channel.band_code", pl.String(), f"1st {code}", relation="channel",
+                  expr=derive.Substr(channel, 0, 1)),
+        Attribute("channel.instrument_code", pl.String(), f"2nd {code}", relation="channel",
+                  expr=derive.Substr(channel, 1, 1)),
+        Attribute("channel.orientation_code", pl.String(), f"3rd {code}", relation="channel",
+                  expr=derive.Substr(channel, 2, 1)),
+        Attribute("channel.band_instrument_code", pl.String(),
                   "first two letters of the channel code", relation="channel",
-                  expr=D.Substr(channel, 0, 2)),
+                  expr=derive.Substr(channel, 0, 2)),
     ]
 
 
@@ -256,12 +270,12 @@ CLASS_ATTRIBUTES: dict[str, Attribute] = {
         f"classes.{c.name}", pl.List(_pl_dtype(c)), f"classes.{c.name} of the segment's labels",
         relation="classes", column=c.name,
     )
-    for c in S.classes.columns
+    for c in db_schema.classes.columns
 }
 
 
 def _build() -> dict[str, Attribute]:
-    attrs: list[Attribute] = _plain(None, S.segments, skip=("data",))
+    attrs: list[Attribute] = _plain(None, db_schema.segments, skip=("data",))
     derived = _derived()
     attrs += [a for a in derived if a.relation is None]
     for rel, relation in RELATIONS.items():

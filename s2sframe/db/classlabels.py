@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..exceptions import DatabaseError
-from . import schema as S
+from . import schema
 from . import urls as _db
 from .retry import with_retries
 
@@ -47,7 +47,7 @@ def _engine(bind: _Bind, readonly: bool = False) -> sa.engine.Engine:
 
 def list_classes(bind: _Bind) -> list[dict[str, Any]]:
     """The classes (id order) with ``id``, ``label``, ``description`` and ``count`` of labelled segments."""
-    c, cl = S.classes, S.class_labellings
+    c, cl = schema.classes, schema.class_labellings
     count = (sa.select(sa.func.count()).where(cl.c.class_id == c.c.id)
              .correlate(c).scalar_subquery())
     stmt = sa.select(c.c.id, c.c.label, c.c.description, count.label("count")).order_by(c.c.id)
@@ -72,12 +72,12 @@ def add_class(bind: _Bind, label: str, description: str | None = None) -> int:
     if not label:
         raise ValueError("a class label cannot be empty")
     with _engine(bind).begin() as conn:
-        exists = conn.execute(sa.select(S.classes.c.id).where(S.classes.c.label == label)).first()
+        exists = conn.execute(sa.select(schema.classes.c.id).where(schema.classes.c.label == label)).first()
         if exists:
             raise ValueError(f"class {label!r} already exists (id {exists[0]})")
-        S.advance_sequences(conn, ("classes",))  # stream2segment leaves them behind
-        res = conn.execute(sa.insert(S.classes).values(label=label, description=description))
-        return int(res.inserted_primary_key[0])
+        schema.advance_sequences(conn, ("classes",))  # stream2segment leaves them behind
+        res = conn.execute(sa.insert(schema.classes).values(label=label, description=description))
+        return schema.inserted_id(res)
 
 
 def rename_class(bind: _Bind, label: str, new_label: str,
@@ -92,24 +92,24 @@ def rename_class(bind: _Bind, label: str, new_label: str,
         values["description"] = description
     with _engine(bind).begin() as conn:
         if new_label != label and conn.execute(
-                sa.select(S.classes.c.id).where(S.classes.c.label == new_label)).first():
+                sa.select(schema.classes.c.id).where(schema.classes.c.label == new_label)).first():
             raise ValueError(f"class {new_label!r} already exists")
-        conn.execute(sa.update(S.classes).where(S.classes.c.id == cls["id"]).values(**values))
+        conn.execute(sa.update(schema.classes).where(schema.classes.c.id == cls["id"]).values(**values))
 
 
 def delete_class(bind: _Bind, label: str) -> int:
     """Delete a class and its labellings; return the number of labellings deleted."""
     cls = find_class(bind, label)
     with _engine(bind).begin() as conn:
-        res = conn.execute(sa.delete(S.class_labellings)
-                           .where(S.class_labellings.c.class_id == cls["id"]))
-        conn.execute(sa.delete(S.classes).where(S.classes.c.id == cls["id"]))
+        res = conn.execute(sa.delete(schema.class_labellings)
+                           .where(schema.class_labellings.c.class_id == cls["id"]))
+        conn.execute(sa.delete(schema.classes).where(schema.classes.c.id == cls["id"]))
         return int(res.rowcount or 0)
 
 
 def segment_labels(bind: _Bind, segment_id: int) -> list[int]:
     """Class ids of the labels of a segment (sorted)."""
-    cl = S.class_labellings
+    cl = schema.class_labellings
     stmt = sa.select(cl.c.class_id).where(cl.c.segment_id == int(segment_id)).order_by(cl.c.class_id)
     with _engine(bind, readonly=True).connect() as conn:
         return [r[0] for r in conn.execute(stmt)]
@@ -143,7 +143,7 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
     and leaves the sequences behind, and a taken id would make the insert skip the label.
     """
     engine = _engine(bind)
-    cl = S.class_labellings
+    cl = schema.class_labellings
     segment_id, class_id = int(segment_id), int(class_id)
     where = (cl.c.segment_id == segment_id) & (cl.c.class_id == class_id)
     if value:
@@ -157,14 +157,14 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
-            if not conn.execute(sa.select(S.classes.c.id)
-                                .where(S.classes.c.id == class_id)).first():
+            if not conn.execute(sa.select(schema.classes.c.id)
+                                .where(schema.classes.c.id == class_id)).first():
                 raise LookupError(f"no class with id {class_id}")
-            if not conn.execute(sa.select(S.segments.c.id)
-                                .where(S.segments.c.id == segment_id)).first():
+            if not conn.execute(sa.select(schema.segments.c.id)
+                                .where(schema.segments.c.id == segment_id)).first():
                 raise LookupError(f"no segment with id {segment_id}")
             if value:  # a stale id sequence would make the insert skip the label silently
-                S.advance_sequences(conn, ("class_labellings",))
+                schema.advance_sequences(conn, ("class_labellings",))
             conn.execute(write)
             count = int(conn.execute(sa.select(sa.func.count()).select_from(cl)
                                      .where(cl.c.class_id == class_id)).scalar_one())
@@ -175,7 +175,7 @@ def set_label(bind: _Bind, segment_id: int, class_id: int, value: bool,
         return with_retries(run)
     except sa.exc.DBAPIError as exc:
         raise DatabaseError(f"Cannot write to {_db.mask_url(engine.url)}: "
-                            f"{_db._first_line(exc, engine.url)}") from None
+                            f"{_db.error_line(exc, engine.url)}") from None
 
 
 def _insert_or_skip(dialect: str, table: sa.Table) -> sa.Insert:

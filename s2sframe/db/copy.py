@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..exceptions import DatabaseError
-from . import schema as S
+from . import schema
 from . import urls as _db
 
 __all__ = ["copy_database"]
@@ -53,8 +53,8 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
     126
     """
     src_engine = _db.get_engine(src_url, readonly=True)
-    present = S.present_columns(src_engine)
-    missing = S.missing_required(present)
+    present = schema.present_columns(src_engine)
+    missing = schema.missing_required(present)
     if not present.get("segments") or missing:
         raise DatabaseError(f"{_db.mask_url(src_engine.url)} is not a complete stream2segment "
                             f"database (missing: {', '.join(missing[:5]) or 'segments'})")
@@ -63,18 +63,18 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
     dst_engine = _db.create_engine(dst)
     try:
         _check_empty(dst_engine)
-        S.create_all(dst_engine)
-        dst_present = S.present_columns(dst_engine)
+        schema.create_all(dst_engine)
+        dst_present = schema.present_columns(dst_engine)
         counts = {}
         with src_engine.connect() as src, dst_engine.begin() as out:
-            for name in S.TABLE_ORDER:
-                table = S.metadata.tables[name]
+            for name in schema.TABLE_ORDER:
+                table = schema.metadata.tables[name]
                 cols = [c for c in table.columns
                         if c.name in present[name] and c.name in dst_present[name]]
                 counts[name] = _copy_table(src, out, table, cols, batch_size)
             if dst_engine.dialect.name == "postgresql":
-                for name in S.TABLE_ORDER:
-                    out.execute(sa.text(S.sequence_reset_sql(name)))
+                for name in schema.TABLE_ORDER:
+                    out.execute(sa.text(schema.sequence_reset_sql(name)))
         return counts
     finally:
         dst_engine.dispose()
@@ -82,11 +82,11 @@ def copy_database(src_url: str | URL, dst_url: str | URL, *, batch_size: int = 5
 
 def _check_empty(engine: sa.engine.Engine) -> None:
     try:
-        present = S.present_columns(engine)
+        present = schema.present_columns(engine)
     except Exception as exc:  # noqa: BLE001
         raise DatabaseError(f"Cannot open {_db.mask_url(engine.url)}: {exc}") from None
     with engine.connect() as conn:
-        for name in S.TABLE_ORDER:
+        for name in schema.TABLE_ORDER:
             if present.get(name) and conn.execute(
                     sa.select(sa.literal_column("1")).select_from(
                         sa.table(name)).limit(1)).first() is not None:

@@ -395,13 +395,13 @@ class LabelCount(Node):
     in_polars = False
 
     def sql(self, ctx: Context) -> sa.ColumnElement:
-        from . import schema as S
+        from . import schema
 
-        cl = S.class_labellings
+        cl = schema.class_labellings
         return (
             sa.select(sa.func.count())
             .select_from(cl)
-            .where(cl.c.segment_id == S.segments.c.id)
+            .where(cl.c.segment_id == schema.segments.c.id)
             .scalar_subquery()
         )
 

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from . import schema as S
+from . import schema
 from . import urls as _db
 
 __all__ = ["drop_runs", "run_ids", "runs", "segment_counts"]
@@ -37,7 +37,7 @@ def _engine(bind: _Bind, readonly: bool = False) -> sa.engine.Engine:
 
 
 def _ordered_ids(conn: sa.Connection) -> list[int]:
-    d = S.downloads
+    d = schema.downloads
     return list(conn.execute(sa.select(d.c.id).order_by(d.c.run_time, d.c.id)).scalars())
 
 
@@ -74,7 +74,7 @@ def run_ids(bind: _Bind, indices: Sequence[str | int] | None = None,
 def runs(bind: _Bind, ids: Sequence[int]) -> list[dict[str, Any]]:
     """The ``downloads`` rows of ``ids`` (run order): id, run_time, log, config, warnings,
     errors, program_version."""
-    d = S.downloads
+    d = schema.downloads
     q = (sa.select(d.c.id, d.c.run_time, d.c.log, d.c.config, d.c.warnings, d.c.errors,
                    d.c.program_version).where(d.c.id.in_(list(ids)))
          .order_by(d.c.run_time, d.c.id))
@@ -84,11 +84,11 @@ def runs(bind: _Bind, ids: Sequence[int]) -> list[dict[str, Any]]:
 
 def segment_counts(bind: _Bind, ids: Sequence[int]) -> dict[int, int]:
     """Number of segments each run of ``ids`` downloaded last (0 if none)."""
-    sg = S.segments
+    sg = schema.segments
     q = (sa.select(sg.c.download_id, sa.func.count()).where(sg.c.download_id.in_(list(ids)))
          .group_by(sg.c.download_id))
     with _engine(bind, readonly=True).connect() as conn:
-        found = dict(conn.execute(q).all())
+        found: dict[int, int] = {r[0]: r[1] for r in conn.execute(q)}
     return {i: int(found.get(i, 0)) for i in ids}
 
 
@@ -96,7 +96,7 @@ def drop_runs(bind: _Bind, ids: Sequence[int]) -> dict[int, int]:
     """Delete the runs ``ids`` and their segments (with the segments' class labels), one
     run per transaction, as stream2segment's ``s2s db drop``; events, stations and
     channels stay. Returns run id -> segments deleted (runs not found: absent)."""
-    d, sg, cl = S.downloads, S.segments, S.class_labellings
+    d, sg, cl = schema.downloads, schema.segments, schema.class_labellings
     out = {}
     engine = _engine(bind)
     for did in ids:

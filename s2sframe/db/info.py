@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from . import attributes as A
+from . import attributes as registry
 
 
 def attributes() -> pl.DataFrame:
@@ -17,5 +17,5 @@ def attributes() -> pl.DataFrame:
     >>> df.filter(df["name"] == "missing_data_sec").row(0)
     ('missing_data_sec', 'Float64', '(request_end - request_start) - (end_time - start_time), seconds')
     """
-    rows = [(a.name, str(a.dtype), a.doc) for a in A.ATTRIBUTES.values()]
+    rows = [(a.name, str(a.dtype), a.doc) for a in registry.ATTRIBUTES.values()]
     return pl.DataFrame(rows, schema=["name", "dtype", "description"], orient="row")

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from . import schema as S
+from . import schema
 from . import urls as _db
 
 __all__ = ["OUTCOMES", "download_stats", "outcome", "run_status", "run_status_sql",
@@ -111,7 +111,7 @@ def download_stats(bind: str | URL | sa.engine.Engine,
     (``status``: :func:`run_status`).
     """
     engine = bind if isinstance(bind, sa.engine.Engine) else _db.get_engine(bind, readonly=True)
-    seg, d = S.segments, S.downloads
+    seg, d = schema.segments, schema.downloads
     gap = sa.case((sa.func.abs(seg.c.maxgap_numsamples) > abs(float(maxgap_threshold)), 1),
                   else_=0).label("gap")
     stmt = (sa.select(seg.c.download_id, seg.c.datacenter_id, seg.c.download_code, gap,
@@ -123,7 +123,7 @@ def download_stats(bind: str | URL | sa.engine.Engine,
                                       d.c.program_version, run_status_sql(d.c.log).label("status"))
                             .order_by(d.c.run_time, d.c.id)).all()
         dcs = {r.id: r.dataselect_url for r in conn.execute(
-            sa.select(S.data_centers.c.id, S.data_centers.c.dataselect_url))}
+            sa.select(schema.data_centers.c.id, schema.data_centers.c.dataselect_url))}
     counts: dict[int, dict[int, dict[str, int]]] = {}
     keys: set[str] = set()
     for did, dcid, code, has_gap, n in rows:
@@ -148,17 +148,18 @@ def station_stats(bind: str | URL | sa.engine.Engine,
     """Stations with coordinates, data center and segments (all, and with data saved; of
     the runs ``download_ids`` only, if given)."""
     engine = bind if isinstance(bind, sa.engine.Engine) else _db.get_engine(bind, readonly=True)
-    seg, cha, sta = S.segments, S.channels, S.stations
+    seg, cha, sta = schema.segments, schema.channels, schema.stations
     ok = sa.func.sum(sa.case((seg.c.download_code.in_([200, -200]), 1), else_=0))
     per = (sa.select(cha.c.station_id, sa.func.count().label("n"), ok.label("ok"))
            .select_from(seg.join(cha, cha.c.id == seg.c.channel_id))
            .group_by(cha.c.station_id))
     if download_ids is not None:
         per = per.where(seg.c.download_id.in_(download_ids))
-    per = per.subquery()
+    counts = per.subquery()
     stmt = (sa.select(sta.c.id, sta.c.network, sta.c.station, sta.c.latitude, sta.c.longitude,
-                      sta.c.datacenter_id, per.c.n, per.c.ok)
-            .select_from(sta.outerjoin(per, per.c.station_id == sta.c.id)).order_by(sta.c.id))
+                      sta.c.datacenter_id, counts.c.n, counts.c.ok)
+            .select_from(sta.outerjoin(counts, counts.c.station_id == sta.c.id))
+            .order_by(sta.c.id))
     with engine.connect() as conn:
         return [{"id": r.id, "code": f"{r.network}.{r.station}", "lat": r.latitude,
                  "lon": r.longitude, "datacenter_id": r.datacenter_id,

@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..exceptions import DatabaseError
-from . import attributes as A
-from . import schema as S
+from . import attributes, schema
 from . import urls as _db
 from .pushdown import translate_parts
 
@@ -47,7 +46,7 @@ class Database:
         self.url = url
         engine = _db.get_engine(url, readonly=True)
         self.dialect = engine.dialect
-        self.present = S.present_columns(engine)
+        self.present = schema.present_columns(engine)
         if not self.present.get("segments"):
             raise DatabaseError(
                 f"{_db.mask_url(url)} is not a stream2segment database (no 'segments' table)"
@@ -64,8 +63,8 @@ class Database:
             # scans the whole table for "SELECT min(id), max(id)"
             low, high = conn.execute(
                 sa.select(
-                    sa.select(sa.func.min(S.segments.c.id)).scalar_subquery(),
-                    sa.select(sa.func.max(S.segments.c.id)).scalar_subquery(),
+                    sa.select(sa.func.min(schema.segments.c.id)).scalar_subquery(),
+                    sa.select(sa.func.max(schema.segments.c.id)).scalar_subquery(),
                 )
             ).one()
         return None if low is None else (int(low), int(high))
@@ -78,7 +77,7 @@ def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
     classes: list[str] = []
 
     def visit(name: str) -> None:
-        attr = A.ATTRIBUTES[name]
+        attr = attributes.ATTRIBUTES[name]
         if isinstance(attr.dtype, pl.List):
             if name not in classes:
                 classes.append(name)
@@ -99,7 +98,7 @@ def _expand(names: list[str]) -> tuple[list[str], list[str], list[str]]:
 KEY = "__s2s_key"
 
 
-def _column(attr: A.Attribute, ctx: A.SQLContext) -> sa.ColumnElement:
+def _column(attr: attributes.Attribute, ctx: attributes.SQLContext) -> sa.ColumnElement:
     expr = attr.sql_expr(ctx)
     if attr.loaded_by_sql and attr.dtype == pl.Boolean:
         # never NULL and typed: connectorx infers computed columns from the first row
@@ -126,14 +125,14 @@ def _where(
         if not relations:
             clauses.append(clause)
         elif relations <= {"channel", "station"}:
-            frm = S.channels
+            frm: sa.FromClause = schema.channels
             if "station" in relations:
-                frm = frm.outerjoin(S.stations, S.RELATIONS["station"].on)
-            sub = sa.select(S.channels.c.id).select_from(frm).where(clause)
-            clauses.append(S.segments.c.channel_id.in_(sub))
+                frm = frm.outerjoin(schema.stations, schema.RELATIONS["station"].on)
+            sub = sa.select(schema.channels.c.id).select_from(frm).where(clause)
+            clauses.append(schema.segments.c.channel_id.in_(sub))
         elif len(relations) == 1:
-            rel = S.RELATIONS[next(iter(relations))]
-            clauses.append(S.segments.c[rel.fk].in_(sa.select(rel.table.c.id).where(clause)))
+            rel = schema.RELATIONS[next(iter(relations))]
+            clauses.append(schema.segments.c[rel.fk].in_(sa.select(rel.table.c.id).where(clause)))
         else:
             clauses.append(clause)
             joins |= relations
@@ -156,11 +155,12 @@ def make_plan(
     centers, downloads: small tables) by one query each, joined in Polars. This
     is faster than SQL joins of every segment row (measured: benchmarks/bench_scan.py).
     """
-    output = list(with_columns) if with_columns is not None else list(A.ATTRIBUTES)
+    output = list(with_columns) if with_columns is not None else list(attributes.ATTRIBUTES)
     if not output:
         output = ["id"]
     loaded, derived, classes = _expand(output)
-    parts, pushed_all = [], predicate is None
+    parts: list[tuple[sa.ColumnElement, set[str]]] = []
+    pushed_all = predicate is None
     if predicate is not None:
         parts, pushed_all = translate_parts(predicate, db.dialect.name, db.present)
     where, joins = _where(parts)
@@ -169,15 +169,44 @@ def make_plan(
     indexed = any(rels and rels <= {"channel", "station"} for _c, rels in parts)
     # PostgreSQL scans in parallel by itself: split only its full reads (measured)
     split = where is None or (db.sqlite and not indexed)
+    columns = _resolve_columns(db, loaded)
+    stmt = sa.select(*columns.segments.values()).select_from(_joined_segments(joins))
+    if where is not None:
+        stmt = stmt.where(where)
+    return Plan(
+        sql=[compile_sql(db, s) for s in _partitions(db, stmt, n_rows, nparts if split else 1)],
+        loaded=[n for n in loaded if n not in columns.nulls],
+        derived=derived,
+        nulls=columns.nulls,
+        classes=classes,
+        pushed_all=pushed_all,
+        output=output,
+        relations=_relation_queries(db, columns.related),
+        helpers=columns.helpers,
+    )
+
+
+@dataclass
+class _Columns:
+    """The SQL columns of the attributes a collect loads, by where they are read."""
+
+    segments: dict[str, sa.ColumnElement]  # read by the segments query
+    related: dict[str, dict[str, sa.ColumnElement]]  # relation -> read by its own query
+    nulls: list[str]  # absent from the database: null columns
+    helpers: list[str]  # read only to join and order (foreign keys, id)
+
+
+def _resolve_columns(db: Database, loaded: list[str]) -> _Columns:
+    """The SQL column of each attribute of ``loaded``, and the keys needed to join them."""
     seg_cols: dict[str, sa.ColumnElement] = {}
     rel_cols: dict[str, dict[str, sa.ColumnElement]] = {}
     nulls: list[str] = []
-    ctx = A.SQLContext(db.dialect.name, db.present)
+    ctx = attributes.SQLContext(db.dialect.name, db.present)
     for name in loaded:
-        attr = A.ATTRIBUTES[name]
+        attr = attributes.ATTRIBUTES[name]
         try:
             col = _column(attr, ctx)
-        except A.MissingColumnError:
+        except attributes.MissingColumnError:
             nulls.append(name)
             continue
         if attr.relation is None:
@@ -186,34 +215,48 @@ def make_plan(
             rel_cols.setdefault(attr.relation, {})[name] = col
     helpers = []
     for rel in rel_cols:
-        fk = S.RELATIONS[rel].fk
+        fk = schema.RELATIONS[rel].fk
         if fk not in seg_cols:
-            seg_cols[fk] = S.segments.c[fk].label(fk)
+            seg_cols[fk] = schema.segments.c[fk].label(fk)
             helpers.append(fk)
     if "id" not in seg_cols:  # to check the order (and restore it after parallel reads)
-        seg_cols["id"] = S.segments.c.id.label("id")
+        seg_cols["id"] = schema.segments.c.id.label("id")
         helpers.append("id")
-    frm = S.segments
-    for rel in S.relations_closure(joins):
-        frm = frm.outerjoin(S.RELATIONS[rel].table, S.RELATIONS[rel].on)
-    stmt = sa.select(*seg_cols.values()).select_from(frm)
-    if where is not None:
-        stmt = stmt.where(where)
+    return _Columns(seg_cols, rel_cols, nulls, helpers)
+
+
+def _joined_segments(joins: set[str]) -> sa.FromClause:
+    """The segments table outer-joined to the relations of ``joins`` (and those between)."""
+    frm: sa.FromClause = schema.segments
+    for rel in schema.relations_closure(joins):
+        frm = frm.outerjoin(schema.RELATIONS[rel].table, schema.RELATIONS[rel].on)
+    return frm
+
+
+def _partitions(db: Database, stmt: sa.Select, n_rows: int | None,
+                nparts: int) -> list[sa.Select]:
+    """``stmt`` limited to ``n_rows``, or split in ``nparts`` id ranges on large tables."""
     # No ORDER BY (a sort of every row on PostgreSQL): rows come in id order from a
     # table scan almost always, and Polars checks and sorts otherwise (cheap).
-    statements = [stmt]
     if n_rows is not None:
-        statements = [stmt.order_by(S.segments.c.id).limit(max(int(n_rows), 0))]
-    elif nparts > 1 and split:
+        return [stmt.order_by(schema.segments.c.id).limit(max(int(n_rows), 0))]
+    if nparts > 1:
         rng = db.id_range()
         if rng is not None and rng[1] - rng[0] + 1 >= PARTITION_MIN_ROWS:
             low, high = rng
             step = (high - low + 1) // nparts + 1
             edges = [low + i * step for i in range(nparts)] + [high + 1]
-            statements = [
-                stmt.where(S.segments.c.id >= a, S.segments.c.id < b)
+            return [
+                stmt.where(schema.segments.c.id >= a, schema.segments.c.id < b)
                 for a, b in zip(edges[:-1], edges[1:], strict=True)
             ]
+    return [stmt]
+
+
+def _relation_queries(
+    db: Database, rel_cols: dict[str, dict[str, sa.ColumnElement]]
+) -> dict[str, tuple[str, str]]:
+    """relation -> (foreign key in segments, SQL reading its columns by :data:`KEY`)."""
     relations: dict[str, tuple[str, str]] = {}
     for rel in ("event", "datacenter", "download", "channel"):
         cols = dict(rel_cols.get(rel, {}))
@@ -221,20 +264,10 @@ def make_plan(
             cols.update(rel_cols.get("station", {}))
         if not cols:
             continue
-        table, fk = S.RELATIONS[rel].table, S.RELATIONS[rel].fk
-        frm = table
+        table, fk = schema.RELATIONS[rel].table, schema.RELATIONS[rel].fk
+        rel_from: sa.FromClause = table
         if rel == "channel" and "station" in rel_cols:
-            frm = table.outerjoin(S.stations, S.RELATIONS["station"].on)
-        query = sa.select(table.c.id.label(KEY), *cols.values()).select_from(frm)
+            rel_from = table.outerjoin(schema.stations, schema.RELATIONS["station"].on)
+        query = sa.select(table.c.id.label(KEY), *cols.values()).select_from(rel_from)
         relations[rel] = (fk, compile_sql(db, query))
-    return Plan(
-        sql=[compile_sql(db, s) for s in statements],
-        loaded=[n for n in loaded if n not in nulls],
-        derived=derived,
-        nulls=nulls,
-        classes=classes,
-        pushed_all=pushed_all,
-        output=output,
-        relations=relations,
-        helpers=helpers,
-    )
+    return relations

@@ -30,9 +30,8 @@ import polars as pl
 import sqlalchemy as sa
 
 from ..exceptions import SelectionError
-from . import attributes as A
+from . import attributes, schema
 from . import pushdown_probes as probes
-from . import schema as S
 
 
 class Untranslatable(Exception):
@@ -48,7 +47,7 @@ _NUMERIC = ("Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UIn
             "Float32", "Float64")
 
 
-def translate(predicate: pl.Expr, ctx: A.SQLContext) -> tuple[sa.ColumnElement | None, bool]:
+def translate(predicate: pl.Expr, ctx: attributes.SQLContext) -> tuple[sa.ColumnElement | None, bool]:
     """Return (SQL condition or None, whether the whole predicate was translated).
 
     The relations the condition needs joined are added to ``ctx.relations``.
@@ -97,12 +96,12 @@ def _translate_all(
     parts = _conjuncts(tree)
     out = []
     for part in parts:
-        ctx = A.SQLContext(dialect, present)
+        ctx = attributes.SQLContext(dialect, present)
         try:
             out.append((_Translator(ctx).bool_(part), set(ctx.relations)))
         except (Untranslatable, KeyError, IndexError, TypeError, AttributeError):
             continue  # not understood (an unknown JSON shape too): Polars applies it
-        except A.MissingColumnError as exc:
+        except attributes.MissingColumnError as exc:
             raise SelectionError(
                 f"Cannot select on {exc.table}.{exc.column}: the column is not in this "
                 "database (written by an older stream2segment version)"
@@ -112,7 +111,7 @@ def _translate_all(
 
 def _reaches_sql(predicate: pl.Expr) -> bool:
     """True if all of ``predicate`` is translated (raises _NotSerializable)."""
-    present = {t.name: frozenset(t.columns.keys()) for t in S.metadata.tables.values()}
+    present = {t.name: frozenset(t.columns.keys()) for t in schema.metadata.tables.values()}
     parts, complete = _translate_all(predicate, "sqlite", present)
     return complete and bool(parts)
 
@@ -183,7 +182,7 @@ def _safe(value: Any) -> Any:
 
 
 class _Translator:
-    def __init__(self, ctx: A.SQLContext, element: sa.ColumnElement | None = None,
+    def __init__(self, ctx: attributes.SQLContext, element: sa.ColumnElement | None = None,
                  element_dtype: pl.DataType | None = None) -> None:
         self.ctx = ctx
         self.element = element
@@ -200,7 +199,7 @@ class _Translator:
             raise Untranslatable(str(node)[:50])
         (kind, body), = node.items()
         if kind == "Column":
-            attr = A.ATTRIBUTES.get(body)
+            attr = attributes.ATTRIBUTES.get(body)
             if attr is None or isinstance(attr.dtype, pl.List):
                 raise Untranslatable(f"column {body}")
             return "sql", attr.sql_expr(self.ctx), attr.dtype
@@ -211,7 +210,7 @@ class _Translator:
             target = body.get("dtype", {}).get("Literal")
             if kind2 == "sql" and dtype is not None and dtype.is_numeric() and target in _NUMERIC:
                 if dtype.is_integer() and target.startswith("Float"):
-                    return "sql", inner, pl.Float64
+                    return "sql", inner, pl.Float64()
                 if dtype == pl.Float64 and target == "Float64":
                     return "sql", inner, dtype
                 if dtype.is_integer() and target.startswith(("Int", "UInt")):
@@ -276,7 +275,7 @@ class _Translator:
     # -- boolean expressions ----------------------------------------------------
     def bool_(self, node: Any) -> sa.ColumnElement:
         if not isinstance(node, dict) or len(node) != 1:
-            if node == "Element" and self.element_dtype == pl.Boolean:
+            if node == "Element" and self.element is not None and self.element_dtype == pl.Boolean:
                 return self.element
             raise Untranslatable(str(node)[:50])
         (kind, body), = node.items()
@@ -354,6 +353,7 @@ class _Translator:
                 raise Untranslatable("is_in of a column")
             nonnull = [v for v in values if v is not None]
             nulls_equal = boolean["IsIn"].get("nulls_equal", False)
+            cond: sa.ColumnElement[bool]
             if not nonnull:
                 cond = sa.false()
             elif dtype == pl.Boolean:
@@ -394,9 +394,9 @@ class _Translator:
             return False
 
     def _labels(self) -> sa.Select:
-        cl = S.class_labellings
+        cl = schema.class_labellings
         return sa.select(sa.literal_column("1")).select_from(cl).where(
-            cl.c.segment_id == S.segments.c.id
+            cl.c.segment_id == schema.segments.c.id
         )
 
     def classes_count(self, left: Any, op: str, right: Any) -> sa.ColumnElement:
@@ -426,14 +426,15 @@ class _Translator:
         colnode = inner.get("expr", {})
         if not self._is_classes(colnode):
             raise Untranslatable("list eval on other column")
-        attr = A.ATTRIBUTES[colnode["Column"]]
-        c = S.classes.c[attr.column]
-        sub = _Translator(self.ctx, element=c, element_dtype=attr.dtype.inner)
+        attr = attributes.ATTRIBUTES[colnode["Column"]]
+        assert attr.column is not None  # the classes.* attributes are columns of classes
+        c = schema.classes.c[attr.column]
+        sub = _Translator(self.ctx, element=c, element_dtype=attr.element_dtype)
         cond = sub.bool_(inner["evaluation"])
-        cl = S.class_labellings
-        query = (
+        cl = schema.class_labellings
+        query: sa.Select[Any] = (
             sa.select(sa.literal_column("1"))
-            .select_from(cl.join(S.classes, S.classes.c.id == cl.c.class_id))
-            .where(cl.c.segment_id == S.segments.c.id, cond)
+            .select_from(cl.join(schema.classes, schema.classes.c.id == cl.c.class_id))
+            .where(cl.c.segment_id == schema.segments.c.id, cond)
         )
         return sa.exists(query)

@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import connectorx as cx
 import polars as pl
@@ -25,8 +26,7 @@ from polars.io.plugins import register_io_source
 from sqlalchemy.engine import URL
 
 from ..exceptions import DatabaseError, SelectionError
-from . import attributes as A
-from . import schema as S
+from . import attributes, schema
 from . import urls as _db
 from .plan import KEY, Database, Plan, compile_sql, make_plan
 
@@ -60,7 +60,7 @@ class _Source:
         plan = make_plan(self.db, with_columns, predicate, n_rows, self.nparts)
         if self.sink is not None:
             self.sink.append(plan)
-            yield pl.DataFrame(schema={n: A.ATTRIBUTES[n].dtype for n in plan.output})
+            yield pl.DataFrame(schema={n: attributes.ATTRIBUTES[n].dtype for n in plan.output})
             return
         yield _execute(self.db, plan, predicate, n_rows)
 
@@ -139,7 +139,7 @@ def scan(dburl: str | URL, *, partitions: int | None = None) -> pl.LazyFrame:
     nparts = partitions if partitions is not None else min(os.cpu_count() or 1, 4)
     return register_io_source(
         _Source(db, nparts),
-        schema=A.schema(),
+        schema=attributes.schema(),
         is_pure=True,
         explain_name="s2sframe",
         explain_detail=_db.mask_url(url),
@@ -151,7 +151,7 @@ def _read(db: Database, queries: list[str]) -> pl.DataFrame:
         return cx.read_sql(_db.cx_url(db.url), queries if len(queries) > 1 else queries[0],
                            return_type="polars")
     except Exception as exc:  # noqa: BLE001 - connectorx raises RuntimeError & co
-        msg = _db._first_line(exc, db.url)
+        msg = _db.error_line(exc, db.url)
         raise DatabaseError(f"Query on {_db.mask_url(db.url)} failed: {msg}") from None
 
 
@@ -170,8 +170,8 @@ def _typed(df: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
 def _execute(
     db: Database, plan: Plan, predicate: pl.Expr | None, n_rows: int | None
 ) -> pl.DataFrame:
-    types = {n: A.ATTRIBUTES[n].dtype for n in plan.loaded}
-    types.update({n: pl.Int64 for n in plan.helpers})
+    types = {n: attributes.ATTRIBUTES[n].dtype for n in plan.loaded}
+    types.update({n: pl.Int64() for n in plan.helpers})
     # related tables are read while the segments are (connectorx releases the GIL):
     # their connection set-up costs nothing then, which matters for selective reads
     with ThreadPoolExecutor(max_workers=1 + len(plan.relations)) as pool:
@@ -180,14 +180,14 @@ def _execute(
         if not df["id"].is_sorted():  # e.g. partitions concatenated in completion order
             df = df.sort("id")
         for fk, future in related:
-            rel = _typed(future.result(), {**types, KEY: pl.Int64})
+            rel = _typed(future.result(), {**types, KEY: pl.Int64()})
             df = df.join(rel, left_on=fk, right_on=KEY, how="left", maintain_order="left")
     if plan.nulls:
-        df = df.with_columns(pl.lit(None, A.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
+        df = df.with_columns(pl.lit(None, attributes.ATTRIBUTES[n].dtype).alias(n) for n in plan.nulls)
     if plan.classes:
         df = _attach_classes(db, df, plan.classes)
     for name in plan.derived:  # in dependency order (see _expand)
-        df = df.with_columns(A.ATTRIBUTES[name].polars_expr().alias(name))
+        df = df.with_columns(attributes.ATTRIBUTES[name].polars_expr().alias(name))
     if predicate is not None:
         # re-applied even when pushed down entirely (cheap), so results are exact
         df = df.filter(predicate)
@@ -197,21 +197,23 @@ def _execute(
 
 
 def _attach_classes(db: Database, df: pl.DataFrame, names: list[str]) -> pl.DataFrame:
-    cl, c = S.class_labellings, S.classes
+    cl, c = schema.class_labellings, schema.classes
     stmt = (
         sa.select(cl.c.segment_id.label("id"), *[c.c[n.split(".", 1)[1]].label(n) for n in names])
         .select_from(cl.join(c, c.c.id == cl.c.class_id))
         .order_by(cl.c.segment_id, c.c.id)
     )
     labels = _read(db, [compile_sql(db, stmt)])
-    inner = {n: A.ATTRIBUTES[n].dtype.inner for n in names}  # type: ignore[union-attr]
+    # keys typed Any: DataFrame.cast takes a Mapping whose (invariant) key type is a union
+    dtypes: dict[Any, pl.DataType] = {"id": pl.Int64()}
+    dtypes.update((n, attributes.ATTRIBUTES[n].element_dtype) for n in names)
     if labels.height == 0:
-        labels = pl.DataFrame(schema={"id": pl.Int64, **inner})
-    labels = labels.cast({"id": pl.Int64, **inner})
+        labels = pl.DataFrame(schema=dtypes)
+    labels = labels.cast(dtypes)
     lists = labels.group_by("id", maintain_order=True).agg(names)
     out = df.join(lists, on="id", how="left", maintain_order="left")
     return out.with_columns(
-        pl.col(n).fill_null(pl.lit([], dtype=A.ATTRIBUTES[n].dtype)) for n in names
+        pl.col(n).fill_null(pl.lit([], dtype=attributes.ATTRIBUTES[n].dtype)) for n in names
     )
 
 

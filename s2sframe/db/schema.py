@@ -13,12 +13,18 @@ joined (attribute prefixes ``event.``, ``channel.``, ``station.``...);
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
 
-_FK = {"ondelete": "CASCADE", "onupdate": "CASCADE"}
+
+
+def _fk(target: str) -> sa.ForeignKey:
+    """A foreign key to ``target`` that cascades deletes and updates."""
+    return sa.ForeignKey(target, ondelete="CASCADE", onupdate="CASCADE")
+
 
 downloads = sa.Table(
     "downloads",
@@ -57,7 +63,7 @@ events = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column(
-        "webservice_id", sa.Integer, sa.ForeignKey("web_services.id", **_FK), nullable=False
+        "webservice_id", sa.Integer, _fk("web_services.id"), nullable=False
     ),
     sa.Column("event_id", sa.String, nullable=False),
     sa.Column("time", sa.DateTime, nullable=False),
@@ -81,7 +87,7 @@ stations = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column(
-        "datacenter_id", sa.Integer, sa.ForeignKey("data_centers.id", **_FK), nullable=False
+        "datacenter_id", sa.Integer, _fk("data_centers.id"), nullable=False
     ),
     sa.Column("network", sa.String, nullable=False),
     sa.Column("station", sa.String, nullable=False),
@@ -99,7 +105,7 @@ channels = sa.Table(
     "channels",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("station_id", sa.Integer, sa.ForeignKey("stations.id", **_FK), nullable=False),
+    sa.Column("station_id", sa.Integer, _fk("stations.id"), nullable=False),
     sa.Column("location", sa.String, nullable=False),
     sa.Column("channel", sa.String, nullable=False),
     sa.Column("depth", sa.Float),
@@ -117,10 +123,10 @@ segments = sa.Table(
     "segments",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("event_id", sa.Integer, sa.ForeignKey("events.id", **_FK), nullable=False),
-    sa.Column("channel_id", sa.Integer, sa.ForeignKey("channels.id", **_FK), nullable=False),
+    sa.Column("event_id", sa.Integer, _fk("events.id"), nullable=False),
+    sa.Column("channel_id", sa.Integer, _fk("channels.id"), nullable=False),
     sa.Column(
-        "datacenter_id", sa.Integer, sa.ForeignKey("data_centers.id", **_FK), nullable=False
+        "datacenter_id", sa.Integer, _fk("data_centers.id"), nullable=False
     ),
     sa.Column("data_seed_id", sa.String),
     sa.Column("event_distance_deg", sa.Float, nullable=False),
@@ -131,7 +137,7 @@ segments = sa.Table(
     sa.Column("end_time", sa.DateTime),
     sa.Column("sample_rate", sa.Float),
     sa.Column("maxgap_numsamples", sa.Float),
-    sa.Column("download_id", sa.Integer, sa.ForeignKey("downloads.id", **_FK), nullable=False),
+    sa.Column("download_id", sa.Integer, _fk("downloads.id"), nullable=False),
     sa.Column("request_start", sa.DateTime, nullable=False),
     sa.Column("request_end", sa.DateTime, nullable=False),
     sa.Column("queryauth", sa.Boolean, nullable=False, server_default=sa.false()),
@@ -151,8 +157,8 @@ class_labellings = sa.Table(
     "class_labellings",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("segment_id", sa.Integer, sa.ForeignKey("segments.id", **_FK), nullable=False),
-    sa.Column("class_id", sa.Integer, sa.ForeignKey("classes.id", **_FK), nullable=False),
+    sa.Column("segment_id", sa.Integer, _fk("segments.id"), nullable=False),
+    sa.Column("class_id", sa.Integer, _fk("classes.id"), nullable=False),
     sa.Column("is_hand_labelled", sa.Boolean, server_default=sa.true()),
     sa.Column("annotator", sa.String),
     sa.UniqueConstraint("segment_id", "class_id", name="seg_class_uc"),
@@ -277,6 +283,14 @@ def advance_sequences(conn: sa.Connection, tables: tuple[str, ...] = TABLE_ORDER
     return moved
 
 
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    """The primary key of the one row an ``INSERT`` of ``result`` wrote."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every table has an integer primary key
+        raise ValueError("the statement inserted no row with a primary key")
+    return int(key[0])
+
+
 #: Columns a database may lack (written by older stream2segment versions).
 OPTIONAL_COLUMNS: dict[str, frozenset[str]] = {"events": frozenset({"event_type"})}
 
@@ -292,7 +306,7 @@ def present_columns(bind: sa.engine.Engine | sa.engine.Connection) -> dict[str, 
             "select table_name, column_name from information_schema.columns "
             "where table_schema = current_schema() and table_name = any(:names)"
         )
-        with bind.connect() as conn:
+        with bind.engine.connect() as conn:
             for table, column in conn.execute(query, {"names": list(metadata.tables)}):
                 found[table].add(column)
         return {name: frozenset(cols) for name, cols in found.items()}

@@ -16,12 +16,12 @@ import operator
 import re
 import shlex
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from ..exceptions import SelectionError
-from . import attributes as A
+from . import attributes
 
 _OPERATORS = ("==", "!=", ">=", "<=", "=", ">", "<")
 _OPEN = {"[": True, "(": False, "]": False}
@@ -82,8 +82,8 @@ def where(selection: Mapping[str, Any] | None) -> pl.Expr:
         raise SelectionError(
             f"A selection must be a dict of attribute names to expressions, not {type(selection).__name__}"
         )
-    exprs = [condition(name, expr) for name, expr in selection.items()]
-    exprs = [e for e in exprs if e is not None]
+    conditions = (condition(name, expr) for name, expr in selection.items())
+    exprs = [e for e in conditions if e is not None]
     if not exprs:
         return pl.lit(True)
     return functools.reduce(operator.and_, exprs)
@@ -91,10 +91,10 @@ def where(selection: Mapping[str, Any] | None) -> pl.Expr:
 
 def condition(name: str, expression: Any) -> pl.Expr | None:
     """Return the Polars expression of one ``name: expression`` pair (None: no condition)."""
-    attr = A.get(str(name), context="selection")
+    attr = attributes.get(str(name), context="selection")
     ctx = f"selection {name!r}: {expression!r}"
     is_list = isinstance(attr.dtype, pl.List)
-    dtype = attr.dtype.inner if is_list else attr.dtype  # type: ignore[union-attr]
+    dtype = attr.element_dtype if is_list else attr.dtype
     op, values = _parse(expression, ctx)
     if op is None:
         return None
@@ -221,13 +221,18 @@ def _datetime(value: Any) -> dt.datetime:
     return parsed
 
 
+#: Interval brackets -> the ``closed`` argument of :meth:`polars.Expr.is_between`.
+_CLOSED: dict[str, Literal["left", "right", "both", "none"]] = {
+    "[]": "both", "()": "none", "(]": "right", "[)": "left"
+}
+
+
 def _build(col: pl.Expr, op: str, values: list[Any], ctx: str) -> pl.Expr:
     if op.startswith("interval"):
         low, high = values
         if low is None or high is None:
             raise SelectionError(f"Invalid {ctx}: interval bounds cannot be null")
-        closed = {"[]": "both", "()": "none", "(]": "right", "[)": "left"}[op[-2:]]
-        return col.is_between(low, high, closed=closed)
+        return col.is_between(low, high, closed=_CLOSED[op[-2:]])
     if op in (">", "<", ">=", "<="):
         (value,) = values
         if value is None:

@@ -342,6 +342,30 @@ def _worker_engine(url_str: str) -> sa.engine.Engine:
                          connect_args={"application_name": WORKER_APPLICATION_NAME})
 
 
+#: seconds a download's SQLite write waits for a lock before it fails (then it is
+#: retried, see :func:`s2sframe.db.retry.transaction`)
+SQLITE_BUSY_TIMEOUT = 3.0
+#: ``application_name`` of a download's connections on PostgreSQL
+DOWNLOAD_APPLICATION_NAME = "s2sframe download"
+
+
+def download_engine(url: URL) -> sa.engine.Engine:
+    """A new engine for a download run on ``url`` (the directory of a SQLite file made).
+
+    SQLite: no pool (each write transaction opens its connection, so no connection
+    holds the file between writes) and writes wait :data:`SQLITE_BUSY_TIMEOUT`
+    seconds for another writer's lock; PostgreSQL: connections named
+    :data:`DOWNLOAD_APPLICATION_NAME` (visible in ``pg_stat_activity``).
+    """
+    if is_sqlite(url):
+        folder = os.path.dirname(url.database or "")
+        if folder:
+            os.makedirs(folder, exist_ok=True)
+        return create_engine(url, poolclass=sa.pool.NullPool,
+                             connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
+    return create_engine(url, connect_args={"application_name": DOWNLOAD_APPLICATION_NAME})
+
+
 #: ``application_name`` of worker connections on PostgreSQL (visible in pg_stat_activity).
 WORKER_APPLICATION_NAME = "s2sframe worker"
 
@@ -377,14 +401,21 @@ def get_engine(dburl: str | URL, readonly: bool = False) -> sa.engine.Engine:
         _engine.cache_clear()
         if is_sqlite(url) and isinstance(exc, sa.exc.DatabaseError):
             raise DatabaseError(
-                f"not a SQLite database: {url.database}: {_first_line(exc, url)}"
+                f"not a SQLite database: {url.database}: {error_line(exc, url)}"
             ) from None
-        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}") from None
+        raise DatabaseError(f"Cannot connect to {mask_url(url)}: {error_line(exc, url)}") from None
     return engine
 
 
-def _first_line(exc: BaseException, url: URL) -> str:
-    """First line of a driver error, with the password of ``url`` masked."""
+def error_line(exc: BaseException, url: URL) -> str:
+    """First line of a driver error, with the password of ``url`` masked.
+
+    Examples
+    --------
+    >>> url = parse_url("postgresql://me:secret@host/db")
+    >>> error_line(OSError("password secret refused for me\\nmore"), url)
+    'password *** refused for me'
+    """
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
     return mask_text(text[0] if text else type(exc).__name__, url)
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 import struct
 import sys
 import threading
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import pymseed
 from obspy import Stream, Trace
@@ -68,7 +69,7 @@ except ImportError:  # pragma: no cover - older/newer pymseed layouts
             _configured.done = True
 
 
-def read_mseed(data: bytes, checked: Checked | None | bool = False) -> Stream:
+def read_mseed(data: bytes, checked: Checked | None | Literal[False] = False) -> Stream:
     """Decode miniSEED bytes into an ObsPy Stream, fast.
 
     The result is the same as ``obspy.read(io.BytesIO(data), format="MSEED")``:
@@ -146,7 +147,7 @@ def _read_mseed_obspy(data: bytes, libmseed_error: str = "") -> Stream:
     return stream
 
 
-def _read_mseed_fast(data: bytes, checked: Checked | None | bool = False) -> Stream:
+def _read_mseed_fast(data: bytes, checked: Checked | None | Literal[False] = False) -> Stream:
     """libmseed 3 decoding, provably grouped as ObsPy does; else raise _NotIdentical."""
     nbytes = len(data)
     if nbytes < 128:  # ObsPy refuses this with its own message
@@ -182,16 +183,30 @@ def _read_mseed_fast(data: bytes, checked: Checked | None | bool = False) -> Str
 
 def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
     """ObsPy's record-by-record grouping; check libmseed grouped alike, then decode."""
-    # 1. walk libmseed's trace ids -> segments -> record lists
-    offsets: list[int] = []
-    starts: list[int] = []
-    counts: list[int] = []
-    rates: list[float] = []
-    encodings: list[int] = []
-    reclens: list[int] = []
-    versions: list[int] = []
-    swaps: list[int] = []
-    segments: dict[tuple[int, ...], tuple[Any, Any]] = {}
+    walk = _walk_records(mstl, base)
+    return _decode_groups(data, walk, _obspy_groups(data, walk))
+
+
+@dataclass
+class _RecordWalk:
+    """The records libmseed read, in its order (trace id, segment, record): one list
+    per header field, indexed alike; ``segments``: record indices -> (trace id, segment)."""
+
+    offsets: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    encodings: list[int] = field(default_factory=list)
+    reclens: list[int] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    swaps: list[int] = field(default_factory=list)
+    segments: dict[tuple[int, ...], tuple[Any, Any]] = field(default_factory=dict)
+
+
+def _walk_records(mstl: Any, base: Any) -> _RecordWalk:
+    """1. walk libmseed's trace ids -> segments -> record lists (miniSEED 2 only)."""
+    walk = _RecordWalk()
+    offsets = walk.offsets
     tid = mstl.traces.next[0]
     while tid != _NULL:
         seg = tid.first
@@ -201,22 +216,31 @@ def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
             while rec != _NULL:
                 msr = rec.msr
                 offsets.append(rec.bufferptr - base)
-                starts.append(msr.starttime)
-                counts.append(msr.samplecnt)
-                rates.append(msr.samprate)
-                encodings.append(msr.encoding)
-                reclens.append(msr.reclen)
-                versions.append(msr.formatversion)
-                swaps.append(msr.swapflag)
+                walk.starts.append(msr.starttime)
+                walk.counts.append(msr.samplecnt)
+                walk.rates.append(msr.samprate)
+                walk.encodings.append(msr.encoding)
+                walk.reclens.append(msr.reclen)
+                walk.versions.append(msr.formatversion)
+                walk.swaps.append(msr.swapflag)
                 rec = rec.next
-            segments[tuple(range(first, len(offsets)))] = (tid, seg)
+            walk.segments[tuple(range(first, len(offsets)))] = (tid, seg)
             seg = seg.next
         tid = tid.next[0]
-    if versions.count(2) != len(versions):
+    if walk.versions.count(2) != len(walk.versions):
         raise _NotIdentical("miniSEED 3 records (not readable by ObsPy)")
+    return walk
 
-    # 2. ObsPy (obspy-readbuffer.c): records in buffer order; each one is appended
-    # to the LAST trace of its id if contiguous with it, else starts a new trace
+
+def _obspy_groups(data: bytes, walk: _RecordWalk) -> dict[bytes, list[list[Any]]]:
+    """2. ObsPy's traces (obspy-readbuffer.c): records in buffer order; each one is
+    appended to the LAST trace of its id if contiguous with it, else starts a new trace.
+
+    Returns id bytes -> groups ``[walk indices, end (us), delta (us), rate, sample
+    type, samples]``.
+    """
+    offsets, starts, counts, rates = walk.offsets, walk.starts, walk.counts, walk.rates
+    encodings, reclens, swaps = walk.encodings, walk.reclens, walk.swaps
     position = 0
     by_id: dict[bytes, list[list[Any]]] = {}
     for i in sorted(range(len(offsets)), key=offsets.__getitem__):
@@ -261,9 +285,13 @@ def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
         groups.append([[i], us + span, delta, rate, stype, cnt])
     if position != len(data):
         raise _NotIdentical("trailing bytes")
+    return by_id
 
-    # 3. each ObsPy trace must be a libmseed segment with the same records in the
-    # same order (walk indices of a segment are consecutive, in libmseed's order)
+
+def _decode_groups(data: bytes, walk: _RecordWalk,
+                   by_id: dict[bytes, list[list[Any]]]) -> list[Trace]:
+    """3. each ObsPy trace must be a libmseed segment with the same records in the
+    same order (walk indices of a segment are consecutive, in libmseed's order): decoded."""
     seen: set[tuple[str, ...]] = set()
     traces = []
     for key, groups in by_id.items():
@@ -272,20 +300,20 @@ def _traces_by_record(data: bytes, mstl: Any, base: Any) -> list[Trace]:
             raise _NotIdentical("ids differing only by blanks")
         seen.add(ident)
         for indices, _, _, rate, _, npts in groups:
-            hit = segments.get(tuple(indices))
+            hit = walk.segments.get(tuple(indices))
             if hit is None:
                 raise _NotIdentical("libmseed grouped records differently")
             first = indices[0]
-            big = bool(swaps[first] & _MSSWAP_PAYLOAD) != _HOST_IS_BIG
+            big = bool(walk.swaps[first] & _MSSWAP_PAYLOAD) != _HOST_IS_BIG
             traces.append(
                 _make_trace(
                     data,
                     *hit,
                     npts=npts,
-                    offset=offsets[first],
+                    offset=walk.offsets[first],
                     nrecords=len(indices),
-                    encoding=encodings[first],
-                    reclen=reclens[first],
+                    encoding=walk.encodings[first],
+                    reclen=walk.reclens[first],
                     rate=rate,
                     big_endian=big,
                 )

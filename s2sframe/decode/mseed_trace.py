@@ -29,7 +29,7 @@ _ENCODINGS: dict[int, tuple[str, str]] = {
     10: ("STEIM1", "i"),
     11: ("STEIM2", "i"),
 }
-_DTYPES = {"i": np.dtype(np.int32), "f": np.dtype(np.float32), "d": np.dtype(np.float64)}
+_DTYPES: dict[str, np.dtype[Any]] = {"i": np.dtype(np.int32), "f": np.dtype(np.float32), "d": np.dtype(np.float64)}
 _FILESIZE_CAP = 1048576  # ObsPy reports the size of (at most) the first MiB as 'filesize'
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from obspy import Trace
@@ -187,18 +187,20 @@ def check_headers(blobs: Sequence[bytes | None]) -> list[Checked | None]:
     out: list[Checked | None] = [None] * len(blobs)
     index: list[int] = []
     facts: list[tuple] = []
+    present: list[bytes] = []  # the buffers of ``index``
     for i, data in enumerate(blobs):
         if data is not None and len(data) >= 128:
-            first = _first_header(data)
-            if first is not None:
+            header = _first_header(data)
+            if header is not None:
                 index.append(i)
-                facts.append(first)
+                facts.append(header)
+                present.append(data)
     if not facts:
         return out
     n = len(facts)
     if n == 1 and 1000000 / facts[0][4] == facts[0][5]:
         # one buffer (NumPy's cost per call dominates) with an exact sampling interval
-        out[index[0]] = _check_one(blobs[index[0]], facts[0])
+        out[index[0]] = _check_one(present[0], facts[0])
         return out
     reclen, nrec, layout, little, delta, base, encoding, big = np.array(
         [f[:4] + f[5:] for f in facts], dtype=np.int64
@@ -328,7 +330,7 @@ def _single_trace(
     seg: Any,
     nrec: int,
     filesize: int | None = None,
-    checked: Checked | None | bool = False,
+    checked: Checked | None | Literal[False] = False,
 ) -> tuple[Trace, int, int, str] | None:
     """The whole buffer as ONE ObsPy trace, if :func:`check_headers` proved it so.
 

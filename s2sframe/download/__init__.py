@@ -1,5 +1,16 @@
 """Build or extend stream2segment databases from FDSN web services: :func:`download`.
 
+The package is callable: ``s2sframe.download(config, ...)`` is
+``s2sframe.download.download(config, ...)``, while ``import s2sframe.download``
+(and ``s2sframe.download.run``, ``.config``...) give the package and its modules.
+
+Examples
+--------
+>>> import s2sframe
+>>> s2sframe.download({"dburl": "sqlite:///db.sqlite"})
+Traceback (most recent call last):
+s2sframe.download.config.ConfigError: download configuration: 'starttime': missing (required)
+
 Modules (one step each): ``config`` (download.yaml keys), ``events``, ``routing`` (data
 centers), ``channels``, ``traveltimes``, ``segments`` (what to download), ``dataselect``
 (waveforms and download codes), ``http`` (retries, adaptive concurrency), ``writer``,
@@ -9,7 +20,10 @@ counted), ``run`` (the pipeline).
 
 from __future__ import annotations
 
+import inspect
 import os
+import sys
+import types
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,3 +94,24 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any], *, progress: bo
     from .run import download as _run
 
     return _run(config, progress=progress, **overrides)
+
+
+class _CallablePackage(types.ModuleType):
+    """The package ``s2sframe.download``, which calling runs :func:`download`.
+
+    Examples
+    --------
+    >>> import s2sframe, s2sframe.download
+    >>> isinstance(s2sframe.download, types.ModuleType), callable(s2sframe.download)
+    (True, True)
+    >>> str(inspect.signature(s2sframe.download)).startswith("(config")
+    True
+    """
+
+    def __call__(self, config: str | os.PathLike[str] | Mapping[str, Any], *,
+                 progress: bool = False, **overrides: Any) -> DownloadReport:
+        return download(config, progress=progress, **overrides)
+
+
+sys.modules[__name__].__class__ = _CallablePackage
+__signature__ = inspect.signature(download)

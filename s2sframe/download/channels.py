@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import schema
+from .config import DownloadConfig
 from .http import Client
 from .routing import DataCenter, route
 from .rows import Skipped, bad_value, write_rows
@@ -58,7 +59,7 @@ def matches(value: str, patterns: list[str]) -> bool:
     return not any(fnmatchcase(value, p) for p in neg)
 
 
-def post_data(cfg: Any) -> str:
+def post_data(cfg: DownloadConfig) -> str:
     """The fdsnws-station POST body: positive patterns server side, the rest client side."""
     def codes(patterns: list[str], loc: bool = False) -> str:
         pos = [p for p in patterns if not p.startswith("!")]
@@ -87,7 +88,7 @@ def parse_text(text: str, source: str = "", skipped: Skipped | None = None) -> l
             why = f"{len(c)} columns, 17 expected"
         else:
             try:
-                row = {
+                row: dict[str, Any] = {
                     "network": c[0], "station": c[1], "location": "" if c[2] == "--" else c[2],
                     "channel": c[3], "latitude": float(c[4]), "longitude": float(c[5]),
                     "elevation": _num(c[6]), "depth": _num(c[7]), "azimuth": _num(c[8]),
@@ -118,7 +119,7 @@ def _dt(s: str) -> datetime | None:
     return datetime.fromisoformat(s.rstrip("Z")).replace(tzinfo=None) if s else None
 
 
-def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
+def fetch(client: Client, conn: sa.Connection, cfg: DownloadConfig, dcs: list[DataCenter],
           timeout: float, skipped: Skipped | None = None) -> list[Chan]:
     """Query, filter, de-duplicate and write channels; return those to download from."""
     skipped = skipped if skipped is not None else Skipped()
@@ -135,7 +136,7 @@ def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
                         "the database for this data center", dc.station_url, resp.error)
             failed.append(dc.id)
         else:
-            rows_by_dc[dc.id] = _filter(parse_text(resp.body.decode("utf8", "replace"),
+            rows_by_dc[dc.id] = _filter(parse_text((resp.body or b"").decode("utf8", "replace"),
                                                    dc.station_url, skipped), cfg)
     known = _known_stations(conn, {r["network"] for rows in rows_by_dc.values() for r in rows})
     rows = _dedupe(rows_by_dc, dcs, (cfg.starttime, cfg.endtime),
@@ -148,7 +149,7 @@ def fetch(client: Client, conn: sa.Connection, cfg: Any, dcs: list[DataCenter],
     return chans
 
 
-def _filter(rows: list[dict[str, Any]], cfg: Any) -> list[dict[str, Any]]:
+def _filter(rows: list[dict[str, Any]], cfg: DownloadConfig) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         if (matches(r["network"], cfg.network) and matches(r["station"], cfg.station)
@@ -226,9 +227,9 @@ def _save(conn: sa.Connection, rows: list[dict[str, Any]], update: bool,
     written = write_rows(conn, st.insert(), new, "station row", describe_sta, skipped)
     if update:
         old = [{**s, "_id": known[k].id} for k, s in stations.items() if k in known]
-        values = {c: sa.bindparam(c) for c in (*_STATION_COLS, "datacenter_id")
+        params: dict[str, Any] = {c: sa.bindparam(c) for c in (*_STATION_COLS, "datacenter_id")
                   if c != "start_time"}
-        write_rows(conn, st.update().where(st.c.id == sa.bindparam("_id")).values(values), old,
+        write_rows(conn, st.update().where(st.c.id == sa.bindparam("_id")).values(params), old,
                    "station row", describe_sta, skipped)
     if written or update:
         known = {**known, **_known_stations(conn, {k[0] for k in stations})}
@@ -238,16 +239,16 @@ def _save(conn: sa.Connection, rows: list[dict[str, Any]], update: bool,
         sta = known.get(_station_key(r))
         if sta is None:  # its station row was skipped
             continue
-        key = (sta.id, r["location"], r["channel"])
+        cha_key = (sta.id, r["location"], r["channel"])
         values = {c: r[c] for c in _CHANNEL_COLS}
-        if key in seen:
+        if cha_key in seen:
             continue
-        seen.add(key)
-        if key not in ex_ch:
+        seen.add(cha_key)
+        if cha_key not in ex_ch:
             inserts.append({"station_id": sta.id, "location": r["location"],
                             "channel": r["channel"], **values})
         elif update:
-            updates.append({**values, "_id": ex_ch[key]})
+            updates.append({**values, "_id": ex_ch[cha_key]})
 
     def describe_cha(c: dict[str, Any]) -> str:
         return f"channel {c.get('location')}.{c.get('channel')} of station id {c.get('station_id', '')}"
@@ -262,7 +263,9 @@ def _save(conn: sa.Connection, rows: list[dict[str, Any]], update: bool,
     out = []
     for r in rows:
         sta = known.get(_station_key(r))
-        cid = ex_ch.get((sta.id, r["location"], r["channel"])) if sta is not None else None
+        if sta is None:
+            continue
+        cid = ex_ch.get((sta.id, r["location"], r["channel"]))
         if cid is None:
             continue
         out.append(Chan(cid, sta.id, r["datacenter_id"], r["network"], r["station"],
@@ -282,13 +285,13 @@ def _channel_ids(conn: sa.Connection, sids: list[int]) -> dict[tuple[int, str, s
     return out
 
 
-def _from_db(conn: sa.Connection, dc_ids: list[int], cfg: Any) -> list[Chan]:
+def _from_db(conn: sa.Connection, dc_ids: list[int], cfg: DownloadConfig) -> list[Chan]:
     st, ch = schema.stations, schema.channels
     q = (sa.select(ch.c.id, ch.c.station_id, st.c.datacenter_id, st.c.network, st.c.station,
                    ch.c.location, ch.c.channel, st.c.latitude, st.c.longitude, st.c.start_time,
                    st.c.end_time, ch.c.sample_rate)
          .join(st, st.c.id == ch.c.station_id).where(st.c.datacenter_id.in_(dc_ids)))
-    out = [Chan(*r) for r in conn.execute(q)]
+    out = [Chan(**r._asdict()) for r in conn.execute(q)]
     rows = [{"network": c.network, "station": c.station, "location": c.location,
              "channel": c.channel, "sample_rate": c.sample_rate, "_c": c} for c in out]
     return [r["_c"] for r in _filter(rows, cfg)]

@@ -69,34 +69,95 @@ class ConfigError(S2SFrameError, ValueError):
         self.key = key
 
 
-@dataclass
+@dataclass(frozen=True)
+class AdvancedSettings:
+    """The validated ``advanced_settings`` (each field named as its key).
+
+    Examples
+    --------
+    >>> adv = load({"dburl": "sqlite://", "starttime": "2024-01-01", "endtime": "2024-01-02",
+    ...             "events_url": "emsc", "data_url": "iris", "time_window": [-1, 2],
+    ...             "search_radius": {"min": 0, "max": 5},
+    ...             "advanced_settings": {"w_timeout": 10}}).advanced
+    >>> adv.timeout("waveforms"), adv.max_bytes("inventories")
+    (10.0, 64000000)
+    """
+
+    max_concurrent_downloads: int | None
+    routing_service_url: str
+    e_timeout: float
+    s_timeout: float
+    i_timeout: float
+    w_timeout: float
+    download_blocksize: int
+    db_buf_size: int
+    traveltimes_model: str
+    max_retries: int
+    backoff: float
+    e_max_mb: float
+    s_max_mb: float
+    w_max_mb: float
+    i_max_mb: float
+    request_deadline: float | None
+
+    def timeout(self, service: str) -> float:
+        """Seconds to wait for ``service`` ('events', 'stations', 'waveforms', 'inventories')."""
+        return float(getattr(self, SERVICE_KEYS[service][0]))
+
+    def max_bytes(self, service: str) -> int:
+        """The size cap of one response of ``service``, in bytes."""
+        return int(getattr(self, SERVICE_KEYS[service][1]) * 1e6)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Which download codes of segments already in the database are asked again."""
+
+    retry_seg_not_found: bool
+    retry_url_err: bool
+    retry_mseed_err: bool
+    retry_client_err: bool
+    retry_server_err: bool
+    retry_timespan_err: bool
+
+
+@dataclass(frozen=True)
 class DownloadConfig:
-    """The validated configuration (see ``docs/download.md`` for each key)."""
+    """The validated configuration (see ``docs/download.md`` for each key).
+
+    Built once, by :func:`load`, after every key is checked; the download steps
+    read it and never change it.
+    """
 
     dburl: str
     starttime: datetime
     endtime: datetime
     events_url: str
-    event_params: dict[str, Any]
+    event_params: Mapping[str, Any]  # FDSN event query parameters, sent as given
     network: list[str]
     station: list[str]
     location: list[str]
     channel: list[str]
     min_sample_rate: float
-    search_radius: dict[str, float]
+    search_radius: Mapping[str, float]  # min/max, or minmag/maxmag/minmag_radius/maxmag_radius
     data_url: list[str]
     time_window: tuple[float, float]
     restricted_data: str | tuple[str, str] | None
     inventory: bool
     update_metadata: bool
-    retry: dict[str, bool]
-    advanced: dict[str, Any]
-    raw: dict[str, Any] = field(repr=False)
+    retry: RetrySettings
+    advanced: AdvancedSettings
+    raw: Mapping[str, Any] = field(repr=False)  # the keys as given (stored masked)
     base_dir: str = "."
 
     @property
     def traveltimes_model(self) -> str:
-        return str(self.advanced["traveltimes_model"])
+        return self.advanced.traveltimes_model
+
+    @property
+    def events_catalog(self) -> str:
+        """The ``events_url`` as given ('emsc', a URL, a file...)."""
+        return str(self.raw.get("events_url", ""))
 
 
 def load(config: str | os.PathLike[str] | Mapping[str, Any], **overrides: Any) -> DownloadConfig:
@@ -164,7 +225,7 @@ def _validate(raw: dict[str, Any], base_dir: str) -> DownloadConfig:
         raise ConfigError("endtime", f"must be after starttime ({start} >= {end})")
     events_url = _events_url(raw["events_url"], base_dir)
     params = _event_params(raw)
-    adv = dict(_ADVANCED)
+    adv: dict[str, Any] = dict(_ADVANCED)
     given = raw.get("advanced_settings") or {}
     if not isinstance(given, Mapping):
         raise ConfigError("advanced_settings", "a mapping expected")
@@ -177,7 +238,7 @@ def _validate(raw: dict[str, Any], base_dir: str) -> DownloadConfig:
     if "traveltimes_model" in raw:
         adv["traveltimes_model"] = raw["traveltimes_model"]
     _check_advanced(adv)
-    retry = {}
+    retry: dict[str, bool] = {}
     for key in _RETRY:
         value = raw.get(key, key != "retry_mseed_err")
         if not isinstance(value, bool):
@@ -196,7 +257,8 @@ def _validate(raw: dict[str, Any], base_dir: str) -> DownloadConfig:
         time_window=_window(raw["time_window"]),
         restricted_data=_restricted(raw.get("restricted_data"), raw["data_url"], base_dir),
         inventory=raw.get("inventory", True), update_metadata=raw.get("update_metadata", False),
-        retry=retry, advanced=adv, raw=raw, base_dir=base_dir)
+        retry=RetrySettings(**retry), advanced=AdvancedSettings(**adv), raw=raw,
+        base_dir=base_dir)
 
 
 def _date(key: str, value: Any) -> datetime:

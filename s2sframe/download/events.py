@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -303,7 +303,7 @@ def _describe(q: dict[str, Any]) -> str:
     return f"{q['starttime']} - {q['endtime']}{mags}"
 
 
-def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end: datetime,
+def fetch(client: Client, url: str, params: Mapping[str, Any], start: datetime, end: datetime,
           timeout: float, skipped: Skipped | None = None) -> list[dict[str, Any]]:
     """Events between ``start`` and ``end`` (splitting the request when refused)."""
     skipped = skipped if skipped is not None else Skipped()
@@ -340,9 +340,8 @@ def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end
             continue
         if not resp.ok:
             raise DownloadFailed(f"Unable to fetch events from {url}: {resp.error}")
-        out.extend(parse(resp.body.decode("utf8", "replace"), url, skipped, isc=isc))
-    seen: set[str] = set()  # split requests may share a boundary event
-    out = [r for r in out if not (r["event_id"] in seen or seen.add(r["event_id"]))]
+        out.extend(parse((resp.body or b"").decode("utf8", "replace"), url, skipped, isc=isc))
+    out = _unique_events(out)
     margin = timedelta(days=1)
     kept = []
     for r in out:
@@ -352,6 +351,24 @@ def fetch(client: Client, url: str, params: dict[str, Any], start: datetime, end
             skipped.add("event line", f"{url}: event {r['event_id']} at {r['time']}",
                         "time outside the requested window")
     return kept
+
+
+def _unique_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` without the repeats of an event id (split requests may share a boundary event).
+
+    Examples
+    --------
+    >>> [r["n"] for r in _unique_events([{"event_id": "a", "n": 1}, {"event_id": "b", "n": 2},
+    ...                                  {"event_id": "a", "n": 3}])]
+    [1, 2]
+    """
+    seen: set[str] = set()
+    out = []
+    for r in rows:
+        if r["event_id"] not in seen:
+            seen.add(r["event_id"])
+            out.append(r)
+    return out
 
 
 def catalog_name(given: Any) -> str:
@@ -385,8 +402,8 @@ def save(conn: sa.Connection, url: str, rows: list[dict[str, Any]], columns: fro
         conn.execute(ws.update().where(ws.c.id == ws_id).values(url=stored))
         log.info("event catalog %s stored as %s (stream2segment's form)", old, stored)
     if ws_id is None:
-        ws_id = conn.execute(ws.insert().values(url=stored, type="event", name=name)
-                             ).inserted_primary_key[0]
+        ws_id = schema.inserted_id(
+            conn.execute(ws.insert().values(url=stored, type="event", name=name)))
     ev = schema.events
     existing = dict(conn.execute(sa.select(ev.c.event_id, ev.c.id).where(ev.c.webservice_id == ws_id)).all())
     new = [{k: v for k, v in {**r, "webservice_id": ws_id}.items() if k in columns}

@@ -80,7 +80,7 @@ class DownloadReport:
     def table(self) -> pl.DataFrame:
         """One row per data center, one column per outcome (segment counts)."""
         codes = sorted({k for c in self.counts.values() for k in c}, key=lambda k: (k is None, k or 0))
-        rows = {"data center": list(self.counts)}
+        rows: dict[str, list[Any]] = {"data center": list(self.counts)}
         for code in codes:
             rows[f"{code} {code_name(code)}"] = [c.get(code, 0) for c in self.counts.values()]
         return pl.DataFrame(rows)

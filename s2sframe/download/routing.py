@@ -173,8 +173,8 @@ def fetch(client: Client, conn: sa.Connection, data_url: list[str], routing_url:
         row = conn.execute(sa.select(dc.c.id).where(dc.c.station_url == db_surl,
                                                     dc.c.dataselect_url == db_url)).first()
         if row is None:
-            new_id = conn.execute(dc.insert().values(station_url=db_surl, dataselect_url=db_url,
-                                                     organization_name=org)).inserted_primary_key[0]
+            new_id = schema.inserted_id(conn.execute(dc.insert().values(
+                station_url=db_surl, dataselect_url=db_url, organization_name=org)))
         else:
             new_id = row[0]
         out.append(DataCenter(int(new_id), surl, url, org, rules))

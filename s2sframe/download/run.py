@@ -30,7 +30,7 @@ from ..db import schema
 from ..db.locks import DatabaseLock
 from ..db.retry import attempts, transaction
 from ..db.urls import (
-    create_engine,
+    download_engine,
     is_sqlite,
     mask_text,
     mask_url,
@@ -40,7 +40,7 @@ from ..db.urls import (
     sqlite_wal,
 )
 from . import channels, events, inventory, routing, segments
-from .config import SERVICE_KEYS, ConfigError, DownloadConfig, load, masked_yaml
+from .config import ConfigError, DownloadConfig, load, masked_yaml
 from .dataselect import Seg
 from .dataselect import fetch as fetch_waveforms
 from .events import DownloadFailed
@@ -51,9 +51,6 @@ from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
 DEFAULT_CONCURRENCY = 8
-#: seconds a SQLite write waits for a lock before it fails (then it is retried, see
-#: :func:`s2sframe.db.retry.transaction`)
-SQLITE_BUSY_TIMEOUT = 3.0
 #: the name of the per-database lock of a download run
 LOCK_NAME = "s2sframe download"
 
@@ -137,15 +134,8 @@ def _version() -> str:
 
 
 def _engine(dburl: str) -> sa.engine.Engine:
-    """The download's engine, from the one factory (:func:`s2sframe.db.urls.create_engine`:
-    pre-ping, foreign keys on SQLite, bound parameters never printed)."""
-    url = parse_url(dburl)
-    if is_sqlite(url):
-        if os.path.dirname(url.database or ""):
-            os.makedirs(os.path.dirname(url.database or ""), exist_ok=True)
-        return create_engine(url, poolclass=sa.pool.NullPool,
-                             connect_args={"timeout": SQLITE_BUSY_TIMEOUT})
-    return create_engine(url, connect_args={"application_name": "s2sframe download"})
+    """The download's engine (:func:`s2sframe.db.urls.download_engine`)."""
+    return download_engine(parse_url(dburl))
 
 
 def _create_tables(engine: sa.engine.Engine) -> None:
@@ -270,9 +260,9 @@ class _Run:
         self.capture = _Capture()
         self.step = "database"
         adv = cfg.advanced
-        self.client = Client(max_retries=adv["max_retries"], backoff=adv["backoff"],
-                             blocksize=adv["download_blocksize"],
-                             deadline=adv["request_deadline"], on_response=self._on_response)
+        self.client = Client(max_retries=adv.max_retries, backoff=adv.backoff,
+                             blocksize=adv.download_blocksize,
+                             deadline=adv.request_deadline, on_response=self._on_response)
         self.lock: DatabaseLock | None = None
         self.atomic = _Atomic()
         self.skipped = Skipped(self.report.skipped)  # rows that cannot be stored
@@ -292,10 +282,10 @@ class _Run:
         self.capture.save(force)
 
     def max_bytes(self, service: str) -> int:
-        return int(self.cfg.advanced[SERVICE_KEYS[service][1]] * 1e6)
+        return self.cfg.advanced.max_bytes(service)
 
     def timeout(self, service: str) -> float:
-        return float(self.cfg.advanced[SERVICE_KEYS[service][0]])
+        return self.cfg.advanced.timeout(service)
 
     def _on_response(self, url: str, resp: Response) -> None:
         if not resp.ok and resp.status != 204:
@@ -337,12 +327,12 @@ class _Run:
                 log.warning("no event found: nothing to download")
                 return
             columns = schema.present_columns(self.engine)["events"]
-            name = events.catalog_name(cfg.raw.get("events_url"))
+            name = events.catalog_name(cfg.events_catalog)
             ev_ids = self.write(lambda conn: events.save(conn, cfg.events_url, rows, columns,
                                                          name, self.skipped))
         with self._step("data centers"):
             dcs = self.write(lambda conn: routing.fetch(
-                self.client, conn, cfg.data_url, adv["routing_service_url"],
+                self.client, conn, cfg.data_url, adv.routing_service_url,
                 self.timeout("stations")))
         with self._step("channels", {"unit": "data center", "total": len(dcs)}):
             chans = self.write(lambda conn: channels.fetch(self.client, conn, cfg, dcs,
@@ -357,7 +347,7 @@ class _Run:
                                          + ")")
                 log.warning("no channel found: nothing to download")
                 return
-        cap = adv["max_concurrent_downloads"] or DEFAULT_CONCURRENCY
+        cap = adv.max_concurrent_downloads or DEFAULT_CONCURRENCY
         limits = {d.id: AdaptiveLimit(cap, name=mask_web_url(d.host)) for d in dcs}
         with self._step("segments"):
             auths = _authorize(self.client, cfg, dcs, self.timeout("stations"))
@@ -392,7 +382,7 @@ class _Run:
 
         adv, report = self.cfg.advanced, self.report
         by_id = {d.id: d for d in dcs}
-        writer = SegmentWriter(self.engine, report.download_id or 0, adv["db_buf_size"],
+        writer = SegmentWriter(self.engine, report.download_id or 0, adv.db_buf_size,
                                self.skipped, write=self.write)
         groups = _groups(todo)
         workers = sum(lim.maximum for lim in limits.values())
@@ -405,37 +395,10 @@ class _Run:
                 for k, (dc_id, n) in enumerate(sorted(per_dc.items()))}
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s2s-dl")
         pending: dict[Future, list[Seg]] = {}
-        errors_seen: set[tuple[str, Any]] = set()
         timeout, max_bytes = self.timeout("waveforms"), self.max_bytes("waveforms")
         it = iter(groups)
-
-        def record(groups_done: list[list[Seg]]) -> None:
-            for group in groups_done:
-                if any(s.result.get("error") == ABORTED for s in group):
-                    continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
-                dc = by_id[group[0].datacenter_id]
-                counts = report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
-                for s in group:
-                    code = s.result.get("download_code")
-                    counts[code] += 1
-                    err = s.result.get("error")
-                    if err and (dc.host, code) not in errors_seen:
-                        errors_seen.add((dc.host, code))
-                        log.warning("%s: segments without data (code %s: %s); reported once "
-                                    "per data center and code", dc.host, code, err)
-                writer.add(group, dc.id in auths)
-                bars[dc.id].update(len(group))
-
-        def outcome(fut: Future, group: list[Seg]) -> list[list[Seg]]:
-            try:
-                return fut.result()
-            except Exception as exc:  # noqa: BLE001 - a failed request, not a failed run
-                log.error("%s: request of %d segment(s) failed unexpectedly (%s): recorded "
-                          "as URL error (-1)", by_id[group[0].datacenter_id].host, len(group),
-                          _first_line(exc))
-                for s in group:
-                    s.result = {"download_code": URL_ERROR, "error": _first_line(exc)}
-                return [group]
+        outcomes = _Outcomes(by_id, report, writer, bars, auths)
+        record, outcome = outcomes.record, outcomes.outcome
 
         try:
             # Ctrl-C is raised at one point of the loop only (check): inside wait() it
@@ -492,6 +455,47 @@ class _Run:
                         "changed) brought no data; the next run tries again", writer.kept)
 
 
+class _Outcomes:
+    """The outcomes of the waveform requests: counted in the report (errors logged once
+    per data center and code), written, shown on the progress bars."""
+
+    def __init__(self, by_id: dict[int, routing.DataCenter], report: DownloadReport,
+                 writer: SegmentWriter, bars: dict[int, Any], auths: dict[int, Any]) -> None:
+        self.by_id, self.report, self.writer = by_id, report, writer
+        self.bars, self.auths = bars, auths
+        self.errors_seen: set[tuple[str, Any]] = set()
+
+    def record(self, groups_done: list[list[Seg]]) -> None:
+        """Count, write and show the segments of ``groups_done`` (those cut by Ctrl-C: not)."""
+        for group in groups_done:
+            if any(s.result.get("error") == ABORTED for s in group):
+                continue  # cut by Ctrl-C: not an outcome (asked again by the next run)
+            dc = self.by_id[group[0].datacenter_id]
+            counts = self.report.counts.setdefault(mask_web_url(dc.dataselect_url), Counter())
+            for s in group:
+                code = s.result.get("download_code")
+                counts[code] += 1
+                err = s.result.get("error")
+                if err and (dc.host, code) not in self.errors_seen:
+                    self.errors_seen.add((dc.host, code))
+                    log.warning("%s: segments without data (code %s: %s); reported once "
+                                "per data center and code", dc.host, code, err)
+            self.writer.add(group, dc.id in self.auths)
+            self.bars[dc.id].update(len(group))
+
+    def outcome(self, fut: Future, group: list[Seg]) -> list[list[Seg]]:
+        """The groups a request answered; a request that raised: its segments as URL errors."""
+        try:
+            return fut.result()
+        except Exception as exc:  # noqa: BLE001 - a failed request, not a failed run
+            log.error("%s: request of %d segment(s) failed unexpectedly (%s): recorded "
+                      "as URL error (-1)", self.by_id[group[0].datacenter_id].host, len(group),
+                      _first_line(exc))
+            for s in group:
+                s.result = {"download_code": URL_ERROR, "error": _first_line(exc)}
+            return [group]
+
+
 def _fetch(client: Client, url: str, group: list[Seg], timeout: float, limit: AdaptiveLimit,
            auth: Any, max_bytes: int) -> list[list[Seg]]:
     return fetch_waveforms(client, url, group, timeout, limit, auth, max_bytes=max_bytes)
@@ -532,10 +536,8 @@ def download(config: str | os.PathLike[str] | Mapping[str, Any] | DownloadConfig
         # ids written by stream2segment: sequences behind them (moved under the run's lock)
         moved = run.write(schema.advance_sequences)
         def new_row(conn: sa.Connection) -> int:
-            key = conn.execute(schema.downloads.insert().values(
-                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}",
-                log="")).inserted_primary_key
-            return int(key[0]) if key else 0
+            return schema.inserted_id(conn.execute(schema.downloads.insert().values(
+                config=masked_yaml(cfg), program_version=f"s2sframe {_version()}", log="")))
 
         report.download_id = run.write(new_row)
         capture.engine, capture.download_id = engine, report.download_id

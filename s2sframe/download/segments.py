@@ -6,6 +6,7 @@ has decides (new, window changed, or a download code selected by a ``retry_*`` f
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from ..db import schema
 from .channels import Chan
+from .config import DownloadConfig, RetrySettings
 from .dataselect import MSEED_ERR, TIMESPAN_ERR, TIMESPAN_WARN, Seg
 from .traveltimes import great_circle_deg, travel_times
 
@@ -24,7 +26,7 @@ _US = 1_000_000
 _EPOCH = datetime(1970, 1, 1)
 
 
-def radii(search_radius: dict[str, float], mags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def radii(search_radius: Mapping[str, float], mags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(min, max) search radius (degrees) of each magnitude, as stream2segment."""
     if "min" in search_radius:
         return (np.full(mags.shape, search_radius["min"]), np.full(mags.shape, search_radius["max"]))
@@ -47,7 +49,7 @@ def _from_us(us: int) -> datetime:
 
 
 def candidates(events: list[dict[str, Any]], event_ids: dict[str, int], chans: list[Chan],
-               cfg: Any) -> list[Seg]:
+               cfg: DownloadConfig) -> list[Seg]:
     """Every (event, channel) within radius, with arrival time and request window."""
     if not chans or not events:
         return []
@@ -92,7 +94,7 @@ def candidates(events: list[dict[str, Any]], event_ids: dict[str, int], chans: l
     return out
 
 
-def to_download(conn: sa.Connection, segs: list[Seg], retry: dict[str, bool],
+def to_download(conn: sa.Connection, segs: list[Seg], retry: RetrySettings,
                 auth_dcs: set[int]) -> list[Seg]:
     """Keep new segments, changed windows, and retried codes (ids of existing ones set)."""
     sg = schema.segments
@@ -139,19 +141,19 @@ def same_window(old_start: datetime, old_end: datetime, start: datetime, end: da
             and abs(old_end - end) <= one)
 
 
-def _retry(code: int | None, retry: dict[str, bool]) -> bool:
+def _retry(code: int | None, retry: RetrySettings) -> bool:
     if code is None:
-        return retry["retry_seg_not_found"]
+        return retry.retry_seg_not_found
     if code == -1:
-        return retry["retry_url_err"]
+        return retry.retry_url_err
     if code == MSEED_ERR:
-        return retry["retry_mseed_err"]
+        return retry.retry_mseed_err
     if code == TIMESPAN_ERR:
-        return retry["retry_timespan_err"]
+        return retry.retry_timespan_err
     if code == TIMESPAN_WARN:
         return False
     if 400 <= code < 500:
-        return retry["retry_client_err"]
+        return retry.retry_client_err
     if 500 <= code < 600:
-        return retry["retry_server_err"]
+        return retry.retry_server_err
     return False

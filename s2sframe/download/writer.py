@@ -66,7 +66,7 @@ class SegmentWriter:
         def flush(conn: sa.Connection) -> list[dict[str, Any]]:
             done = write_rows(conn, sg.insert(), new, "segment row", _describe, self.skipped)
             if old:
-                values = {k: sa.bindparam(k) for k in old[0] if k != "_id"}
+                values: dict[str, Any] = {k: sa.bindparam(k) for k in old[0] if k != "_id"}
                 done += write_rows(conn, sg.update().where(sg.c.id == sa.bindparam("_id"))
                                    .values(values), old, "segment row", _describe, self.skipped)
             return done

@@ -307,7 +307,7 @@ def _process(job: WorkerJob, chunk: pl.DataFrame, state: _WorkerState,
             raise
         # the database stayed unreachable through every retry: these segments failed,
         # the run goes on with the next chunks
-        message = f"database read failed: {_db._first_line(exc, job.url.get())}"
+        message = f"database read failed: {_db.error_line(exc, job.url.get())}"
         return _ChunkResult(
             _result_frame(ids, [None] * len(ids), [message] * len(ids), job)[0],
             failed=len(ids),

@@ -240,10 +240,22 @@ _SIGNAL_FORMS = {
 }
 
 
-def _argtrim(
+def trim_indices(
     size: int, deltax: float, minx: float | None, maxx: float | None, nearest_sample: bool
 ) -> tuple[int | None, int | None]:
-    """Indices ``(i0, i1)`` such that ``values[i0:i1]`` spans ``[minx, maxx]``."""
+    """Indices ``(i0, i1)`` such that ``values[i0:i1]`` spans ``[minx, maxx]``.
+
+    ``values`` has ``size`` points ``deltax`` apart from 0; None: no bound. The
+    first point at or after ``minx`` and the last at or before ``maxx`` (the nearest
+    points if ``nearest_sample``).
+
+    Examples
+    --------
+    >>> trim_indices(100, 0.5, 1.2, 3.0, nearest_sample=False)  # x = 1.5 ... 3.0
+    (3, 7)
+    >>> trim_indices(100, 0.5, None, 1000.0, nearest_sample=True)
+    (None, 100)
+    """
     idxmin = idxmax = None
     if minx is not None:
         idx = round(minx / deltax) if nearest_sample else math.ceil(minx / deltax)
@@ -330,8 +342,8 @@ def snr(
         sig, noi = sig.astype(np.float64), noi.astype(np.float64)
 
     if fmin is not None or fmax is not None:
-        sig = sig[slice(*_argtrim(len(sig), delta_signal, fmin, fmax, nearest_sample))]
-        noi = noi[slice(*_argtrim(len(noi), delta_noise, fmin, fmax, nearest_sample))]
+        sig = sig[slice(*trim_indices(len(sig), delta_signal, fmin, fmax, nearest_sample))]
+        noi = noi[slice(*trim_indices(len(noi), delta_noise, fmin, fmax, nearest_sample))]
     if not len(sig) or not len(noi):
         return math.nan
     noise_power = float(np.sum(noi)) / len(noi)

@@ -48,7 +48,6 @@ import os
 from sqlalchemy.engine import URL
 
 from ..db.urls import parse_url
-from .catalog import _p_travel_time  # noqa: F401 - imported by tests
 from .fdsn_server import FDSNServer, fdsn_server
 from .inventory import _read_template
 from .plan import _check_args, _Plan

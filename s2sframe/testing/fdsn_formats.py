@@ -1,13 +1,11 @@
 """Input shapes of real services the demo FDSN server produces on request: ISF bulletins
-(ISC), catalog and station lines nobody can store, damaged miniSEED records."""
+(ISC), catalog and station lines nobody can store (damaged miniSEED records:
+:mod:`s2sframe.testing.faults`)."""
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 _ORIGIN_HEADER = ("   Date       Time        Err   RMS Latitude Longitude  Smaj  Smin  Az Depth   "
                   "Err Ndef Nsta Gap  mdist  Mdist Qual   Author      OrigID")
@@ -73,30 +71,3 @@ BAD_STATION_LINES = (
     "GE|BAD3||HHZ" + _S.replace("sensor", "sen\x00sor"),
     "GE|BAD4||HHZ|42.0|13.0",
 )
-
-
-def damage_records(records: list[bytes], how: str) -> list[bytes]:
-    """miniSEED 2 ``records`` of one channel damaged as ``how`` says: 'rate0' (sample
-    rate 0 in the headers), 'overcount' (headers claim 100 samples more than the records
-    hold), 'v3' (the same data as miniSEED 3 records); other values: unchanged."""
-    if how == "rate0":
-        return [r[:32] + b"\x00\x00\x00\x00" + r[36:] for r in records]
-    if how == "overcount":
-        return [r[:30] + struct.pack(">H", struct.unpack(">H", r[30:32])[0] + 100) + r[32:]
-                for r in records]
-    if how == "v3":
-        return [_as_v3(r) for r in records]
-    return records
-
-
-def _as_v3(record: bytes) -> bytes:
-    from pymseed import DataEncoding, MS3Record
-
-    out = []
-    for msr in MS3Record.from_buffer(record, unpack_data=True):
-        new = MS3Record(reclen=512, encoding=DataEncoding.STEIM2)
-        new.formatversion = 3
-        new.sourceid, new.samprate, new.starttime = msr.sourceid, msr.samprate, msr.starttime
-        data = np.array(msr.np_datasamples, dtype=np.int32)
-        out.extend(new.generate(data, "i"))
-    return b"".join(out)

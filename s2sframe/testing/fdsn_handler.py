@@ -1,19 +1,20 @@
 """The HTTP request handler of :mod:`s2sframe.testing.fdsn_server`: the FDSN web services
-(event, station, dataselect, routing, /auth, queryauth) and the faults they inject."""
+(event, station, dataselect, routing, /auth, queryauth), and the faults of
+:mod:`s2sframe.testing.faults` answered on request."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from .fdsn_data import Archive, Channel
-from .fdsn_formats import BAD_EVENT_LINES, BAD_STATION_LINES, damage_records, isf_bulletin
+from .faults import Fault, damage
+from .fdsn_data import Channel
+from .fdsn_formats import BAD_EVENT_LINES, BAD_STATION_LINES, isf_bulletin
 
 #: the token accepted by every data center's /auth (write it to a file for ``restricted_data``)
 VALID_TOKEN = (
@@ -22,21 +23,6 @@ VALID_TOKEN = (
     "-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n"
 )
 _REALM = "FDSN"
-
-
-@dataclass
-class Fault:
-    """A fault answered instead of (or on top of) the normal answer; see :meth:`FDSNServer.fault`."""
-
-    service: str
-    status: int | None = None
-    datacenter: int | None = None
-    station: str | None = None
-    times: int | None = None
-    retry_after: float | None = None
-    delay: float = 0.0
-    mseed: str | None = None
-    hits: int = 0
 
 
 def _iso(t: datetime) -> str:
@@ -248,7 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
             start, end = _time(ln[4]), _time(ln[5])
             recs = arch.records(ch, start, end)
             if fault is not None and fault.mseed and (fault.station in (None, ch.station)):
-                recs = _damage(recs, fault.mseed, arch, ch, start, end)
+                recs = damage(recs, fault.mseed, arch, ch, start, end)
             chunks.extend(recs)
         if not chunks:
             return self._send(204)
@@ -274,20 +260,3 @@ def _split_header(value: str) -> list[str]:
         else:
             cur += ch
     return out + [cur]
-
-
-def _damage(recs: list[bytes], how: str, arch: Archive, ch: Channel, start: datetime,
-            end: datetime) -> list[bytes]:
-    from datetime import timedelta
-
-    if how == "truncate" and recs:
-        return recs[:-1] + [recs[-1][: len(recs[-1]) // 2]]
-    if how == "corrupt" and recs:
-        return [b"<html>502 Bad Gateway</html>" + recs[0][28:]] + recs[1:]
-    if how == "outside":
-        return arch.records(ch, start - timedelta(hours=1), start - timedelta(minutes=59)) + recs
-    if how == "shift":
-        return arch.records(ch, start - timedelta(hours=1), start - timedelta(minutes=58))
-    return damage_records(recs, how)
-
-

@@ -5,20 +5,23 @@ service, and one per data center with fdsnws-station (text and StationXML, GET a
 POST), fdsnws-dataselect (POST, miniSEED), ``/auth`` (EIDA token -> credentials) and
 ``queryauth`` (HTTP digest authentication). Data: :class:`~s2sframe.testing.fdsn_data.Archive`.
 
-Faults are injected on request with :meth:`FDSNServer.fault`.
+Faults are injected on request with :meth:`FDSNServer.fault` (for tests: the faults
+themselves live apart, in :mod:`s2sframe.testing.faults`).
 """
 
 from __future__ import annotations
 
 import secrets
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from http.server import ThreadingHTTPServer
 
+from .faults import Fault, FaultList
 from .fdsn_data import Archive
-from .fdsn_handler import VALID_TOKEN, Fault, _Handler  # noqa: F401 - VALID_TOKEN is public
+from .fdsn_handler import VALID_TOKEN, _Handler  # noqa: F401 - VALID_TOKEN is public
 
 
 class FDSNServer:
@@ -32,10 +35,9 @@ class FDSNServer:
         self.max_event_days = max_event_days
         self.max_event_count = max_event_count
         self.bad_lines = bad_lines
-        self.faults: list[Fault] = []
+        self._faults = FaultList()
         self.requests: list[tuple[str, int | None, str]] = []  # (service, dc, body or query)
         self.credentials = [(f"user{d}", secrets.token_hex(8)) for d in range(archive.datacenters)]
-        self._lock = threading.Lock()
         self._servers: list[ThreadingHTTPServer] = []
         self._threads: list[threading.Thread] = []
 
@@ -65,7 +67,7 @@ class FDSNServer:
 
     def _base(self, k: int) -> str:
         host, port = self._servers[k].server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     # ------------------------------------------------------------------ faults
     def fault(self, service: str, status: int | None = None, *, datacenter: int | None = None,
@@ -85,35 +87,32 @@ class FDSNServer:
         ``datacenter`` / ``station``: only requests of that data center / asking for that
         station code; ``times``: only the first n matching requests (None: all).
         """
-        f = Fault(service, status, datacenter, station, times, retry_after, delay, mseed)
-        with self._lock:
-            self.faults.append(f)
-        return f
+        return self._faults.add(
+            Fault(service, status, datacenter, station, times, retry_after, delay, mseed))
 
     def clear_faults(self) -> None:
         """Remove all injected faults."""
-        with self._lock:
-            self.faults.clear()
+        self._faults.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults injected (their ``hits``: how many requests each answered)."""
+        return self._faults.faults
 
     def _match(self, service: str, dc: int | None, stations: set[str]) -> Fault | None:
-        with self._lock:
-            for f in self.faults:
-                if f.service != service or (f.datacenter is not None and f.datacenter != dc):
-                    continue
-                if f.station is not None and f.station not in stations:
-                    continue
-                if f.times is not None and f.hits >= f.times:
-                    continue
-                f.hits += 1
-                return f
-        return None
+        return self._faults.match(service, dc, stations)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FDSNServer:
         """Start the hub server and one server per data center (threads)."""
         for k in range(self.archive.datacenters + 1):
             handler = type("Handler", (_Handler,), {"fdsn": self, "dc": None if k == 0 else k - 1})
-            srv = ThreadingHTTPServer(("127.0.0.1", self.port + k if self.port else 0), handler)
+            try:
+                srv = ThreadingHTTPServer(("127.0.0.1", self.port + k if self.port else 0),
+                                          handler)
+            except OSError:  # e.g. a port in use: the servers started are stopped
+                self.stop()
+                raise
             srv.daemon_threads = True
             th = threading.Thread(target=srv.serve_forever, daemon=True, name=f"fdsn-{k}")
             th.start()
@@ -194,19 +193,48 @@ def fdsn_server(*, events: int = 6, stations: int = 6, datacenters: int = 2, see
         server.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """``python -m s2sframe.testing.fdsn_server [--port 8080]``: serve the demo data until Ctrl-C."""
-    import argparse
+_DESCRIPTION = """\
+Serve the demo FDSN web services on 127.0.0.1 until Ctrl-C: an event catalog and
+the EIDA routing service on PORT, and data center k (fdsnws-station and
+fdsnws-dataselect) on PORT + 1 + k. The data are synthetic and the same for the
+same arguments. Point `s2s download` at it with the printed events_url and
+data_url (see docs/download.md)."""
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--events", type=int, default=20)
-    parser.add_argument("--stations", type=int, default=12)
-    parser.add_argument("--datacenters", type=int, default=2)
-    parser.add_argument("--fast", action="store_true", help="noise only, from memory")
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m s2sframe.testing``: serve the demo data until Ctrl-C.
+
+    Returns the exit status: 0 after Ctrl-C, 2 if a port is taken (the message names it).
+    """
+    import argparse
+    import errno
+
+    parser = argparse.ArgumentParser(prog="python -m s2sframe.testing",
+                                     description=_DESCRIPTION)
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port of the catalog and routing service; data center k "
+                             "listens on PORT + 1 + k (default: %(default)s)")
+    parser.add_argument("--events", type=int, default=20,
+                        help="number of events in the catalog (default: %(default)s)")
+    parser.add_argument("--stations", type=int, default=12,
+                        help="number of stations, 4 channels each (default: %(default)s)")
+    parser.add_argument("--datacenters", type=int, default=2, choices=(1, 2, 3),
+                        help="number of data centers (default: %(default)s)")
+    parser.add_argument("--fast", action="store_true",
+                        help="serve the same noise everywhere, from memory (benchmarks)")
     args = parser.parse_args(argv)
-    with fdsn_server(events=args.events, stations=args.stations, datacenters=args.datacenters,
-                     port=args.port, fast=args.fast) as server:
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(fdsn_server(
+                events=args.events, stations=args.stations, datacenters=args.datacenters,
+                port=args.port, fast=args.fast))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            last = args.port + args.datacenters
+            print(f"Error: a port from {args.port} to {last} is in use (another server "
+                  f"running?): stop it, or choose other ports with --port", file=sys.stderr)
+            return 2
         print(f"events_url: {server.event_url}\ndata_url: {server.dataselect_urls}\n"
               f"routing: {server.routing_url}\nCtrl-C to stop", flush=True)
         try:
@@ -214,7 +242,8 @@ def main(argv: list[str] | None = None) -> None:
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from ..db.schema import TABLE_ORDER, create_all, metadata, sequence_reset_sql
-from ..db.urls import _first_line, check_exists, create_engine, is_sqlite, mask_url
+from ..db.urls import check_exists, create_engine, error_line, is_sqlite, mask_url
 from ..exceptions import DatabaseError
 from .waveforms import _Waveforms
 
@@ -78,7 +78,7 @@ class _Writer:
                 pl.col(pl.Datetime).dt.strftime(_TS_FORMAT), pl.col(pl.Boolean).cast(pl.Int64)
             )
         marks = ", ".join([self.placeholder] * frame.width)
-        rows = zip(*(s.to_list() for s in frame.iter_columns()), strict=True)
+        rows = list(zip(*(s.to_list() for s in frame.iter_columns()), strict=True))
         self.cur.executemany(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', rows)
 
     @contextmanager
@@ -214,7 +214,7 @@ def _prepare_database(url: URL, *, overwrite: bool, legacy: bool) -> tuple[sa.en
             names = set(sa.inspect(engine).get_table_names())
         except sa.exc.OperationalError as exc:
             raise DatabaseError(
-                f"Cannot connect to {mask_url(url)}: {_first_line(exc, url)}"
+                f"Cannot connect to {mask_url(url)}: {error_line(exc, url)}"
             ) from None
         ours = [t for t in TABLE_ORDER if t in names]
         private = is_sqlite(url) and names <= set(metadata.tables)

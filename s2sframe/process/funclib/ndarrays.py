@@ -33,7 +33,7 @@ from ...signal import dfreq as _dfreq
 from ...signal import snr as _snr
 from ...signal import triangsmooth as _triangsmooth
 from ...signal.oscillators import newmark_beta, nigam_jennings
-from ...signal.spectra import _argtrim
+from ...signal.spectra import trim_indices
 
 __all__ = ["NewmarkBeta", "NigamJennings", "ResponseSpectrum", "ampspec", "argtrim",
            "cumsumsq", "dfreq", "fft", "freqs", "powspec", "respspec", "snr", "trim",
@@ -143,7 +143,7 @@ def argtrim(signal: npt.ArrayLike, deltax: float, minx: float | None = None,
     >>> argtrim(np.zeros(10), 0.5, 1.2, 3.0, nearest_sample=True)
     (2, 7)
     """
-    return _argtrim(len(np.asarray(signal)), deltax, minx, maxx, nearest_sample)
+    return trim_indices(len(np.asarray(signal)), deltax, minx, maxx, nearest_sample)
 
 
 def trim(signal: npt.ArrayLike, deltax: float, minx: float | None = None,

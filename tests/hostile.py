@@ -1,7 +1,8 @@
 """Fault injection for tests: a hostile HTTP server in front of the demo FDSN server.
 
-Kept apart from the demo kit (:mod:`~s2sframe.testing.fdsn_server` serves correct data;
-this module only breaks it). :class:`HostileFront` listens on 127.0.0.1 and forwards
+Kept out of the package, with the tests that use it (the demo kit
+:mod:`~s2sframe.testing.fdsn_server`, shipped to users, serves correct data; this
+module only breaks it). :class:`HostileFront` listens on 127.0.0.1 and forwards
 every request to one port of the demo server (the event hub or a data center), except
 those a rule catches, which get a hostile answer instead:
 
