@@ -24,9 +24,10 @@ True
 
 from __future__ import annotations
 
+import importlib as _importlib
 import importlib.metadata as _metadata
+from typing import TYPE_CHECKING, Any
 
-from . import download  # the package, callable as its function download(config, ...)
 from .db.copy import copy_database
 from .db.info import attributes
 from .db.scan import explain, scan
@@ -34,7 +35,6 @@ from .db.selection import where
 from .db.urls import mask_url
 from .decode.fastresp import fast_response_stats
 from .decode.responses import fast_response
-from .download import DownloadReport
 from .engine.run import map_segments, shutdown_workers
 from .engine.segment import Segment
 from .exceptions import (
@@ -48,6 +48,25 @@ from .exceptions import (
 )
 from .export import to_asdf, to_seisbench, waveforms
 from .namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
+
+if TYPE_CHECKING:
+    from . import download  # the package, callable as its function download(config, ...)
+    from .download import DownloadReport
+
+
+def __getattr__(name: str) -> Any:
+    """``download`` and ``DownloadReport``, imported when first asked for: the download
+    needs HTTP and XML libraries (~50 MB a process) that processing workers, the viewer
+    and ``s2s process`` never use."""
+    if name in ("download", "DownloadReport"):
+        package = _importlib.import_module(".download", __name__)  # sets s2sframe.download
+        return package if name == "download" else package.DownloadReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 try:
     __version__ = _metadata.version("s2sframe")

@@ -44,3 +44,22 @@ def test_build_ships_py_typed_and_templates(tmp_path: Path):
                for p in (build / "s2sframe").rglob("*") if p.is_file()}
     assert {"py.typed", "templates/paramtable.yaml", "templates/paramtable.py",
             "templates/notebook.ipynb", "engine/namespace.py"} <= shipped
+
+
+def test_workers_and_processing_do_not_import_the_download_nor_pyarrow():
+    """``import s2sframe`` and a worker's start-up leave out what only downloads (HTTP,
+    ~50 MB a process) and array exports (pyarrow, ~45 MB) need; ``s2sframe.download``
+    still comes when asked for, callable."""
+    code = (
+        "import sys, s2sframe, polars as pl\n"
+        "import s2sframe.engine.worker as w\n"
+        "w._import_decoders()\n"
+        "df = pl.DataFrame({'id': [1]}); df.s2s\n"
+        "heavy = ('requests', 'pyarrow', 's2sframe.download', 'starlette', 'uvicorn')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "print(callable(s2sframe.download), s2sframe.DownloadReport.__name__,\n"
+        "      'requests' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.splitlines()
+    assert out == ["[]", "True DownloadReport True"], out

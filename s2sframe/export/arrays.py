@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 from sqlalchemy.engine import URL
 
 from . import groups
@@ -204,6 +203,8 @@ def _array(leads: pl.DataFrame, components: str | None,
             row_offsets.append(row_offsets[-1] + c)
         else:
             offsets.append(offsets[-1] + w)
+    import pyarrow as pa  # here: 45 MB a process (workers, the CLI) should not pay
+
     values = pa.array(np.concatenate(flat) if flat else np.zeros(0, np.float32), pa.float32())
     lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values)
     if grouped:
