@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import importlib as _importlib
 import importlib.metadata as _metadata
-from typing import TYPE_CHECKING, Any
+import typing as _typing
 
 from .db.copy import copy_database
 from .db.info import attributes
@@ -49,12 +49,12 @@ from .exceptions import (
 from .export import to_asdf, to_seisbench, waveforms
 from .namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from . import download  # the package, callable as its function download(config, ...)
     from .download import DownloadReport
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """``download`` and ``DownloadReport``, imported when first asked for: the download
     needs HTTP and XML libraries (~50 MB a process) that processing workers, the viewer
     and ``s2s process`` never use."""

@@ -84,9 +84,9 @@ class DBSource:
         self._checked = None
         self._attrs = None
 
-        def read() -> Sequence[tuple[Any, ...]]:
+        def read() -> Sequence[Any]:  # rows (tuple-like)
             with self.engine.connect() as conn:
-                return conn.execute(query, {"ids": self._batch}).tuples().all()
+                return conn.execute(query, {"ids": self._batch}).all()
 
         for sid, data, station_id in with_retries(read):
             self._data[sid] = bytes(data) if isinstance(data, memoryview) else data
@@ -134,9 +134,9 @@ class DBSource:
             # keep only this batch's stations: memory stays bounded
             self._inv_bytes = {k: v for k, v in self._inv_bytes.items() if k in wanted}
 
-            def read() -> Sequence[tuple[Any, ...]]:
+            def read() -> Sequence[Any]:  # rows (tuple-like)
                 with self.engine.connect() as conn:
-                    return conn.execute(query, {"ids": sorted(wanted)}).tuples().all()
+                    return conn.execute(query, {"ids": sorted(wanted)}).all()
 
             for sid, xml in with_retries(read):
                 self._inv_bytes[sid] = bytes(xml) if isinstance(xml, memoryview) else xml
@@ -169,9 +169,9 @@ class DBSource:
             tab = schema.metadata.tables[table]
             query = sa.select(tab.c.id, tab.c[column])
 
-            def read() -> Sequence[tuple[Any, ...]]:
+            def read() -> Sequence[Any]:  # rows (tuple-like)
                 with self.engine.connect() as conn:
-                    return conn.execute(query).tuples().all()
+                    return conn.execute(query).all()
 
             values = self._lookups[key] = dict(with_retries(read))
         if row_id is None or row_id not in values:
