@@ -102,6 +102,30 @@ def test_db_drop_asks_then_deletes_the_runs_segments(two_runs):
     assert "nothing to delete" in run(cli, ["db", "drop", "-d", url, "-did", "7", "-y"]).output
 
 
+def test_db_drop_is_refused_while_a_download_runs(two_runs):
+    """No segment is deleted under a running download: the drop takes the download's run
+    lock (held here as a download holds it) and is refused, exit 2, the holder named."""
+    import sqlalchemy as sa
+
+    from s2sframe.db.locks import DOWNLOAD_LOCK, DatabaseLock
+
+    url, first, second = two_runs
+    engine = sa.create_engine(url)
+    try:
+        with DatabaseLock(engine, DOWNLOAD_LOCK, "another download", "db"):
+            out = CliRunner().invoke(cli, ["db", "drop", "-d", url, "-did", "1", "-y"])
+            assert out.exit_code == 2, out.output
+            assert "a download is already running on this database" in out.output
+            assert "process " in out.output  # the holder: a process (SQLite) or a server session
+            assert _scalar(url, "select count(*) from segments") == \
+                first.segments + second.segments
+        out = CliRunner().invoke(cli, ["db", "drop", "-d", url, "-did", "1", "-y"])
+        assert out.exit_code == 0, out.output
+        assert _scalar(url, "select count(*) from segments") == second.segments
+    finally:
+        engine.dispose()
+
+
 def test_download_overrides_and_print_config_only(server, db_url_factory, tmp_path):
     url = db_url_factory()
     path = tmp_path / "d.yaml"

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL
 
 from . import schema
 from . import urls as _db
+from .locks import DOWNLOAD_LOCK, DatabaseLock
 
 __all__ = ["drop_runs", "run_ids", "runs", "segment_counts"]
 
@@ -95,16 +96,29 @@ def segment_counts(bind: _Bind, ids: Sequence[int]) -> dict[int, int]:
 def drop_runs(bind: _Bind, ids: Sequence[int]) -> dict[int, int]:
     """Delete the runs ``ids`` and their segments (with the segments' class labels), one
     run per transaction, as stream2segment's ``s2s db drop``; events, stations and
-    channels stay. Returns run id -> segments deleted (runs not found: absent)."""
-    d, sg, cl = schema.downloads, schema.segments, schema.class_labellings
-    out = {}
+    channels stay. Returns run id -> segments deleted (runs not found: absent).
+
+    Refused (:class:`~s2sframe.exceptions.DatabaseError`, nothing deleted) while a
+    download runs on the database: it takes the download's run lock."""
+    out: dict[int, int] = {}
     engine = _engine(bind)
-    for did in ids:
-        with engine.begin() as conn:
-            if conn.execute(sa.select(d.c.id).where(d.c.id == did)).first() is None:
-                continue
-            segs = sa.select(sg.c.id).where(sg.c.download_id == did)
-            conn.execute(cl.delete().where(cl.c.segment_id.in_(segs)))
-            out[did] = conn.execute(sg.delete().where(sg.c.download_id == did)).rowcount
-            conn.execute(d.delete().where(d.c.id == did))
+    with DatabaseLock(engine, DOWNLOAD_LOCK, "a download", _db.mask_url(engine.url)):
+        for did in ids:
+            deleted = _drop_run(engine, did)
+            if deleted is not None:
+                out[did] = deleted
     return out
+
+
+def _drop_run(engine: sa.engine.Engine, did: int) -> int | None:
+    """Delete one run and its segments in one transaction: segments deleted (None: no
+    such run)."""
+    d, sg, cl = schema.downloads, schema.segments, schema.class_labellings
+    with engine.begin() as conn:
+        if conn.execute(sa.select(d.c.id).where(d.c.id == did)).first() is None:
+            return None
+        segs = sa.select(sg.c.id).where(sg.c.download_id == did)
+        conn.execute(cl.delete().where(cl.c.segment_id.in_(segs)))
+        deleted = int(conn.execute(sg.delete().where(sg.c.download_id == did)).rowcount)
+        conn.execute(d.delete().where(d.c.id == did))
+    return deleted

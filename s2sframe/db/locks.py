@@ -23,6 +23,10 @@ import sqlalchemy as sa
 
 from ..exceptions import DatabaseError
 
+#: The name of the download's run lock (:class:`DatabaseLock`): one download at a time on
+#: a database, and no ``s2s db drop`` while one runs.
+DOWNLOAD_LOCK = "s2sframe download"
+
 
 class LockHeld(Exception):
     """The lock is held by another run: ``holder`` says which (process, host)."""

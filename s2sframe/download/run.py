@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..db import schema
-from ..db.locks import DatabaseLock
+from ..db.locks import DOWNLOAD_LOCK, DatabaseLock
 from ..db.retry import attempts, transaction
 from ..db.urls import (
     download_engine,
@@ -52,7 +52,7 @@ from .writer import SegmentWriter
 log = logging.getLogger("s2sframe.download")
 DEFAULT_CONCURRENCY = 8
 #: the name of the per-database lock of a download run
-LOCK_NAME = "s2sframe download"
+LOCK_NAME = DOWNLOAD_LOCK
 
 
 class _MaskSecrets(logging.Filter):
