@@ -304,9 +304,9 @@ def test_shared_inventories_between_processes_of_a_run(example_db: Path, tmp_pat
 def test_module_doctests() -> None:
     import doctest
 
-    from s2sframe.decode import invshare, lazyxml, stationxml, xmlskeleton
+    from s2sframe.decode import invshare, lazyxml, stationxml, xmlresponse, xmlskeleton
 
-    for module in (lazyxml, stationxml, invshare, xmlskeleton):
+    for module in (lazyxml, stationxml, invshare, xmlskeleton, xmlresponse):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
