@@ -544,6 +544,19 @@ _RESPONSE_VARIANTS = {
         b"<FIR>" + _IO_UNITS + b"<Symmetry>NONE</Symmetry>"
         b'<NumeratorCoefficient i="1" plusError="1e-3">0.25</NumeratorCoefficient>'
         b"<NumeratorCoefficient>0.75</NumeratorCoefficient></FIR>")),
+    **{f"FIR list: {label}": (b"</Response>", _STAGE3 % (
+        b"<FIR>" + _IO_UNITS + b"<Symmetry>NONE</Symmetry>"
+        b"<NumeratorCoefficient>0.25</NumeratorCoefficient>\n " + odd
+        + b"<NumeratorCoefficient>1e-3</NumeratorCoefficient></FIR>"))
+       for label, odd in (
+           ("plain", b"<NumeratorCoefficient> -0.5\n</NumeratorCoefficient>"),
+           ("empty element", b"<NumeratorCoefficient></NumeratorCoefficient>"),
+           ("two numbers", b"<NumeratorCoefficient>1 2</NumeratorCoefficient>"),
+           ("entity", b"<NumeratorCoefficient>&#49;.5</NumeratorCoefficient>"),
+           ("spaced closing tag", b"<NumeratorCoefficient>1.5</NumeratorCoefficient >"),
+           ("element among them", b"<Description>d</Description>"),
+           ("text among them", b"7"),
+           ("infinite", b"<NumeratorCoefficient>-inf</NumeratorCoefficient>"))},
     "FIR without coefficients": (b"</Response>", _STAGE3 % (
         b"<FIR>" + _IO_UNITS + b"<Symmetry>EVEN</Symmetry></FIR>")),
     "custom namespace in a response": (

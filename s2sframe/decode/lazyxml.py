@@ -324,16 +324,14 @@ def _plain_list(body: bytes, tag: bytes) -> tuple[list[float], bytes] | None:
     last = body.rfind(closing)
     if first < 0 or last < first:
         return None
-    run = body[first:last + len(closing)]
-    count = run.count(opening)
-    text = run.replace(opening, b"").replace(closing, b" ")
-    if b"<" in text or b"&" in text or body.count(b"<" + tag) != count:
-        return None  # other elements among them, attributes...: the general reader
-    tokens = text.split()
-    if len(tokens) != count:
-        return None  # an empty element or one of several words
+    # one piece per element, from its opening tag to the next one: its text and the
+    # whitespace after it in a plain run; float() rejects any other (an element, an
+    # attribute, an entity, an empty element, several words): the general reader
+    pieces = body[first:last].replace(closing, b"").split(opening)
+    if pieces[0] or len(pieces) - 1 != body.count(b"<" + tag):
+        return None  # attributes on some: the general reader
     try:
-        values = list(map(float, tokens))
+        values = list(map(float, pieces[1:]))
     except ValueError:
         return None
     return values, body[:first] + body[last + len(closing):]
