@@ -126,8 +126,10 @@ def _lazy(element: Any, fragments: list[bytes], document: _Document) -> Response
 
 
 _MARK = "s2s-lazy:"
-#: attributes that name things and do not change a response's evaluation
-_IDS = re.compile(rb'\s(?:resourceId|name)\s*=\s*"[^"]*"')
+#: attributes that name things and do not change a response's evaluation (as FDSN web
+#: services write them: after one space, no space around "="; a literal start is
+#: ~6x faster to find than ``\s``; written otherwise they are kept: no twin)
+_IDS = re.compile(rb' (?:resourceId|name)="[^"]*"')
 #: a live response of each content (ids aside): its twins share its plans and memo
 _TWINS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 _OPEN, _CLOSE = b"<Response", b"</Response>"
@@ -453,8 +455,9 @@ class LazyResponse(CachedResponse):
         ids and names), or become the twin of those read later. Done when read (under
         ``_LOCK``): until then there is nothing to share, and ~0.5 ms saved per
         response of a document (a GEOFON one: 21 responses) that is never read."""
-        key = hashlib.blake2b(_IDS.sub(b"", (document.head if document else b"") + data),
-                              digest_size=20).digest()
+        digest = hashlib.sha256(_IDS.sub(b"", document.head) if document else b"")
+        digest.update(_IDS.sub(b"", data))  # sha256: ~2x faster than blake2b here
+        key = digest.digest()
         twin = _TWINS.get(key)
         if twin is None or twin._plans[0] != self._plans[0]:
             _TWINS[key] = self
