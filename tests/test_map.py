@@ -553,7 +553,8 @@ def test_function_defined_in_main_via_python_c(url):
 
 def test_workers_remove_responses_without_matplotlib(url):
     """A fresh pool's workers run ``trace.remove_response`` without importing
-    matplotlib (obspy.signal's __init__ deferred: ~30 MB each), with the same results
+    matplotlib (obspy.signal's __init__ deferred: ~30 MB each) and with their start-up's
+    objects frozen out of the garbage collector's walks, with the same results
     as a process that imports ObsPy as usual; ``from obspy.signal import PPSD`` works."""
     code = (
         "import json, sys, numpy as np, s2sframe, s2sframe.engine.namespace\n"
@@ -561,7 +562,8 @@ def test_workers_remove_responses_without_matplotlib(url):
         "    trace = segment.stream()[0]\n"
         "    trace.remove_response(segment.inventory(), output='ACC')\n"
         "    return {'pga': float(np.abs(trace.data).max()),\n"
-        "            'matplotlib': 'matplotlib' in sys.modules, 'pid': __import__('os').getpid()}\n"
+        "            'matplotlib': 'matplotlib' in sys.modules, 'pid': __import__('os').getpid(),\n"
+        "            'frozen': __import__('gc').get_freeze_count()}\n"
         "def ppsd(segment):\n"
         "    from obspy.signal import PPSD\n"
         "    return PPSD.__name__\n"
@@ -578,6 +580,8 @@ def test_workers_remove_responses_without_matplotlib(url):
     done = [r for r in out if r["s2s_error"] is None]
     assert len(done) > len(out) / 2 and all(r["pid"] != printed["parent"] for r in done)
     assert not any(r["matplotlib"] for r in done)
+    # the start-up's objects are out of the collector's reach in the workers (gc.freeze)
+    assert all(r["frozen"] > 10_000 for r in done), [r["frozen"] for r in done]
     assert all(r["matplotlib"] for r in ref if r["s2s_error"] is None)  # as ObsPy imports
     assert [(r["id"], r["pga"], r["s2s_error"]) for r in out] == [
         (r["id"], r["pga"], r["s2s_error"]) for r in ref]
