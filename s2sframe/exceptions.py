@@ -37,7 +37,10 @@ __all__ = [
     "BadInput",
     "ConfigFileError",
     "ConfigWarning",
+    "CatalogError",
+    "ConfigError",
     "DatabaseError",
+    "DownloadFailed",
     "OutputError",
     "PlotResultError",
     "ProcessingError",
@@ -50,16 +53,20 @@ __all__ = [
 ]
 
 
-def describe_error(exc: BaseException) -> str:
+def describe_error(exc: BaseException, text: str | None = None) -> str:
     """``"Type: message"``, or ``"Type"`` for an error without a message: how s2sframe
-    shows an error in one line (recorded segment errors, the viewer, the ``s2s`` command).
+    shows an error in one line (recorded segment errors, the viewer, the ``s2s`` command,
+    the download's log). ``text``: the message to show instead of ``str(exc)`` (e.g. its
+    first line, shortened).
 
     Examples
     --------
     >>> describe_error(ValueError("bad value")), describe_error(KeyboardInterrupt())
     ('ValueError: bad value', 'KeyboardInterrupt')
+    >>> describe_error(OSError("a\\nb"), text="a")
+    'OSError: a'
     """
-    text = str(exc)
+    text = str(exc) if text is None else text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -184,3 +191,29 @@ class ReadOnlyError(S2SFrameError, PermissionError):
 
 class PlotResultError(S2SFrameError, TypeError):
     """A plot function of ``s2s show`` returned something that cannot be drawn."""
+
+
+class ConfigError(S2SFrameError, ValueError):
+    """A bad download configuration; the message names the key and the reason."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"download configuration: '{key}': {reason}")
+        self.key = key
+
+
+class CatalogError(ConfigError):
+    """The event catalog (``events_url``) gave content that is no catalog (exit code 2)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__("events_url", f"{source}: {reason}")
+
+
+class DownloadFailed(S2SFrameError):
+    """A step of a download could not produce anything to go on with (message says why).
+    ``bad_input``: the configuration points at something that cannot work (e.g. an event
+    service that refuses connections or whose host is unknown): ``s2s download`` exits
+    with code 2."""
+
+    def __init__(self, message: str, *, bad_input: bool = False) -> None:
+        super().__init__(message)
+        self.bad_input = bad_input

@@ -243,6 +243,8 @@ def test_no_private_imports_across_subpackages():
     ("s2sframe.show.viewer", ["ReadOnlyError", "describe"]),
     ("s2sframe.show.series", ["PlotResultError"]),
     ("s2sframe.compat.config", ["BadInput"]),
+    ("s2sframe.download.config", ["ConfigError"]),
+    ("s2sframe.download.events", ["CatalogError", "DownloadFailed"]),
     ("s2sframe.export.namespace", []),
 ])
 def test_import_paths_of_moved_names_still_work(module, names):

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple, cast
 import cachetools
 from obspy import Inventory
 
-from ..exceptions import SkipSegment
+from ..exceptions import SkipSegment, describe_error
 from .counters import SYSTEM_ERRORS
 from .invshare import SharedInventories
 from .lazyxml import SKELETON_FACTOR, LazyResponse, parse_stationxml
@@ -195,7 +195,7 @@ def _read(data: bytes | None) -> tuple[Inventory, int]:
         if b"FDSNStationXML" not in xml[:4096]:
             raise SkipSegment("invalid StationXML: not an FDSNStationXML document") from None
         reason = str(exc).strip() or "no details"
-        raise SkipSegment(f"invalid StationXML: {type(exc).__name__}: {reason}") from None
+        raise SkipSegment(f"invalid StationXML: {describe_error(exc, reason)}") from None
 
 
 class CacheInfo(NamedTuple):

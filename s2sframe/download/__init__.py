@@ -9,7 +9,7 @@ Examples
 >>> import s2sframe
 >>> s2sframe.download({"dburl": "sqlite:///db.sqlite"})
 Traceback (most recent call last):
-s2sframe.download.config.ConfigError: download configuration: 'starttime': missing (required)
+s2sframe.exceptions.ConfigError: download configuration: 'starttime': missing (required)
 
 Modules (one step each): ``config`` (download.yaml keys), ``events``, ``routing`` (data
 centers), ``channels``, ``traveltimes``, ``segments`` (what to download), ``dataselect``

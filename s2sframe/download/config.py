@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from ..exceptions import ConfigFileError, S2SFrameError
+from ..exceptions import ConfigError, ConfigFileError  # ConfigError: also importable here
 from ..yamlfile import read_yaml
 
 EVENT_SERVICES = {
@@ -61,12 +61,6 @@ SERVICE_KEYS = {"events": ("e_timeout", "e_max_mb"), "stations": ("s_timeout", "
 _SECRET_KEYS = ("restricted_data",)
 
 
-class ConfigError(S2SFrameError, ValueError):
-    """A bad download configuration; the message names the key and the reason."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(f"download configuration: '{key}': {reason}")
-        self.key = key
 
 
 @dataclass(frozen=True)
@@ -433,7 +427,7 @@ def number(key: str, value: Any, low: float, high: float, *, integer: bool = Fal
     30
     >>> number("w_timeout", float("inf"), 0, 86400, above=True)
     Traceback (most recent call last):
-    s2sframe.download.config.ConfigError: download configuration: 'w_timeout': a number > 0 and <= 86400 expected, found inf
+    s2sframe.exceptions.ConfigError: download configuration: 'w_timeout': a number > 0 and <= 86400 expected, found inf
     """
     ok = (not isinstance(value, bool) and isinstance(value, int if integer else int | float)
           and math.isfinite(value) and (value > low if above else value >= low)

@@ -21,7 +21,8 @@ import sqlalchemy as sa
 
 from ..db import schema
 from ..db.urls import mask_web_url
-from .config import EVENT_SERVICES, ConfigError
+from ..exceptions import CatalogError, DownloadFailed  # also importable here
+from .config import EVENT_SERVICES
 from .http import Client
 from .rows import Skipped, write_rows
 
@@ -40,21 +41,8 @@ _MAG_FREQ = np.maximum(10.0 ** (9.0 - np.arange(0, 90) * _MAG_STEP), 0.0)
 _MAG_FREQ[:10] = _MAG_FREQ[10]
 
 
-class DownloadFailed(Exception):
-    """A step could not produce anything to go on with (message says why). ``bad_input``:
-    the configuration points at something that cannot work (e.g. an event service that
-    refuses connections or whose host is unknown): ``s2s download`` exits with code 2."""
-
-    def __init__(self, message: str, *, bad_input: bool = False) -> None:
-        super().__init__(message)
-        self.bad_input = bad_input
 
 
-class CatalogError(ConfigError):
-    """The event catalog (``events_url``) gave content that is no catalog (exit code 2)."""
-
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__("events_url", f"{source}: {reason}")
 
 
 # ------------------------------------------------------------------------ parsing

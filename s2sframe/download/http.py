@@ -44,6 +44,8 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPDigestAuth
 
+from ..exceptions import describe_error
+
 log = logging.getLogger("s2sframe.download")
 
 #: statuses worth retrying within a run (transient)
@@ -488,7 +490,7 @@ class Client:
                 return _Raw(URL_ERROR, None, f"no complete response within {deadline:g} s "
                                              "(the total deadline of a request)", None, "deadline")
             kind = _kind(exc)
-            return _Raw(URL_ERROR, None, f"{type(exc).__name__}: {_short(exc)}", None, kind)
+            return _Raw(URL_ERROR, None, describe_error(exc, _short(exc)), None, kind)
         finally:
             self._watchdog.remove(tracker)
             _CURRENT.tracker = None

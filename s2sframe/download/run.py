@@ -39,6 +39,7 @@ from ..db.urls import (
     sqlite_rollback_journal,
     sqlite_wal,
 )
+from ..exceptions import describe_error
 from . import channels, events, inventory, routing, segments
 from .config import ConfigError, DownloadConfig, load, masked_yaml
 from .dataselect import Seg
@@ -162,7 +163,7 @@ def _first_line(exc: BaseException) -> str:
     """``Type: first line`` of an error: no SQL, no parameters, passwords masked."""
     orig = getattr(exc, "orig", None) or exc
     lines = str(orig).strip().splitlines()
-    return mask_text(f"{type(orig).__name__}: {lines[0] if lines else ''}".rstrip(": "))[:500]
+    return mask_text(describe_error(orig, lines[0] if lines else ""))[:500]
 
 
 class _Atomic:
