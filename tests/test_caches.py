@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from s2sframe.decode import InventoryCache
-from s2sframe.decode.responses import _ResponseMemo
+from s2sframe.decode.bytememo import ByteMemo
 from s2sframe.exceptions import SkipSegment
 
 
@@ -16,8 +16,8 @@ def _value(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.zeros(n, dtype=np.complex128), np.zeros(n)  # 24 bytes per n
 
 
-def test_response_memo_bounded_in_bytes_and_least_recent_dropped_first():
-    memo = _ResponseMemo(24 * 100)
+def test_byte_memo_bounded_in_bytes_and_least_recent_dropped_first():
+    memo = ByteMemo(24 * 100)
     for key in "abc":
         memo.put(key, _value(30))
     assert memo.nbytes == 24 * 90 and len(memo) == 3
@@ -29,8 +29,8 @@ def test_response_memo_bounded_in_bytes_and_least_recent_dropped_first():
     assert memo.get("huge") is None and len(memo) == 3
 
 
-def test_response_memo_resize_keeps_the_most_recent_that_fit():
-    memo = _ResponseMemo(24 * 100)
+def test_byte_memo_resize_keeps_the_most_recent_that_fit():
+    memo = ByteMemo(24 * 100)
     for key in "abc":
         memo.put(key, _value(30))
     memo.get("a")  # order, least recent first: b, c, a
@@ -41,8 +41,8 @@ def test_response_memo_resize_keeps_the_most_recent_that_fit():
     assert len(memo) == 0 and memo.nbytes == 0
 
 
-def test_response_memo_from_many_threads():
-    memo = _ResponseMemo(24 * 200)
+def test_byte_memo_from_many_threads():
+    memo = ByteMemo(24 * 200)
     keys = [f"k{i}" for i in range(40)]
     errors: list[BaseException] = []
 

@@ -13,18 +13,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import threading
-from collections.abc import Hashable
 from typing import Any, NamedTuple
 
-import cachetools
 import numpy as np
 from obspy import Inventory
 from obspy.core.inventory.response import Response
 
 from . import fastresp
+from .bytememo import ByteMemo
 
 __all__ = [
     "CachedResponse",
@@ -108,60 +105,8 @@ def fast_response(obj: Inventory | Response) -> Inventory | Response:
     raise TypeError(f"expected an obspy Inventory or Response, not {type(obj).__name__}")
 
 
-class _ResponseMemo:
-    """Process-wide LRU of evaluated responses, bounded by total bytes (thread-safe)."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self._lock = threading.Lock()
-        self._items = _lru(max_bytes)
-        self.hits = 0
-        self.misses = 0
-
-    @property
-    def max_bytes(self) -> int:
-        return int(self._items.maxsize)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self._items.currsize)
-
-    def get(self, key: Hashable) -> tuple[np.ndarray, np.ndarray] | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-            return value
-
-    def put(self, key: Hashable, value: tuple[np.ndarray, np.ndarray]) -> None:
-        with self._lock, contextlib.suppress(ValueError):  # larger than the whole memo
-            self._items[key] = value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.hits = self.misses = 0
-
-    def resize(self, max_bytes: int) -> None:
-        """Keep the most recently used evaluations that fit in ``max_bytes``."""
-        with self._lock:
-            old, self._items = self._items, _lru(max_bytes)
-            while old:
-                key, value = old.popitem()  # least recently used first
-                with contextlib.suppress(ValueError):
-                    self._items[key] = value
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def _lru(max_bytes: int) -> cachetools.LRUCache:
-    return cachetools.LRUCache(max_bytes, getsizeof=lambda v: v[0].nbytes + v[1].nbytes)
-
-
 _DEFAULT_MEMO_BYTES = 64 * 1024 * 1024
-_MEMO = _ResponseMemo(_DEFAULT_MEMO_BYTES)
+_MEMO = ByteMemo(_DEFAULT_MEMO_BYTES)
 _TOKENS = itertools.count()
 _GENERATION = 0  # bumped by clear_response_cache: stage chains are rebuilt
 
