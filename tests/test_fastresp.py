@@ -262,6 +262,46 @@ def test_fast_response_public_api() -> None:
     assert after.fast == before.fast + 1 and after.fallback == before.fallback
 
 
+def test_equal_fir_stages_evaluated_once_per_fft_length(example_db: Path) -> None:
+    """Responses with equal FIR stages but other gains (the components of a GEOFON
+    station: HHZ, a seismometer, and HLZ, an accelerometer, on one datalogger) share
+    their FIR products (firczt.FIR_MEMO, keyed by content): the second
+    response's are not computed again, and both still equal evalresp's; the memo is
+    sized with the response cache."""
+    from s2sframe.decode import clear_response_cache, firczt, set_response_cache_size
+    from s2sframe.decode.responses import _DEFAULT_MEMO_BYTES
+
+    _, geofon = corpus()
+    by_station: dict[str, list[Response]] = {}
+    for label, response, own in geofon:
+        if own == 100.0:
+            by_station.setdefault(label.split()[-1].split(":")[0], []).append(response)
+    first, second = next(r[:2] for r in by_station.values() if len(r) >= 2)
+    assert first.instrument_sensitivity.value != second.instrument_sensitivity.value or \
+        first.response_stages[0].stage_gain != second.response_stages[0].stage_gain
+    clear_response_cache()
+    try:
+        for i, response in enumerate((first, second)):
+            fast = s2sframe.fast_response(response)
+            got, _ = fast.get_evalresp_response(0.01, 48_002, output="ACC")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ref, _ = response.get_evalresp_response(0.01, 48_002, output="ACC")
+            assert fastresp.relative_error(got, ref) <= 1e-8
+            if i == 0:
+                computed = firczt.FIR_MEMO.misses
+                assert computed >= 1 and firczt.FIR_MEMO.hits == 0
+        assert firczt.FIR_MEMO.hits == computed and firczt.FIR_MEMO.misses == computed
+        assert 0 < firczt.FIR_MEMO.nbytes <= firczt.FIR_MEMO.max_bytes
+        set_response_cache_size(4_000_000)
+        assert firczt.FIR_MEMO.max_bytes == 1_000_000
+        set_response_cache_size(0)
+        assert len(firczt.FIR_MEMO) == 0
+    finally:
+        set_response_cache_size(_DEFAULT_MEMO_BYTES)
+        clear_response_cache()
+
+
 def test_fallback_is_counted_and_exact() -> None:
     """A response-list stage goes to evalresp, counted with its reason."""
     items, _ = corpus()

@@ -25,11 +25,14 @@ and the call is refused (:class:`NotExact`) when the bound of its phase error ex
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sfft
+
+from .bytememo import ByteMemo
 
 __all__ = ["FirChain", "FirStage", "NotExact"]
 
@@ -37,6 +40,11 @@ __all__ = ["FirChain", "FirStage", "NotExact"]
 MAX_COMPOSITE = 1 << 20
 #: largest phase error (radians) accepted for a non-rational chirp
 MAX_PHASE_ERROR = 1e-10
+#: evaluated groups of FIR stages, keyed by their content, the sampling interval and
+#: the number of frequencies: equal FIR chains (a datalogger model's, at every channel
+#: and station that has it) are evaluated once per FFT length. Sized with the
+#: response memo (:func:`s2sframe.decode.set_response_cache_size`: a quarter of it).
+FIR_MEMO = ByteMemo(16 * 1024 * 1024)
 
 
 class NotExact(Exception):
@@ -66,6 +74,14 @@ class _Group:
     sint: float
     center2: int  # twice the total removed delay, in samples of ``sint``
     symmetric: bool
+    gain: float = 1.0  # the product of the stages' h0 (not in ``coeffs``, nor the key)
+    key: bytes = b""  # digest of coeffs, sint, center2, symmetric: equal ones evaluate equal
+
+    def __post_init__(self) -> None:
+        h = hashlib.blake2b(np.ascontiguousarray(self.coeffs, np.float64).tobytes(),
+                            digest_size=16)
+        h.update(repr((self.sint, self.center2, self.symmetric)).encode())
+        self.key = h.digest()
 
 
 @dataclass
@@ -140,17 +156,20 @@ class FirChain:
         if group is None:
             coeffs = np.ones(1)
             center2 = 0
+            gain = 1.0
             symmetric = True
             for s in range(i, j + 1):
                 st = self.stages[s]
                 p = self._ratio(i, s)
                 assert p is not None
                 up = np.zeros((len(st.coeffs) - 1) * p + 1)
-                up[::p] = st.coeffs * st.h0
+                up[::p] = st.coeffs
+                gain *= st.h0
                 coeffs = _convolve(coeffs, up)
                 center2 += st.center2 * p
                 symmetric &= st.symmetric
-            group = self._groups[key] = _Group(coeffs, self.stages[i].sint, center2, symmetric)
+            group = self._groups[key] = _Group(coeffs, self.stages[i].sint, center2,
+                                                 symmetric, gain)
         return group
 
     # ------------------------------------------------------------ evaluation
@@ -165,14 +184,28 @@ class FirChain:
         if not self.stages:
             return self.scalar
         out: np.ndarray | None = None
+        gain = self.scalar
         for i, j in self._plan(t_samp, m):
             group = self._group(i, j)
-            values = _evaluate_group(group, t_samp, m)
-            out = values if out is None else _mul(out, values)
+            values = _group_values(group, t_samp, m)
+            out = values.copy() if out is None else _mul(out, values)
+            gain *= group.gain
         assert out is not None
-        if self.scalar != 1.0:
-            out = out * self.scalar
+        if gain != 1.0:
+            out *= gain
         return out
+
+
+def _group_values(group: _Group, t_samp: float, m: int) -> np.ndarray:
+    """:func:`_evaluate_group`, memoized (:data:`FIR_MEMO`): a read-only array."""
+    key = (group.key, t_samp, m)
+    cached = FIR_MEMO.get(key) if FIR_MEMO.max_bytes > 0 else None
+    if cached is not None:
+        return cached[0]
+    values = _evaluate_group(group, t_samp, m)
+    values.flags.writeable = False
+    FIR_MEMO.put(key, (values,))
+    return values
 
 
 def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

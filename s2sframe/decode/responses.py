@@ -20,7 +20,7 @@ import numpy as np
 from obspy import Inventory
 from obspy.core.inventory.response import Response
 
-from . import fastresp
+from . import fastresp, firczt
 from .bytememo import ByteMemo
 
 __all__ = [
@@ -140,6 +140,7 @@ def clear_response_cache() -> None:
     """
     global _GENERATION
     _MEMO.clear()
+    firczt.FIR_MEMO.clear()
     _GENERATION += 1
 
 
@@ -152,11 +153,14 @@ def set_response_cache_size(max_bytes: int) -> None:
         Maximum total size of the cached arrays; least recently used evaluations
         are dropped beyond it. A 4-minute 100 Hz segment's response (complex
         spectrum plus frequencies) takes about 0.6 MB, a 20 Hz one about 0.12 MB.
-        0 disables memoization.
+        A quarter of it more holds the products of FIR stages, which responses with
+        equal FIR stages (a datalogger model's, at every channel and station that has
+        it) share: a 4-minute 100 Hz one takes about 0.2 MB. 0 disables both.
     """
     if max_bytes < 0:
         raise ValueError("max_bytes must be >= 0")
     _MEMO.resize(int(max_bytes))
+    firczt.FIR_MEMO.resize(int(max_bytes) // 4)
 
 
 class CachedResponse(Response):
