@@ -159,25 +159,34 @@ class _Plan:
             # FIR stages far beyond their passbands: products of tiny attenuations
             raise NotExact("grid beyond the Nyquist frequency of the response's output")
         w = _TWO_PI * freqs
-        fir = self.firs.evaluate(t_samp, m)
-        if isinstance(fir, np.ndarray):
-            val = fir.astype(np.complex128)
-        else:
-            val = np.full(m, complex(fir))
+        # the stages' rational functions multiplied into one array, in place, their
+        # scalars (a0, h0, the overall gain) into one number applied once
+        val: np.ndarray | None = None
+        scale = self.gain
         for zeros, poles, a0, laplace in self.laplace:
             s = 1j * (w if laplace else freqs)
-            num, den = _product(s, zeros), _product(s, poles)
-            h = a0 * _divide(num, den)
-            val *= h
+            val = _rational(s, zeros, poles, val)
+            scale *= a0
         for zeros, poles, h0, sint in self.iir_pz:
-            z = np.exp(1j * (w * sint))
-            val *= h0 * _divide(_product(z, zeros), _product(z, poles))
+            val = _rational(np.exp(1j * (w * sint)), zeros, poles, val)
+            scale *= h0
         for numer, denom, h0, sint in self.iir:
             zinv = np.exp(-1j * (w * sint))
-            val *= h0 * (np.polyval(numer[::-1], zinv) / np.polyval(denom[::-1], zinv))
+            h = np.polyval(numer[::-1], zinv) / np.polyval(denom[::-1], zinv)
+            val = h if val is None else _imul(val, h)
+            scale *= h0
         if self.delay:
-            val *= np.exp(1j * (w * self.delay))
-        val *= self.gain
+            val = _imul(val, np.exp(1j * (w * self.delay)))
+        fir = self.firs.evaluate(t_samp, m)
+        if isinstance(fir, np.ndarray):
+            val = fir.astype(np.complex128) if val is None else _imul(val, fir)
+            val *= scale
+        else:
+            scale *= fir
+            if val is None:
+                val = np.full(m, complex(scale))
+            else:
+                val *= scale
         _convert_units(val, w, self.units, output.upper())
         return val, freqs
 
@@ -237,8 +246,13 @@ def _roots(ptr: Any, n: int) -> np.ndarray:
     return raw.view(np.complex128).copy()
 
 
-def _product(s: np.ndarray, roots: np.ndarray) -> np.ndarray:
-    out = np.ones(len(s), np.complex128)
+def _product(s: np.ndarray, roots: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``out * prod(s - r for r in roots)`` (``out`` None: 1), in ``out`` if given."""
+    if out is None:
+        if not len(roots):
+            return np.ones(len(s), np.complex128)
+        out = s - roots[0]
+        roots = roots[1:]
     tmp = np.empty(len(s), np.complex128)
     for r in roots:
         np.subtract(s, r, out=tmp)
@@ -246,31 +260,48 @@ def _product(s: np.ndarray, roots: np.ndarray) -> np.ndarray:
     return out
 
 
-def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num/den, 0 where den == 0 (as evalresp's conj(den)*num/|den|^2 skip)."""
-    zero = den == 0
-    if zero.any():
-        return np.where(zero, 0.0, num / np.where(zero, 1.0, den))
-    return num / den
+def _rational(s: np.ndarray, zeros: np.ndarray, poles: np.ndarray,
+              out: np.ndarray | None) -> np.ndarray:
+    """``out * prod(s - zeros) / prod(s - poles)`` in place (``out`` None: 1); 0 where
+    the denominator is 0 (as evalresp's ``conj(den)*num/|den|^2``, skipped there)."""
+    num = _product(s, zeros, out)
+    if len(poles):
+        den = _product(s, poles)
+        zero = den == 0
+        if zero.any():
+            num[zero] = 0.0
+            den[zero] = 1.0
+        num /= den
+    return num
+
+
+def _imul(val: np.ndarray | None, factor: np.ndarray) -> np.ndarray:
+    """``val * factor`` (``val`` None: a copy of ``factor``), in ``val`` when it is
+    complex; ``factor`` is not modified (it may be a memoized, read-only array)."""
+    if val is None:
+        return factor.astype(np.complex128)
+    if val.dtype.kind == "c":
+        val *= factor
+        return val
+    return val * factor
 
 
 def _convert_units(val: np.ndarray, w: np.ndarray, units: int, output: str) -> None:
-    """evalresp's convert_to_units, in place: the response in ``output`` units."""
+    """evalresp's convert_to_units, in place: the response in ``output`` units.
+
+    Integrating is a multiplication by ``(0, -1/w)``, 0 at ``w == 0``, as evalresp
+    does it.
+    """
     if output == "DEF":
         return
     out = {"DISP": _DIS, "VEL": _VEL, "ACC": _ACC}.get(output)
     if out is None:
         raise ValueError(f"requested output is {output!r} but must be one of 'DISP', 'VEL', "
                          "'ACC' or 'DEF'")
-    zero = w == 0.0
-    with np.errstate(divide="ignore"):
-        inv = -1.0 / w  # evalresp multiplies by (0, -1/w) to integrate, gives 0 at w == 0
-    inv[zero] = 0.0
     if units == _DIS:
         if out == _DIS:
             return
-        val *= 1j * inv
-        val[zero] = 0.0
+        _integrate(val, w)
     elif units == _ACC:
         if out == _ACC:
             return
@@ -278,8 +309,21 @@ def _convert_units(val: np.ndarray, w: np.ndarray, units: int, output: str) -> N
     if out == _DIS:
         val *= 1j * w
     elif out == _ACC:
-        val *= 1j * inv
-        val[zero] = 0.0
+        _integrate(val, w)
+
+
+def _integrate(val: np.ndarray, w: np.ndarray) -> None:
+    """``val *= (0, -1/w)``, 0 where ``w == 0``."""
+    if w[0] == 0.0 and w[1] > 0.0:  # ObsPy's grid (an increasing linspace): w[0] only
+        val[1:] *= 1j * (-1.0 / w[1:])
+        val[0] = 0.0
+        return
+    zero = w == 0.0
+    with np.errstate(divide="ignore"):
+        inv = -1.0 / w
+    inv[zero] = 0.0
+    val *= 1j * inv
+    val[zero] = 0.0
 
 
 # ------------------------------------------------------------------ plans and stats
