@@ -356,6 +356,14 @@ _SKELETON_VARIANTS = {
                                   b"</InstallationDate><CalibrationDate>2012-01-01</CalibrationDate>"
                                   b"</DataLogger>"),
     "negative comment id": (_HHZ, _HHZ + b'<Comment id="-1"><Value>v</Value></Comment>'),
+    "comments: first of each, repeated dates, bad and empty": (
+        _HHZ, _HHZ + b"<Comment><Value>a</Value><Value>b</Value>"
+        b"<EndEffectiveTime>2010-01-02T00:00:00</EndEffectiveTime>"
+        b"<BeginEffectiveTime>2010-01-01T00:00:00</BeginEffectiveTime>"
+        b"<BeginEffectiveTime>2011-01-01T00:00:00</BeginEffectiveTime></Comment>"
+        b"<Comment><Value/><BeginEffectiveTime>2010-01-01T00:00:00</BeginEffectiveTime>"
+        b"<EndEffectiveTime>never</EndEffectiveTime></Comment>"
+        b"<Comment><BeginEffectiveTime>2010-01-02T00:00:00</BeginEffectiveTime></Comment>"),
     "station without latitude": (b'<Latitude unit="DEGREES">48.162899</Latitude>', b""),
     "channel without depth": (_HHZ + b'\n        <Latitude unit="DEGREES">48.162899</Latitude>'
                               b'\n        <Longitude unit="DEGREES">11.2752</Longitude>'
@@ -446,6 +454,29 @@ def test_skeleton_dates_as_utcdatetime() -> None:
                 _date(text)
         else:
             assert _date(text) == expected
+
+
+def test_skeleton_dates_are_new_objects_as_utcdatetime_makes_them() -> None:
+    """Dates repeated in a document (IRIS: each dated comment on every channel) are
+    parsed once per document but are distinct objects, in UTCDateTime's state (the
+    precision in force, not initialized twice, mutable with its warning)."""
+    data = _variant(_example_xml(), _HHZ, _HHZ + b"<Comment><Value>v</Value>"
+                    b"<BeginEffectiveTime>2010-01-01T00:00:00</BeginEffectiveTime>"
+                    b"<EndEffectiveTime>2010-01-01T00:00:00</EndEffectiveTime></Comment>")
+    comment = parse_stationxml(data)[0].select(channel="HHZ")[0][0][0].comments[-1]
+    begin, end = comment.begin_effective_time, comment.end_effective_time
+    expected = UTCDateTime("2010-01-01T00:00:00")
+    assert begin == end == expected and begin is not end
+    assert begin.__getstate__() == expected.__getstate__()
+    assert (begin._initialized, begin._has_warned) == (True, False)
+    precision = UTCDateTime.DEFAULT_PRECISION
+    try:
+        UTCDateTime.DEFAULT_PRECISION = 9
+        again = parse_stationxml(data)[0].select(channel="HHZ")[0][0][0].comments[-1]
+        assert again.begin_effective_time.precision == 9
+    finally:
+        UTCDateTime.DEFAULT_PRECISION = precision
+    assert pickle.loads(pickle.dumps(begin)) == begin
 
 
 _POLE4 = b"<Real>-251.33</Real>\n                <Imaginary>0.0</Imaginary>"
