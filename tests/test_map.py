@@ -77,6 +77,7 @@ def fail_on(segment, bad_id, exc):
 
 
 def runtime_info(segment):
+    from obspy.core.util.base import ENTRY_POINTS
     from threadpoolctl import threadpool_info
 
     inv = None
@@ -84,6 +85,7 @@ def runtime_info(segment):
         inv = id(segment.inventory())
     return {
         "pid": os.getpid(),
+        "plugin_dist": type(ENTRY_POINTS["filter"]["bandpass"].dist).__name__,
         "polars_threads": pl.thread_pool_size(),
         "blas_threads": max([i["num_threads"] for i in threadpool_info()] or [1]),
         "omp": os.environ.get("OMP_NUM_THREADS"),
@@ -258,6 +260,7 @@ def test_workers_limit_threads_and_parse_each_inventory_once(df, url):
     assert out["polars_threads"].unique().to_list() == [1]
     assert out["blas_threads"].max() == 1
     assert out["omp"].unique().to_list() == ["1"]
+    assert out["plugin_dist"].unique().to_list() == ["_NamedDistribution"]  # lookups cached
     assert out["pid"].n_unique() <= 2 and os.getpid() not in out["pid"].to_list()
     per_worker_station = out.drop_nulls("inv").group_by("pid", "station.id").agg(
         pl.col("inv").n_unique())

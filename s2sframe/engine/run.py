@@ -201,6 +201,10 @@ class MapRun:
                         dtypes, error_column)
         self.paths = () if self.inline else _import_paths(func)
         self.state = _WorkerState() if self.inline else None
+        if self.inline:  # as workers do (:func:`.worker._init_worker`)
+            from ..signal.obspy_plugins import cache_plugin_lookups
+
+            cache_plugin_lookups()
         #: what the run waits for (workers starting, locks): on ``status``'s bar and log,
         #: else on the bar of each ``map`` and the "s2sframe" logger
         self.status = status if status is not None else Status(self.name)

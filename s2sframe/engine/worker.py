@@ -207,7 +207,8 @@ def _init_worker(parent: int, abort: Any = None) -> None:
 
     Also imports what decoding and ``remove_response`` import on first use (ObsPy's
     ``obspy.signal.invsim``, SciPy's signal module: ~50 MiB; not ObsPy's PPSD and
-    matplotlib), bounds the response memo, and moves what the imports made out of the
+    matplotlib), bounds the response memo, makes ObsPy's plugin lookups once
+    (:mod:`s2sframe.signal.obspy_plugins`), and moves what the imports made out of the
     garbage collector's reach (``gc.freeze``): loky takes a
     worker's reference memory after its first task (our start-up probe) and
     restarts a worker grown by more than 300 MB since; imported on a first segment,
@@ -230,8 +231,10 @@ def _import_decoders() -> None:
     import scipy.fft  # noqa: F401 - the fast FIR evaluation
 
     from .. import decode
+    from ..signal.obspy_plugins import cache_plugin_lookups
 
     decode.set_response_cache_size(WORKER_RESPONSE_BYTES)
+    cache_plugin_lookups()
 
 
 class _DeferredPackage(types.ModuleType):

@@ -151,6 +151,9 @@ class Viewer:
                 annotator = "anonymous"
         self.annotator = annotator
         self.inventories = InventoryCache()
+        from ..signal.obspy_plugins import cache_plugin_lookups
+
+        cache_plugin_lookups()  # the user's pre-processing: Trace.filter, taper...
         self._lock = threading.RLock()
         self._label_lock = threading.Lock()
         self._batches: _LRU = _LRU(6)
