@@ -50,8 +50,8 @@ from .export import to_asdf, to_seisbench, waveforms
 from .namespace import S2SLazyNamespace, S2SNamespace, s2s  # registers df.s2s / lf.s2s
 
 if _typing.TYPE_CHECKING:
-    from . import download  # the package, callable as its function download(config, ...)
-    from .download import DownloadReport
+    # download: the package, callable as its function; typed as the function
+    from .download import DownloadReport, download
 
 
 def __getattr__(name: str) -> _typing.Any:
