@@ -1,4 +1,5 @@
-"""What every ``s2s`` command shares: the command group, password masking, exit codes."""
+"""What every ``s2s`` command shares: the command group, password masking, exit codes,
+the selection of download runs (``-d``, ``-did``, ``DOWNLOAD_INDICES``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..compat.config import BadInput
+from ..compat.config import BadInput, resolve_dburl
 from ..db.urls import mask_text
 from ..exceptions import (
     ConfigWarning,
@@ -121,3 +122,28 @@ def main() -> None:
     """
 
 
+# ---------------------------------------------------- download runs, by index and id
+def _selection(func: Callable[..., Any]) -> Callable[..., Any]:
+    """stream2segment's options of the commands on download runs: ``-d``, ``-did`` (repeatable)
+    and ``DOWNLOAD_INDICES``."""
+    func = click.argument("download_indices", nargs=-1)(func)
+    func = click.option("-did", "--download-id", "download_ids", type=int, multiple=True,
+                        help="Id of a download run; repeatable.")(func)
+    return click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
+                        help="Database URL, or a YAML file with a 'dburl' entry.")(func)
+
+
+def _runs(dburl: str, indices: tuple[str, ...], ids: tuple[int, ...],
+          default_last: bool) -> tuple[Any, list[int]]:
+    """``(engine, run ids)`` of :func:`_selection`'s values (none: every run, or the last
+    one with ``default_last``); a bad index or id is a :class:`BadInput`."""
+    from ..db import downloads
+    from ..db.urls import get_engine
+
+    engine = get_engine(resolve_dburl(dburl), readonly=True)
+    if default_last and not indices and not ids:
+        indices = ("-1",)
+    try:
+        return engine, downloads.run_ids(engine, indices, ids)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None

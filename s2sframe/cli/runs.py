@@ -4,37 +4,13 @@ index in run order and by id)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import click
 
 from ..compat.config import BadInput, resolve_dburl
-from .common import _handled, confirm_or_stop, main
+from .common import _handled, _runs, _selection, confirm_or_stop, main
 from .download import dl
-
-
-def _selection(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.argument("download_indices", nargs=-1)(func)
-    func = click.option("-did", "--download-id", "download_ids", type=int, multiple=True,
-                        help="Id of a download run; repeatable.")(func)
-    return click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
-                        help="Database URL, or a YAML file with a 'dburl' entry.")(func)
-
-
-def _runs(dburl: str, indices: tuple[str, ...], ids: tuple[int, ...],
-          default_last: bool) -> tuple[Any, list[int]]:
-    from ..db import downloads
-    from ..db.urls import get_engine
-
-    engine = get_engine(resolve_dburl(dburl), readonly=True)
-    if default_last and not indices and not ids:
-        indices = ("-1",)
-    try:
-        return engine, downloads.run_ids(engine, indices, ids)
-    except ValueError as exc:
-        raise BadInput(str(exc)) from None
 
 
 @dl.command("stats")
