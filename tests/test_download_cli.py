@@ -5,6 +5,7 @@ command-line overrides and `--print-config-only`, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from s2sframe.cli import main as cli
-from s2sframe.download import download
+from s2sframe.download import download, summary
 from s2sframe.testing.fdsn_server import fdsn_server
 from tests.conftest import IN_CI
 from tests.dlkit import config
@@ -65,6 +66,11 @@ def test_dl_stats_log_and_config(two_runs, server):
     only_first = run(cli, ["dl", "stats", "-d", url, "0"]).output
     assert "Download id 1:" in only_first and "Download id 2:" not in only_first
     assert run(cli, ["dl", "stats", "-d", url, "x:"]).exit_code == 2  # bad index
+    only_last = run(cli, ["dl", "stats", "-d", url, "-1"])  # negative: from the end
+    assert only_last.exit_code == 0, only_last.output
+    assert "Download id 2:" in only_last.output and "Download id 1:" not in only_last.output
+    before_last = run(cli, ["dl", "log", "-d", url, "-2"]).output
+    assert "download 1 into" in before_last and "download 2 into" not in before_last
     log = run(cli, ["dl", "log", "-d", url])  # default: the last run
     assert log.exit_code == 0 and "download 2 into" in log.output
     assert "download 1 into" not in log.output and "[end of log]" in log.output
@@ -223,3 +229,29 @@ def test_db_classlabel_as_stream2segment(db_url_factory):
     out = run(cli, ["db", "classlabel", "-d", url, "--rename", "noisy", "Noisy", "",
                     "--delete", "spike", "--no-prompt"])
     assert "Noisy (too much noise)" in out.output and "spike" not in out.output
+
+
+def test_dl_summary_selects_runs_as_stream2segment(two_runs):
+    """`s2s dl summary` takes stream2segment's DOWNLOAD_INDICES and -did (every run when
+    neither is given), as `s2s dl stats` does."""
+    url, first, second = two_runs
+    run = CliRunner().invoke
+
+    def shown(*args: str) -> set[int]:
+        result = run(cli, ["dl", "summary", "-d", url, *args])
+        assert result.exit_code == 0, result.output
+        return {int(m) for m in re.findall(r"^│\s*(\d+)\s*┆", result.output, flags=re.M)}
+
+    assert shown() == {1, 2}
+    assert shown("-1") == {2} and shown("0") == {1}  # indices in run order, as stream2segment
+    assert shown("-did", "1") == {1}
+    assert shown("0", "-did", "2") == {1, 2}
+    assert shown("-did", "99") == set()  # no such run: nothing
+    assert run(cli, ["dl", "summary", "-d", url, "x:"]).exit_code == 2  # bad index
+    engine = sa.create_engine(url)
+    try:
+        table = summary(engine, [second.download_id])
+    finally:
+        engine.dispose()
+    assert set(table["download_id"]) == {second.download_id}
+    assert table["segments"].sum() == second.segments

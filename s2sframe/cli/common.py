@@ -123,6 +123,11 @@ def main() -> None:
 
 
 # ---------------------------------------------------- download runs, by index and id
+#: context settings of the commands taking :func:`_selection`: negative indices (``-1``,
+#: the last run) are arguments, not unknown options (as in stream2segment)
+RUN_SELECTION = {"ignore_unknown_options": True}
+
+
 def _selection(func: Callable[..., Any]) -> Callable[..., Any]:
     """stream2segment's options of the commands on download runs: ``-d``, ``-did`` (repeatable)
     and ``DOWNLOAD_INDICES``."""

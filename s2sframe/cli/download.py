@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from ..compat.config import BadInput, resolve_dburl
+from ..compat.config import BadInput
 from ..exceptions import ProcessingError
-from .common import _handled, main
+from .common import RUN_SELECTION, _handled, _runs, _selection, main
 
 
 # -------------------------------------------------------------------------- download
@@ -135,25 +135,27 @@ def dl() -> None:
     """Inspect downloads: `s2s dl summary -d DBURL`."""
 
 
-@dl.command("summary")
-@click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
-              help="Database URL, or a YAML file with a 'dburl' entry.")
+@dl.command("summary", context_settings=RUN_SELECTION)
+@_selection
 @_handled
-def dl_summary(dburl: str) -> None:
+def dl_summary(dburl: str, download_ids: tuple[int, ...],
+               download_indices: tuple[str, ...]) -> None:
     """Segments per download run and data center (rows) and outcome (columns).
 
     \b
+    DOWNLOAD_INDICES: positions of runs in run order (0 the first, -1 the
+    last; slices such as 1: or :-1), with or instead of --download-id;
+    neither: every run.
     A segment counts in the run that downloaded it last (reruns update segments).
     status: completed, failed (the run's log says why: `FAILED at step`),
     interrupted (Ctrl-C), unfinished (killed, or still running).
     """
     import polars as pl
 
-    from ..db.urls import get_engine
     from ..download import summary
 
-    engine = get_engine(resolve_dburl(dburl), readonly=True)
-    table = summary(engine)
+    engine, ids = _runs(dburl, download_indices, download_ids, default_last=False)
+    table = summary(engine, ids)
     if table.is_empty():
         click.echo("no segment downloaded yet")
         return

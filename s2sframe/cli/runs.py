@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 
 from ..compat.config import BadInput, resolve_dburl
-from .common import _handled, _runs, _selection, confirm_or_stop, main
+from .common import RUN_SELECTION, _handled, _runs, _selection, confirm_or_stop, main
 from .download import dl
 
 
-@dl.command("stats")
+@dl.command("stats", context_settings=RUN_SELECTION)
 @_selection
 @click.option("-g", "--maxgap-threshold", type=float, default=0.5, show_default=True,
               help="Segments with |maxgap_numsamples| above this count as having gaps or "
@@ -72,7 +72,7 @@ def _texts(dburl: str, indices: tuple[str, ...], ids: tuple[int, ...], what: str
                        "[end of log]\n")
 
 
-@dl.command("log")
+@dl.command("log", context_settings=RUN_SELECTION)
 @_selection
 @_handled
 def dl_log(dburl: str, download_ids: tuple[int, ...], download_indices: tuple[str, ...]) -> None:
@@ -85,7 +85,7 @@ def dl_log(dburl: str, download_ids: tuple[int, ...], download_indices: tuple[st
     _texts(dburl, download_indices, download_ids, "log")
 
 
-@dl.command("config")
+@dl.command("config", context_settings=RUN_SELECTION)
 @_selection
 @_handled
 def dl_config(dburl: str, download_ids: tuple[int, ...],

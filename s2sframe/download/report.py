@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,8 +102,9 @@ class DownloadReport:
                 + (f"\nskipped (not storable, see the log): {skipped}" if skipped else ""))
 
 
-def summary(engine: sa.engine.Engine) -> pl.DataFrame:
-    """Segments of every download run, per data center and download code.
+def summary(engine: sa.engine.Engine, ids: Sequence[int] | None = None) -> pl.DataFrame:
+    """Segments of every download run (or of the runs ``ids``), per data center and
+    download code.
 
     Columns: ``download_id``, ``run_time``, ``status`` (see
     :func:`s2sframe.db.outcomes.run_status`: completed, failed, interrupted, unfinished),
@@ -120,6 +122,8 @@ def summary(engine: sa.engine.Engine) -> pl.DataFrame:
          .select_from(dl.outerjoin(per, per.c.download_id == dl.c.id)
                       .outerjoin(dc, dc.c.id == per.c.datacenter_id))
          .order_by(dl.c.id, dc.c.dataselect_url, per.c.download_code))
+    if ids is not None:
+        q = q.where(dl.c.id.in_([int(i) for i in ids]))
     with engine.connect() as conn:
         rows = conn.execute(q).all()
     return pl.DataFrame(
