@@ -661,3 +661,25 @@ def test_demo_server_serves_until_interrupted_and_names_a_busy_port() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_demo_server_does_not_print_clients_hanging_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """A client closing the connection mid-answer (a download's deadline, Ctrl-C) is not
+    an error of the demo FDSN server: not printed; any other error of a request is."""
+    from http.server import BaseHTTPRequestHandler
+
+    from s2sframe.testing.fdsn_server import _Server
+
+    server = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    try:
+        for exc in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset"),
+                    ValueError("a bug in a handler")):
+            try:
+                raise exc
+            except Exception:  # noqa: BLE001 - what socketserver hands to handle_error
+                server.handle_error(None, ("127.0.0.1", 50000))
+    finally:
+        server.server_close()
+    err = capsys.readouterr().err
+    assert "Broken pipe" not in err and "ConnectionResetError" not in err
+    assert "ValueError: a bug in a handler" in err

@@ -24,6 +24,23 @@ from .fdsn_data import Archive
 from .fdsn_handler import VALID_TOKEN, _Handler  # noqa: F401 - VALID_TOKEN is public
 
 
+class _Server(ThreadingHTTPServer):
+    """An HTTP server that does not print a client hanging up as its own error.
+
+    A client that closes the connection mid-answer (a download's deadline, Ctrl-C, a
+    killed run) makes the answer's writes fail with ``BrokenPipeError`` or
+    ``ConnectionResetError``: normal for a server, so not printed (any other error is,
+    as ``socketserver`` does).
+    """
+
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 class FDSNServer:
     """The running servers: URLs, the archive, fault injection and request counts."""
 
@@ -38,7 +55,7 @@ class FDSNServer:
         self._faults = FaultList()
         self.requests: list[tuple[str, int | None, str]] = []  # (service, dc, body or query)
         self.credentials = [(f"user{d}", secrets.token_hex(8)) for d in range(archive.datacenters)]
-        self._servers: list[ThreadingHTTPServer] = []
+        self._servers: list[_Server] = []
         self._threads: list[threading.Thread] = []
 
     # ------------------------------------------------------------------ URLs
@@ -108,12 +125,10 @@ class FDSNServer:
         for k in range(self.archive.datacenters + 1):
             handler = type("Handler", (_Handler,), {"fdsn": self, "dc": None if k == 0 else k - 1})
             try:
-                srv = ThreadingHTTPServer(("127.0.0.1", self.port + k if self.port else 0),
-                                          handler)
+                srv = _Server(("127.0.0.1", self.port + k if self.port else 0), handler)
             except OSError:  # e.g. a port in use: the servers started are stopped
                 self.stop()
                 raise
-            srv.daemon_threads = True
             th = threading.Thread(target=srv.serve_forever, daemon=True, name=f"fdsn-{k}")
             th.start()
             self._servers.append(srv)
