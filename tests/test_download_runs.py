@@ -339,3 +339,47 @@ def test_console_shows_config_progress_and_outcome_table(demo, tmp_path):
     log = _downloads(url)[0].log
     assert "outcome per data center (segments):" in log and table.strip() in log
     assert "download 1 completed in" in log.splitlines()[-1]
+
+
+def test_rows_refused_in_a_transaction_run_again_count_once(tmp_path):
+    """A write whose transaction fails with a transient error (SQLite's 'database is
+    locked', a dropped connection) is run again: the rows it refuses are counted (and
+    logged) once, not once per attempt; a write that fails for good counts none."""
+    import sqlite3
+
+    from s2sframe.db import schema
+    from s2sframe.download.rows import Skipped, transaction_once, write_rows
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    schema.metadata.create_all(engine)
+    rows = [{"url": f"http://dc{k}.org/fdsnws/dataselect/1/query", "type": "dataselect"}
+            for k in range(3)] + [{"url": None, "type": "dataselect"}]  # refused: no url
+    attempts = []
+
+    def write(conn: sa.Connection) -> int:
+        done = write_rows(conn, schema.web_services.insert(), rows, "service row",
+                          lambda r: str(r["url"]), skipped)
+        attempts.append(len(done))
+        if len(attempts) < 3:  # as SQLite raises it when another program holds the file
+            raise sa.exc.OperationalError("COMMIT", {}, sqlite3.OperationalError(
+                "database is locked"))
+        return len(done)
+
+    skipped = Skipped()
+    assert transaction_once(engine, write, skipped, first_delay=0.01) == 3
+    assert attempts == [3, 3, 3] and skipped.counts == {"service row": 1}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("select count(*) from web_services")).scalar() == 3
+
+    attempts.clear()
+    failing = Skipped()
+
+    def never(conn: sa.Connection) -> int:
+        write_rows(conn, schema.web_services.insert(), rows[-1:], "service row",
+                   lambda r: str(r["url"]), failing)
+        raise ValueError("not a database error: not run again")
+
+    with pytest.raises(ValueError):
+        transaction_once(engine, never, failing, first_delay=0.01)
+    assert failing.counts == {}
+    engine.dispose()

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from ..db.retry import is_transient
+from ..db.retry import is_transient, transaction
+
+T = TypeVar("T")
 
 log = logging.getLogger("s2sframe.download")
 #: rows of one kind logged one by one (then only counted)
@@ -71,19 +75,70 @@ def reason(exc: BaseException) -> str:
 
 class Skipped:
     """Counts rows skipped in a run (what -> count, in ``counts``: e.g. the report's) and
-    logs the first :data:`MAX_LOGGED` of each kind."""
+    logs the first :data:`MAX_LOGGED` of each kind.
+
+    Inside :meth:`held` (a transaction, in this thread) rows are counted and logged when
+    the block ends without an error, and :meth:`restart` forgets those of an attempt run
+    again: see :func:`transaction_once`.
+    """
 
     def __init__(self, counts: Counter[str] | None = None) -> None:
         self.counts: Counter[str] = counts if counts is not None else Counter()
+        self._local = threading.local()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the rows skipped in this thread until the block ends: counted if it ends
+        without an error, forgotten if not (a nested block joins the outer one)."""
+        if getattr(self._local, "held", None) is not None:
+            yield
+            return
+        held: list[tuple[str, str, str]] = []
+        self._local.held = held
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self._local.held = None
+            if ok:
+                for args in held:
+                    self.add(*args)
+
+    def restart(self) -> None:
+        """Forget the rows held so far in this thread (their transaction is run again)."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held.clear()
 
     def add(self, what: str, description: str, why: str) -> None:
         """One ``what`` (e.g. 'event line') skipped: ``description`` names it."""
+        held = getattr(self._local, "held", None)
+        if held is not None:
+            held.append((what, description, why))
+            return
         self.counts[what] += 1
         n = self.counts[what]
         if n <= MAX_LOGGED:
             log.warning("%s skipped (%s): %s", what, why, description)
         elif n == MAX_LOGGED + 1:
             log.warning("more %ss skipped: counted, not logged", what)
+
+
+def transaction_once(engine: sa.engine.Engine, write: Callable[[sa.Connection], T],
+                     skipped: Skipped,
+                     on_retry: Callable[[BaseException, int, float], None] | None = None,
+                     first_delay: float = 0.5) -> T:
+    """``write(conn)`` in one transaction, run again on transient errors
+    (:func:`s2sframe.db.retry.transaction`), the rows it refuses counted in ``skipped``
+    once, whatever the number of attempts (and not at all if it fails for good)."""
+
+    def attempt(conn: sa.Connection) -> T:
+        skipped.restart()  # an attempt rolled back: its refused rows are found again
+        return write(conn)
+
+    with skipped.held():
+        return transaction(engine, attempt, on_retry=on_retry, first_delay=first_delay)
 
 
 def write_rows(conn: sa.Connection, statement: Any, rows: Sequence[dict[str, Any]],

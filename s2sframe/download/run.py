@@ -47,7 +47,7 @@ from .dataselect import fetch as fetch_waveforms
 from .events import DownloadFailed
 from .http import ABORTED, URL_ERROR, AdaptiveLimit, Client, Response
 from .report import DownloadReport
-from .rows import Skipped
+from .rows import Skipped, transaction_once
 from .writer import SegmentWriter
 
 log = logging.getLogger("s2sframe.download")
@@ -272,8 +272,9 @@ class _Run:
 
     # ---- helpers
     def write(self, func: Callable[[sa.Connection], Any]) -> Any:
-        """``func(conn)`` in one transaction, retried on transient errors (logged)."""
-        return transaction(self.engine, func, on_retry=self._db_retry)
+        """``func(conn)`` in one transaction, retried on transient errors (logged), the
+        rows it refuses counted once."""
+        return transaction_once(self.engine, func, self.skipped, on_retry=self._db_retry)
 
     def _db_retry(self, exc: BaseException, attempt: int, wait: float) -> None:
         log.warning("database write failed (%s): trying again in %.1f s (attempt %d of %d)",
