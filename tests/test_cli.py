@@ -55,6 +55,8 @@ def test_help_explains_every_option():
     assert "-y, --yes" in text and "paramtable.yaml" in text and "example.db.sqlite" in text
     assert "gui.py" in text and "gui.yaml" in text
     assert run("process", "-h").exit_code == 0
+    for command in ("process", "show"):  # stream2segment's long name of -c too
+        assert "-c, --config, --configfile" in run(command, "--help").output
     assert s2sframe.__version__ in run("--version").output
 
 
@@ -110,7 +112,9 @@ def test_process_the_example_database(demo: Path, tmp_path: Path):
     assert f"{df.height} of {found} segment(s) successfully written" in log
     assert "segment(s) successfully processed" in result.output  # verbose by default
     assert "segment (id=" not in result.output and "segment (id=" in log
-    again = run(*process_args(demo, out, "-a", "--logfile", tmp_path / "again.log", "-q"))
+    yaml = demo / "paramtable.yaml"  # again, with stream2segment's long name of -c
+    again = run("process", "-d", yaml, "--configfile", yaml, "-p", demo / "paramtable.py",
+                "-a", "--logfile", tmp_path / "again.log", "-q", out)
     assert again.exit_code == 0 and again.output == ""
     text = (tmp_path / "again.log").read_text()
     assert f"Skipping {df.height} already processed segment(s)" in text

@@ -15,7 +15,8 @@ from .common import _handled, confirm_or_stop, main
 @click.option("-d", "--dburl", required=True, metavar="DBURL_OR_YAML",
               help="Database URL (sqlite:///path or postgresql://user:pass@host/db), or a "
                    "YAML file with a 'dburl' entry.")
-@click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-c", "--config", "--configfile", "config",
+              type=click.Path(dir_okay=False, path_type=Path),
               help="YAML configuration passed as `config` to the plot functions; its "
                    "'segments_selection' is the initial selection. Default: PYFILE with "
                    "extension .yaml, if it exists.")

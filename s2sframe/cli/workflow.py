@@ -94,7 +94,8 @@ def init(directory: Path, yes: bool) -> None:
               help="Name of the processing function in PYFILE: it is called as "
                    "func(segment, config) and returns a dict (one column per key), a list "
                    "or None.")
-@click.option("-c", "--config", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-c", "--config", "--configfile", "config",
+              type=click.Path(dir_okay=False, path_type=Path),
               help="YAML configuration, passed as `config` to the function. Its "
                    "'segments_selection' selects the segments (default: valid data without "
                    "gaps); optional 'advanced_settings' (multi_process, num_processes, "
