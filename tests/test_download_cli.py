@@ -202,6 +202,8 @@ def test_html_report_opens_offline_in_a_browser(two_runs, tmp_path):
         circles = pg.locator("#map svg circle").count()
         land = pg.locator("#map svg path.land").get_attribute("d") or ""
         pg.locator(".run details").first.click()
+        # the text is set by the details' toggle event, dispatched after the click
+        pg.wait_for_selector(".run details pre[data-loaded='1']", timeout=60_000)
         config = pg.locator(".run details pre").first.text_content()
         browser.close()
     assert not errors, errors
