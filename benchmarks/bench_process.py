@@ -62,7 +62,7 @@ SELECTION = {"has_valid_data": "true", "maxgap_numsamples": "[-0.5, 0.5]"}
 
 def templates(s2s_python: str, folder: Path) -> None:
     """stream2segment's paramtable files (``s2s init``) in ``folder/s2s`` and, migrated,
-    in ``folder/ours`` and ``folder/base``."""
+    in ``folder/ours`` (for s2sframe and its baseline)."""
     init = folder / "init"
     s2s = Path(s2s_python).parent / "s2s"  # its command, next to its Python
     subprocess.run([str(s2s), "init", str(init)], check=True, capture_output=True, input=b"")
@@ -70,21 +70,20 @@ def templates(s2s_python: str, folder: Path) -> None:
     # threshold (3) every segment would be skipped before most of the work
     config = re.sub(r"^snr_threshold:.*$", "snr_threshold: 0",
                     (init / "paramtable.yaml").read_text(), count=1, flags=re.M)
-    for name in ("s2s", "ours", "base"):
+    for name in ("s2s", "ours"):
         (folder / name).mkdir()
         (folder / name / "paramtable.yaml").write_text(config)
     code = (init / "paramtable.py").read_text()
     (folder / "s2s" / "paramtable.py").write_text(code)
     migrated = re.sub(r"^(\s*from\s+)stream2segment\b", r"\1s2sframe", code,
                       flags=re.M).replace("np.mat(", "np.asmatrix(")
-    (folder / "ours" / "paramtable.py").write_text(migrated)
-    (folder / "base" / "paramtable.py").write_text(migrated)
+    (folder / "ours" / "paramtable.py").write_text(migrated)  # also the baseline's
 
 
 def run(method: str, python: str, folder: Path, dburl: str, workers: int,
         baseline: str | None) -> dict:
     """One run of ``method`` in a fresh process: wall and CPU seconds, the CSV path."""
-    name = method
+    name = "s2s" if method == "s2s" else "ours"
     outfile = folder / f"{method}.csv"
     outfile.unlink(missing_ok=True)
     code = RUNNER.format(folder=str(folder / name),

@@ -179,14 +179,13 @@ class _Plan:
             val = _imul(val, np.exp(1j * (w * self.delay)))
         fir = self.firs.evaluate(t_samp, m)
         if isinstance(fir, np.ndarray):
-            val = fir.astype(np.complex128) if val is None else _imul(val, fir)
-            val *= scale
+            val = _imul(val, fir)
         else:
             scale *= fir
-            if val is None:
-                val = np.full(m, complex(scale))
-            else:
-                val *= scale
+        if val is None:
+            val = np.full(m, complex(scale))
+        else:
+            val *= scale
         _convert_units(val, w, self.units, output.upper())
         return val, freqs
 
@@ -276,14 +275,12 @@ def _rational(s: np.ndarray, zeros: np.ndarray, poles: np.ndarray,
 
 
 def _imul(val: np.ndarray | None, factor: np.ndarray) -> np.ndarray:
-    """``val * factor`` (``val`` None: a copy of ``factor``), in ``val`` when it is
-    complex; ``factor`` is not modified (it may be a memoized, read-only array)."""
+    """``val * factor`` in ``val`` (complex; None: a complex copy of ``factor``);
+    ``factor`` is not modified (it may be a memoized, read-only array)."""
     if val is None:
         return factor.astype(np.complex128)
-    if val.dtype.kind == "c":
-        val *= factor
-        return val
-    return val * factor
+    val *= factor
+    return val
 
 
 def _convert_units(val: np.ndarray, w: np.ndarray, units: int, output: str) -> None:

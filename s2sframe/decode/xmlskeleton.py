@@ -162,14 +162,6 @@ def _date(text: Any) -> UTCDateTime:
     return UTCDateTime(text)
 
 
-def _date_or_none(text: Any) -> UTCDateTime | None:
-    """``_convert(text, _date)``: None where ``UTCDateTime(text)`` raises."""
-    try:
-        return _date(text)
-    except Exception:  # noqa: BLE001 - as ObsPy
-        return None
-
-
 def _convert(text: Any, convert: Any) -> Any:
     """ObsPy's ``_convert``: None if ``convert`` fails, ``''`` for an empty str."""
     if convert is str:
@@ -560,8 +552,8 @@ def _read_comment(element: Element) -> Comment:
         elif tag == _AUTHOR:
             authors.append(_sx._read_person(child, _ns))
     value = None if value is None else value.text or ""
-    begin = None if begin is None else _date_or_none(begin.text)
-    end = None if end is None else _date_or_none(end.text)
+    begin = None if begin is None else _convert(begin.text, _date)
+    end = None if end is None else _convert(end.text, _date)
     number = _attr2obj(element, "id", int)
     subject = _attr2obj(element, "subject", str)
     if number is not None and number < 0:  # ObsPy's constructor raises its error
