@@ -20,8 +20,9 @@ responses) by:
 Each run is a fresh process, the methods in turns (load from elsewhere hits them
 alike), best CPU of ``--repeat``. CPU seconds are those of the run's whole process
 tree (the process and every child it waited for: pool workers are reaped at the end),
-from ``wait4``. The CSV tables are compared with stream2segment's: the same segments,
-every numeric column equal within rtol 1e-6.
+from ``getrusage(RUSAGE_CHILDREN)``; a run is killed after ``--timeout`` seconds. The
+CSV tables are compared with stream2segment's: the same segments, every numeric column
+equal within rtol 1e-6.
 
 Usage::
 
@@ -37,6 +38,7 @@ import csv
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -81,8 +83,9 @@ def templates(s2s_python: str, folder: Path) -> None:
 
 
 def run(method: str, python: str, folder: Path, dburl: str, workers: int,
-        baseline: str | None) -> dict:
-    """One run of ``method`` in a fresh process: wall and CPU seconds, the CSV path."""
+        baseline: str | None, timeout: float) -> dict:
+    """One run of ``method`` in a fresh process (killed after ``timeout`` seconds): wall
+    and CPU seconds, the CSV path."""
     name = "s2s" if method == "s2s" else "ours"
     outfile = folder / f"{method}.csv"
     outfile.unlink(missing_ok=True)
@@ -93,16 +96,16 @@ def run(method: str, python: str, folder: Path, dburl: str, workers: int,
     env = dict(os.environ)
     if method == "base":
         env["PYTHONPATH"] = str(baseline)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.Popen([python, "-c", code], cwd=str(folder), env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = proc.stderr.read() if proc.stderr else b""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    out = subprocess.run([python, "-c", code], cwd=str(folder), env=env, timeout=timeout,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
-    if proc.returncode:
-        raise RuntimeError(f"{method} failed:\n{stderr.decode(errors='replace')[-3000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "csv": outfile}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode:
+        raise RuntimeError(f"{method} failed:\n{out.stderr.decode(errors='replace')[-3000:]}")
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {"wall": wall, "cpu": cpu, "csv": outfile}
 
 
 def read_table(path: Path) -> tuple[list[str], dict[str, list[str]]]:
@@ -150,6 +153,8 @@ def main() -> None:
     ap.add_argument("--shape", default="3x200", help="EVENTSxSTATIONS of the database")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--timeout", type=float, default=3600,
+                    help="seconds after which a run is killed (and the benchmark fails)")
     ap.add_argument("--baseline", default=None,
                     help="also s2sframe's process of the sources in this folder")
     args = ap.parse_args()
@@ -171,7 +176,8 @@ def main() -> None:
         for _ in range(args.repeat):
             for method in methods:
                 python = args.s2s_python if method == "s2s" else sys.executable
-                runs[method].append(run(method, python, folder, dburl, args.workers, baseline))
+                runs[method].append(run(method, python, folder, dburl, args.workers, baseline,
+                                          args.timeout))
         best = {m: min(r, key=lambda x: x["cpu"]) for m, r in runs.items()}
         labels = {"ours": "s2sframe process",
                   "base": f"s2sframe process of {Path(baseline or '').name}",
